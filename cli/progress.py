@@ -1,0 +1,15 @@
+"""One progress-bar style for every command (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+def make_progress(*extra_columns) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        *extra_columns, TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+    )

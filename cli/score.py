@@ -1,0 +1,112 @@
+"""`entropykit score`: per-token entropy and log-prob for {"prompt", "response"} records."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from entropykit.errors import UserError
+
+
+def score_file(
+    input_path: Path,
+    out_path: Path,
+    *,
+    model: str = "smollm2-135m",
+    chat: Optional[bool] = None,
+    chunk_size: int = 1024,
+    max_batch_tokens: int = 8192,
+    device: Optional[str] = None,
+    dtype: Optional[str] = None,
+    show_progress: bool = True,
+) -> dict:
+    """Score every record of `input_path` and write them, with per-token arrays, to `out_path` atomically.
+
+    Returns the corpus summary (see `entropykit.scoring.summarize_scores`).
+    """
+    from entropykit.io import read_jsonl
+    from entropykit.models import load_model
+    from entropykit.scoring import score_responses, scored_record, summarize_scores, validate_records
+
+    if chunk_size < 1 or max_batch_tokens < 1:
+        raise UserError("--chunk-size and --batch-tokens must be >= 1")
+    records = read_jsonl(input_path, required=("prompt", "response"))
+    validate_records(records, str(input_path))
+    _check_writable(out_path)
+    lm = load_model(model, device=device, dtype=dtype)
+    if show_progress:
+        from entropykit.cli.progress import make_progress
+
+        with make_progress() as bar:
+            task = bar.add_task("scoring", total=len(records))
+            scored = score_responses(lm, records, chat=chat, chunk_size=chunk_size, max_batch_tokens=max_batch_tokens,
+                                     progress=lambda k: bar.advance(task, k))
+    else:
+        scored = score_responses(lm, records, chat=chat, chunk_size=chunk_size, max_batch_tokens=max_batch_tokens)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    try:  # stream to a temp file, then rename: the output is whole or absent
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for rec, s in zip(records, scored):
+                fh.write(json.dumps(scored_record(rec, s, model), ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return summarize_scores(scored, records)
+
+
+def _check_writable(out_path: Path) -> None:
+    parent = out_path.parent
+    if out_path.is_dir():
+        raise UserError(f"{out_path}: is a directory")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{out_path}: cannot create folder {parent} ({e.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{out_path}: folder {parent} is not writable")
+
+
+def print_summary(summary: dict, title: str = "token entropy (nats)") -> None:
+    from rich.table import Table
+
+    from entropykit.cli.progress import console
+
+    table = Table(title=title)
+    for col in ("set", "responses", "tokens", "mean", "median", "p80", "p95"):
+        table.add_column(col, justify="right" if col != "set" else "left")
+
+    def row(name: str, s: dict, n_resp: str) -> None:
+        f = lambda k: f"{s[k]:.3f}" if s.get(k) is not None else "-"
+        table.add_row(name, n_resp, str(s["num_tokens"]), f("mean_entropy"), f("median_entropy"), f("p80_entropy"), f("p95_entropy"))
+
+    row("all", summary, str(summary["num_responses"]))
+    for name, s in summary.get("by_source", {}).items():
+        row(name, s, "")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("score")
+    def score_cmd(
+        input_path: Path = typer.Argument(..., metavar="INPUT.jsonl", help='Records with "prompt" and "response" (other fields are kept).'),
+        out: Path = typer.Option(..., "--out", "-o", help="Output JSONL: each record plus tokens, offsets, logprobs, entropies."),
+        model: str = typer.Option("smollm2-135m", help="Embedded alias, HF folder, .gguf file or hub id."),
+        chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="Wrap prompts in the chat template (default: when the model has one)."),
+        chunk_size: int = typer.Option(1024, help="Positions per LM-head chunk (peak extra memory ~ chunk x vocab x 4 bytes)."),
+        batch_tokens: int = typer.Option(8192, help="Max padded tokens per forward batch."),
+        device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if present)."),
+        dtype: Optional[str] = typer.Option(None, help="float32 | bfloat16 | float16 (default: bf16 on CUDA, fp32 on CPU)."),
+    ) -> None:
+        """Teacher-forced per-token entropy and log-prob of each response (full vocabulary, nats)."""
+        summary = score_file(input_path, out, model=model, chat=chat, chunk_size=chunk_size,
+                             max_batch_tokens=batch_tokens, device=device, dtype=dtype)
+        print_summary(summary)
+        typer.echo(f"wrote {summary['num_responses']} scored records to {out}", err=True)

@@ -1,0 +1,106 @@
+"""Token entropy, the quantity the whole toolkit is about (nats, natural log).
+
+    H_t = -sum_v p_t(v) log p_t(v),   p_t = softmax(z_t)
+        = logsumexp(z_t) - sum_v softmax(z_t)_v * z_t,v
+
+computed in float32 whatever the model's dtype. Masked vocabulary entries (z = -inf) have
+p = 0 and contribute exactly 0 (the naive `p * log p` would give 0 * -inf = nan).
+
+`chunked_entropy_and_logprobs` is the memory-bounded path used by the scorer and the trainer:
+it never materializes float32 logits for more than `chunk_size` positions at a time, so the
+extra memory is O(chunk_size x vocab) however long the responses are.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint
+
+
+def token_entropy(logits: Tensor) -> Tensor:
+    """Entropy (nats) of softmax(logits) over the last dimension, in float32.
+
+    H = logsumexp(z) - sum(softmax(z) * z), with z shifted by its max for stability and
+    entries at -inf contributing 0. Shape: logits [..., V] -> [...].
+    """
+    z = logits.float()
+    m = z.amax(dim=-1, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    z = z - m
+    lse = torch.logsumexp(z, dim=-1, keepdim=True)
+    p = torch.exp(z - lse)
+    pz = torch.where(p > 0, p * z, torch.zeros_like(z))
+    return (lse - pz.sum(dim=-1, keepdim=True)).squeeze(-1)
+
+
+def entropy_and_logprobs(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """log p(target) and entropy for each position, float32.
+
+    Shapes: logits [..., V], targets [...] (int64) -> (logp [...], H [...]).
+    """
+    z = logits.float()
+    logp_all = torch.log_softmax(z, dim=-1)
+    logp = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    p = logp_all.exp()
+    # p * log p with p = 0 (masked entries, logp = -inf) must count as 0, not nan.
+    plogp = torch.where(p > 0, p * logp_all, torch.zeros_like(z))
+    return logp, -plogp.sum(dim=-1)
+
+
+def _chunk_stats(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, inv_temperature: float, softcap: float | None
+) -> tuple[Tensor, Tensor]:
+    logits = hidden @ weight.T
+    if bias is not None:
+        logits = logits + bias
+    logits = logits.float()
+    if softcap is not None:  # Gemma-style final logit soft-capping
+        logits = softcap * torch.tanh(logits / softcap)
+    if inv_temperature != 1.0:
+        logits = logits * inv_temperature
+    return entropy_and_logprobs(logits, targets)
+
+
+def chunked_entropy_and_logprobs(
+    hidden: Tensor,
+    weight: Tensor,
+    targets: Tensor,
+    *,
+    chunk_size: int = 1024,
+    bias: Tensor | None = None,
+    temperature: float = 1.0,
+    softcap: float | None = None,
+    grad: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """log p(target) and entropy from final hidden states and the LM head, `chunk_size` rows at a time.
+
+    For each row i: z_i = hidden_i @ weight.T (+ bias), optionally soft-capped and divided by
+    `temperature`; returns (log softmax(z_i)[targets_i], H(softmax(z_i))).
+
+    Shapes: hidden [N, D], weight [V, D], bias [V] or None, targets [N] -> (logp [N], H [N]),
+    float32. With `grad=False` runs under no_grad. With `grad=True` the result is
+    differentiable w.r.t. hidden and weight; each chunk is checkpointed so the backward pass
+    recomputes its logits instead of keeping N x V activations.
+    """
+    if hidden.dim() != 2 or targets.dim() != 1 or hidden.shape[0] != targets.shape[0]:
+        raise ValueError(f"expected hidden [N, D] and targets [N], got {tuple(hidden.shape)} and {tuple(targets.shape)}")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    n = hidden.shape[0]
+    inv_t = 1.0 / temperature
+    logps, ents = [], []
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+        for start in range(0, n, chunk_size):
+            h = hidden[start : start + chunk_size]
+            t = targets[start : start + chunk_size]
+            if grad and torch.is_grad_enabled():
+                lp, ent = checkpoint(_chunk_stats, h, weight, bias, t, inv_t, softcap, use_reentrant=False)
+            else:
+                lp, ent = _chunk_stats(h, weight, bias, t, inv_t, softcap)
+            logps.append(lp)
+            ents.append(ent)
+    if not logps:
+        empty = hidden.new_zeros(0, dtype=torch.float32)
+        return empty, empty.clone()
+    return torch.cat(logps), torch.cat(ents)

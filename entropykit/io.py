@@ -1,0 +1,171 @@
+"""Records on disk: streaming JSONL reads with clear errors, atomic writes, durable appends.
+
+Every write that a user keeps goes through here so that a killed run never leaves a
+half-written file: whole files are written to a temporary file in the same folder, fsynced
+and renamed over the target; logs are appended line by line and fsynced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from entropykit.errors import UserError
+
+
+def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterator[dict]:
+    """Yield the JSON objects of a JSONL file one by one (blank lines are skipped).
+
+    Raises UserError for a missing/unreadable file, binary or non-UTF-8 data, a line that is
+    not a JSON object, or a record without one of the `required` fields.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: no such file")
+    if p.is_dir():
+        raise UserError(f"{p}: is a directory, expected a JSONL file")
+    try:
+        fh = open(p, "r", encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{p}: cannot read ({e.strerror})") from None
+    with fh:
+        lineno = 0
+        while True:
+            try:
+                line = fh.readline()
+            except UnicodeDecodeError:
+                raise UserError(f"{p}:{lineno + 1}: not UTF-8 text (binary file?)") from None
+            if not line:
+                break
+            lineno += 1
+            if not line.strip():
+                continue
+            if "\x00" in line:
+                raise UserError(f"{p}:{lineno}: binary data, expected one JSON object per line")
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise UserError(f"{p}:{lineno}: malformed JSON ({e.msg})") from None
+            if not isinstance(rec, dict):
+                raise UserError(f"{p}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+            missing = [k for k in required if k not in rec]
+            if missing:
+                raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
+            yield rec
+
+
+def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> list[dict]:
+    """All records of a JSONL file; UserError when the file holds no record."""
+    records = list(iter_jsonl(path, required))
+    if not records:
+        raise UserError(f"{path}: empty file, no records")
+    return records
+
+
+def _check_parent(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{path}: cannot create folder {parent} ({e.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{path}: folder {parent} is not writable")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (temp file in the same folder, fsync, rename)."""
+    p = Path(path)
+    _check_parent(p)
+    if p.is_dir():
+        raise UserError(f"{p}: is a directory")
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> None:
+    """Write `obj` as JSON atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def atomic_write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> None:
+    """Write all records as JSONL atomically (for outputs that are rewritten whole)."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+class JsonlAppender:
+    """Append records to a JSONL log durably: each `write` is flushed and fsynced.
+
+    A torn last line (from a kill in the middle of a write) is cut off when the log is
+    reopened, so a resumed run never sees half a record.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        _check_parent(self.path)
+        repair_jsonl_tail(self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def write(self, record: dict) -> None:
+        self.write_many([record])
+
+    def write_many(self, records: Iterable[dict]) -> None:
+        data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if data:
+            self._fh.write(data)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "JsonlAppender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def append_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> None:
+    """Append records to a JSONL file with fsync (see JsonlAppender)."""
+    with JsonlAppender(path) as out:
+        out.write_many(records)
+
+
+def repair_jsonl_tail(path: str | os.PathLike) -> None:
+    """Truncate a JSONL file after its last complete line (a kill can leave half a line)."""
+    p = Path(path)
+    if not p.exists() or p.stat().st_size == 0:
+        return
+    with open(p, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return
+        # walk back to the last newline
+        pos = size
+        block = 4096
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            idx = chunk.rfind(b"\n")
+            if idx >= 0:
+                fh.truncate(start + idx + 1)
+                return
+            pos = start
+        fh.truncate(0)

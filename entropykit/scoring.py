@@ -1,0 +1,198 @@
+"""Teacher-forced scoring: per-token log-probability and full-vocabulary entropy of a response.
+
+For a prompt q and response o = (o_1..o_T), one forward pass over the concatenated ids gives
+final hidden states h; the distribution of response token t is softmax(W h_{P+t-1}) where P is
+the prompt length and W the LM head. We gather only the response positions and go through the
+LM head in chunks (`entropykit.entropy.chunked_entropy_and_logprobs`), so float32 logits are
+never held for a whole batch.
+
+The prompt (after the chat template) and the response are tokenized separately, so each
+response token maps to character offsets in the response string; this is what analysis
+uses to align words and sentences with tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from entropykit.entropy import chunked_entropy_and_logprobs
+from entropykit.errors import UserError
+from entropykit.models import LoadedModel, format_prompt
+
+
+@dataclass
+class ScoredResponse:
+    """Per-token results for one response (all lists have one entry per response token)."""
+
+    token_ids: list[int]
+    tokens: list[str]  # each token's text, response[start:end]
+    offsets: list[tuple[int, int]]  # character offsets into the response string
+    logprobs: list[float]  # log p(o_t | q, o_<t), nats
+    entropies: list[float]  # H of the full next-token distribution at t, nats
+
+
+@dataclass
+class _Encoded:
+    index: int
+    prompt_ids: list[int]
+    response_ids: list[int]
+    offsets: list[tuple[int, int]]
+
+    @property
+    def length(self) -> int:
+        return len(self.prompt_ids) + len(self.response_ids)
+
+
+def _encode(lm: LoadedModel, record: dict, index: int, chat: bool | None) -> _Encoded:
+    tok = lm.tokenizer
+    prompt_text = format_prompt(tok, record["prompt"], chat)
+    # Chat templates carry their own special tokens; a raw prompt gets the tokenizer's BOS (if any).
+    prompt_ids = tok(prompt_text, add_special_tokens=not _uses_template(tok, chat))["input_ids"]
+    enc = tok(record["response"], add_special_tokens=False, return_offsets_mapping=True)
+    offsets = [tuple(o) for o in enc["offset_mapping"]]
+    if not prompt_ids:  # a response token needs a position before it
+        prompt_ids = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
+    return _Encoded(index, list(prompt_ids), list(enc["input_ids"]), offsets)
+
+
+def _uses_template(tok, chat: bool | None) -> bool:
+    return bool(getattr(tok, "chat_template", None)) if chat is None else chat
+
+
+def _batches(items: list[_Encoded], max_batch_tokens: int) -> list[list[_Encoded]]:
+    """Group length-sorted items so that batch_size x longest <= max_batch_tokens (at least one)."""
+    batches, cur = [], []
+    for item in sorted(items, key=lambda e: e.length):
+        if cur and (len(cur) + 1) * item.length > max_batch_tokens:
+            batches.append(cur)
+            cur = []
+        cur.append(item)
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def final_hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Final (normed) hidden states [B, L, D] of a causal LM, without computing logits."""
+    backbone = getattr(model, model.base_model_prefix)
+    return backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+
+
+def lm_head_params(model) -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
+    """(weight [V, D], bias [V] or None, final logit soft-cap or None) of a causal LM's output layer."""
+    head = model.get_output_embeddings()
+    softcap = getattr(model.config, "final_logit_softcapping", None)
+    return head.weight, getattr(head, "bias", None), softcap
+
+
+@torch.no_grad()
+def score_responses(
+    lm: LoadedModel,
+    records: Sequence[dict],
+    *,
+    chat: bool | None = None,
+    chunk_size: int = 1024,
+    max_batch_tokens: int = 8192,
+    temperature: float = 1.0,
+    progress: Callable[[int], None] | None = None,
+) -> list[ScoredResponse]:
+    """Score each record's "response" given its "prompt"; results in input order.
+
+    Entropy is of the temperature-`temperature` distribution (default 1, the model's own).
+    `progress(k)` is called after each batch with the number of records it finished.
+    """
+    model, tok = lm.model, lm.tokenizer
+    encoded = [_encode(lm, r, i, chat) for i, r in enumerate(records)]
+    results: list[ScoredResponse | None] = [None] * len(encoded)
+    weight, bias, softcap = lm_head_params(model)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
+
+    for batch in _batches(encoded, max_batch_tokens):
+        width = max(e.length for e in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        rows, cols, targets = [], [], []
+        for b, e in enumerate(batch):
+            seq = e.prompt_ids + e.response_ids
+            ids[b, : len(seq)] = torch.tensor(seq)
+            mask[b, : len(seq)] = 1
+            p, r = len(e.prompt_ids), len(e.response_ids)
+            rows += [b] * r
+            cols += range(p - 1, p + r - 1)  # logits at P+t-1 predict response token t
+            targets += e.response_ids
+        hidden = final_hidden_states(model, ids.to(lm.device), mask.to(lm.device))
+        picked = hidden[torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)]
+        logp, ent = chunked_entropy_and_logprobs(
+            picked, weight, torch.tensor(targets, dtype=torch.long, device=lm.device),
+            chunk_size=chunk_size, bias=bias, temperature=temperature, softcap=softcap,
+        )
+        logp, ent = logp.cpu().tolist(), ent.cpu().tolist()
+        pos = 0
+        for e in batch:
+            r = len(e.response_ids)
+            resp = records[e.index]["response"]
+            results[e.index] = ScoredResponse(
+                token_ids=e.response_ids,
+                tokens=[resp[s:t] for s, t in e.offsets],
+                offsets=e.offsets,
+                logprobs=logp[pos : pos + r],
+                entropies=ent[pos : pos + r],
+            )
+            pos += r
+        del hidden, picked
+        if progress is not None:
+            progress(len(batch))
+    return results  # type: ignore[return-value]
+
+
+def validate_records(records: Sequence[dict], path: str = "input") -> None:
+    """UserError unless every record has string "prompt" and "response" fields."""
+    for i, r in enumerate(records, 1):
+        for key in ("prompt", "response"):
+            if key not in r:
+                raise UserError(f"{path}: record {i} has no '{key}' field")
+            if not isinstance(r[key], str):
+                raise UserError(f"{path}: record {i}: '{key}' must be a string, got {type(r[key]).__name__}")
+
+
+def scored_record(record: dict, scored: ScoredResponse, model_name: str) -> dict:
+    """The output record of `entropykit score`: the input fields plus per-token arrays."""
+    ents = scored.entropies
+    return {
+        **record,
+        "model": model_name,
+        "num_tokens": len(ents),
+        "mean_entropy": (sum(ents) / len(ents)) if ents else None,
+        "token_ids": scored.token_ids,
+        "tokens": scored.tokens,
+        "offsets": [list(o) for o in scored.offsets],
+        "logprobs": scored.logprobs,
+        "entropies": ents,
+    }
+
+
+def summarize_scores(scored: Sequence[ScoredResponse], records: Sequence[dict]) -> dict:
+    """Corpus-level entropy summary: overall and per `source` (records without one count as "all")."""
+    import numpy as np
+
+    def stats(ents: list[float]) -> dict:
+        a = np.asarray(ents, dtype=np.float64)
+        if a.size == 0:
+            return {"num_tokens": 0, "mean_entropy": None}
+        q = np.quantile(a, [0.5, 0.8, 0.95])
+        return {"num_tokens": int(a.size), "mean_entropy": float(a.mean()), "median_entropy": float(q[0]),
+                "p80_entropy": float(q[1]), "p95_entropy": float(q[2])}
+
+    by_source: dict[str, list[float]] = {}
+    for s, r in zip(scored, records):
+        by_source.setdefault(str(r.get("source", "all")), []).extend(s.entropies)
+    every = [e for s in scored for e in s.entropies]
+    return {
+        "num_responses": len(scored),
+        "num_empty_responses": sum(1 for s in scored if not s.entropies),
+        **stats(every),
+        "by_source": {k: stats(v) for k, v in sorted(by_source.items())} if len(by_source) > 1 else {},
+    }
