@@ -48,9 +48,28 @@ def entropy_and_logprobs(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tenso
     return logp, -plogp.sum(dim=-1)
 
 
-def _chunk_stats(
-    hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, inv_temperature: float, softcap: float | None
-) -> tuple[Tensor, Tensor]:
+def _entropy_and_logprobs_inplace(z: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """Same result as `entropy_and_logprobs`, overwriting the float32 `z` [N, V] (no autograd).
+
+    Holds one extra N x V buffer (p) instead of four: shift by the max, map -inf to the
+    most negative float (its p is exactly 0 either way), e = exp(z), S = sum e,
+    H = log S - sum(e * z) / S with e * z formed in place (torch's pairwise sum keeps it
+    accurate; a bmm dot product over 50k+ entries loses ~1e-3).
+    """
+    m = z.amax(dim=-1, keepdim=True)
+    z.sub_(torch.where(torch.isfinite(m), m, torch.zeros_like(m)))
+    z.nan_to_num_(nan=float("nan"), neginf=torch.finfo(z.dtype).min)
+    e = z.exp()
+    total = e.sum(dim=-1)
+    lse = total.log()
+    logp = z.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse
+    entropy = lse - e.mul_(z).sum(dim=-1) / total
+    return logp, entropy
+
+
+def _chunk_logits(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, inv_temperature: float, softcap: float | None
+) -> Tensor:
     logits = hidden @ weight.T
     if bias is not None:
         logits = logits + bias
@@ -59,7 +78,46 @@ def _chunk_stats(
         logits = softcap * torch.tanh(logits / softcap)
     if inv_temperature != 1.0:
         logits = logits * inv_temperature
-    return entropy_and_logprobs(logits, targets)
+    return logits
+
+
+def _fusable_chunk_stats(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, inv_temperature: float, softcap: float | None
+) -> tuple[Tensor, Tensor]:
+    """Out-of-place chunk statistics, written so torch.compile fuses everything after the
+    matmul into one reduction over the (bf16) logits: no float32 chunk x V tensor is stored.
+    """
+    z = _chunk_logits(hidden, weight, bias, inv_temperature, softcap)
+    m = z.amax(dim=-1, keepdim=True).detach()
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    zs = z - m
+    e = zs.exp()
+    total = e.sum(dim=-1)
+    lse = total.log()
+    entropy = lse - torch.where(e > 0, e * zs, torch.zeros_like(zs)).sum(dim=-1) / total
+    logp = zs.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - lse
+    return logp, entropy
+
+
+_compiled_chunk_stats = None
+
+
+def _get_compiled():
+    global _compiled_chunk_stats
+    if _compiled_chunk_stats is None:
+        _compiled_chunk_stats = torch.compile(_fusable_chunk_stats, dynamic=False)
+    return _compiled_chunk_stats
+
+
+def _chunk_stats(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, inv_temperature: float, softcap: float | None
+) -> tuple[Tensor, Tensor]:
+    if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
+        return _fusable_chunk_stats(hidden, weight, bias, targets, inv_temperature, softcap)
+    logits = _chunk_logits(hidden, weight, bias, inv_temperature, softcap)
+    if logits.data_ptr() == hidden.data_ptr() or logits.data_ptr() == weight.data_ptr():
+        logits = logits.clone()  # never overwrite the caller's tensors
+    return _entropy_and_logprobs_inplace(logits, targets)
 
 
 def chunked_entropy_and_logprobs(
@@ -72,6 +130,7 @@ def chunked_entropy_and_logprobs(
     temperature: float = 1.0,
     softcap: float | None = None,
     grad: bool = False,
+    compile: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """log p(target) and entropy from final hidden states and the LM head, `chunk_size` rows at a time.
 
@@ -81,7 +140,9 @@ def chunked_entropy_and_logprobs(
     Shapes: hidden [N, D], weight [V, D], bias [V] or None, targets [N] -> (logp [N], H [N]),
     float32. With `grad=False` runs under no_grad. With `grad=True` the result is
     differentiable w.r.t. hidden and weight; each chunk is checkpointed so the backward pass
-    recomputes its logits instead of keeping N x V activations.
+    recomputes its logits instead of keeping N x V activations. `compile=True` runs each chunk
+    through torch.compile (fused reduction over the matmul output; worth it on GPUs; the last,
+    shorter chunk compiles once more).
     """
     if hidden.dim() != 2 or targets.dim() != 1 or hidden.shape[0] != targets.shape[0]:
         raise ValueError(f"expected hidden [N, D] and targets [N], got {tuple(hidden.shape)} and {tuple(targets.shape)}")
@@ -90,14 +151,15 @@ def chunked_entropy_and_logprobs(
     n = hidden.shape[0]
     inv_t = 1.0 / temperature
     logps, ents = [], []
+    stats = _get_compiled() if compile else _chunk_stats
     with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
         for start in range(0, n, chunk_size):
             h = hidden[start : start + chunk_size]
             t = targets[start : start + chunk_size]
             if grad and torch.is_grad_enabled():
-                lp, ent = checkpoint(_chunk_stats, h, weight, bias, t, inv_t, softcap, use_reentrant=False)
+                lp, ent = checkpoint(stats, h, weight, bias, t, inv_t, softcap, use_reentrant=False)
             else:
-                lp, ent = _chunk_stats(h, weight, bias, t, inv_t, softcap)
+                lp, ent = stats(h, weight, bias, t, inv_t, softcap)
             logps.append(lp)
             ents.append(ent)
     if not logps:

