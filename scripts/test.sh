@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: sets up .venv/ (and .venv-vllm/ for the real-vLLM
+# tests, and Debian's chromium for the report browser tests), then runs pytest in each.
+# Extra arguments go to the main pytest run (e.g. -k entropy, -x).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+if ! command -v chromium >/dev/null 2>&1; then
+    if [[ "$(id -u)" == 0 ]]; then
+        echo "test: installing Debian chromium for the browser tests" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+    else
+        echo "test: chromium missing and not root; install it (apt-get install chromium) for the browser tests" >&2
+    fi
+fi
+bash scripts/setup_vllm.sh
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+.venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/vllm "$@"
+.venv-vllm/bin/python -m pytest -q -p no:cacheprovider tests/vllm
