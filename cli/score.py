@@ -19,7 +19,7 @@ def score_file(
     *,
     model: str = "smollm2-135m",
     chat: Optional[bool] = None,
-    chunk_size: int = 1024,
+    chunk_size: Optional[int] = None,
     max_batch_tokens: int = 8192,
     device: Optional[str] = None,
     dtype: Optional[str] = None,
@@ -33,7 +33,7 @@ def score_file(
     from entropykit.models import load_model
     from entropykit.scoring import score_responses, scored_record, summarize_scores, validate_records
 
-    if chunk_size < 1 or max_batch_tokens < 1:
+    if (chunk_size is not None and chunk_size < 1) or max_batch_tokens < 1:
         raise UserError("--chunk-size and --batch-tokens must be >= 1")
     records = read_jsonl(input_path, required=("prompt", "response"))
     validate_records(records, str(input_path))
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Output JSONL: each record plus tokens, offsets, logprobs, entropies."),
         model: str = typer.Option("smollm2-135m", help="Embedded alias, HF folder, .gguf file or hub id."),
         chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="Wrap prompts in the chat template (default: when the model has one)."),
-        chunk_size: int = typer.Option(1024, help="Positions per LM-head chunk (peak extra memory ~ chunk x vocab x 4 bytes)."),
+        chunk_size: Optional[int] = typer.Option(None, help="Positions per LM-head chunk; peak extra memory ~ chunk x vocab x 4 bytes (default 1024 on CPU, 768 compiled on CUDA)."),
         batch_tokens: int = typer.Option(8192, help="Max padded tokens per forward batch."),
         device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda if present)."),
         dtype: Optional[str] = typer.Option(None, help="float32 | bfloat16 | float16 (default: bf16 on CUDA, fp32 on CPU)."),

@@ -108,3 +108,14 @@ def test_chunked_empty_and_bad_shapes():
     assert lp.shape == (0,) and h.shape == (0,)
     with pytest.raises(ValueError):
         chunked_entropy_and_logprobs(torch.zeros(3, 4), torch.zeros(10, 4), torch.zeros(2, dtype=torch.long))
+
+
+def test_compiled_chunks_with_padded_last_chunk_match_reference():
+    """The torch.compile path (GPU default) pads the last chunk; results must be unaffected."""
+    torch.manual_seed(5)
+    hidden, weight = torch.randn(50, 16), torch.randn(300, 16)
+    t = torch.randint(0, 300, (50,))
+    lp, h = chunked_entropy_and_logprobs(hidden, weight, t, chunk_size=16, compile=True)
+    ref_h, ref_lp = ref_entropy_logp(hidden @ weight.T, t)
+    assert lp.shape == (50,)
+    assert (h.double() - ref_h).abs().max() < 1e-4 and (lp.double() - ref_lp).abs().max() < 1e-4
