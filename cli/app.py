@@ -24,12 +24,13 @@ app = typer.Typer(
 
 
 def _register_tools() -> None:
-    from entropykit.cli import analyze, passk, score, train
+    from entropykit.cli import analyze, demo, passk, score, train
 
     score.register(app)
     analyze.register(app)
     passk.register(app)
     train.register(app)
+    demo.register(app)
 
 
 _register_tools()

@@ -75,9 +75,10 @@ def _check_writable(out_path: Path) -> None:
 
 
 def print_summary(summary: dict, title: str = "token entropy (nats)") -> None:
+    from rich.console import Console
     from rich.table import Table
 
-    from entropykit.cli.progress import console
+    console = Console()  # results go to stdout; progress and messages to stderr
 
     table = Table(title=title)
     for col in ("set", "responses", "tokens", "mean", "median", "p80", "p95"):
