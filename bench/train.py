@@ -72,26 +72,36 @@ class TimedMathThenAlternating:
 
 
 def build_qwen2_05b(path: Path, vocab: int = 151936, layers: int = 24) -> str:
-    """A random Qwen2.5-0.5B-shaped model (494M params) + a word-level tokenizer, saved in bf16."""
+    """A random model of Qwen2.5-0.5B's shape (hidden 896, 24 layers, 14 heads / 2 KV heads, MLP 4864,
+    vocab 151,936, tied embeddings; 494M params) + a word-level tokenizer, saved in bf16.
+
+    Built as a Llama architecture with attention biases (Qwen2 = Llama + q/k/v biases; this also
+    biases o_proj, +0.8M params): transformers maps a qwen2 config to its BPE tokenizer class,
+    which cannot load a synthetic word-level tokenizer, and no hub is reachable for the real one.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     words = ["<pad>", "<eos>"] + [f"w{i}" for i in range(vocab - 2)]
     tk = Tokenizer(models.WordLevel(vocab={w: i for i, w in enumerate(words)}, unk_token="w0"))
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tk.decoder = decoders.WordPiece(prefix="##", cleanup=False)
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>", pad_token="<pad>", unk_token="w0")
-    cfg = Qwen2Config(
+    cfg = LlamaConfig(
         vocab_size=vocab, hidden_size=896, intermediate_size=4864, num_hidden_layers=layers, num_attention_heads=14,
         num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=True, eos_token_id=1, pad_token_id=0,
-        bos_token_id=None,
+        bos_token_id=None, attention_bias=True, rope_theta=1000000.0, rms_norm_eps=1e-6,
     )
     torch.manual_seed(0)
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-        model = Qwen2ForCausalLM(cfg)
+        model = LlamaForCausalLM(cfg)
     model.to(torch.bfloat16).save_pretrained(path)
     tok.save_pretrained(path)
+    tc = path / "tokenizer_config.json"  # loadable by transformers 4.x too
+    conf = json.loads(tc.read_text())
+    conf["tokenizer_class"] = "PreTrainedTokenizerFast"
+    tc.write_text(json.dumps(conf))
     return str(path)
 
 
@@ -149,7 +159,7 @@ def main() -> None:
             steps, prompts, n, mt = args.steps or 3, args.prompts or 8, args.n or 8, args.max_tokens or 256
             reward = alternating
             extra = {"device": torch.cuda.get_device_name(0) if gpu else "cpu",
-                     "model": f"random Qwen2 0.5B-shape ({args.layers} layers, vocab {args.vocab}), bf16 autocast on GPU, fp32 master",
+                     "model": f"random Qwen2.5-0.5B-shape Llama ({args.layers} layers, vocab {args.vocab}), bf16 autocast on GPU, fp32 master",
                      "build_s": round(build_s, 1)}
             cfg_kw = dict(prompt_template="raw", chat=False, micro_batch_size=min(32, prompts * n // 2))
         else:

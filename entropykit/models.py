@@ -138,7 +138,12 @@ def load_model(
     Loaded models are cached per (spec, device, dtype) within the process; pass cache=False
     for a private copy (e.g. a policy that will be trained).
     """
-    dev = torch.device(device) if device is not None else default_device()
+    try:
+        dev = torch.device(device) if device is not None else default_device()
+    except RuntimeError:
+        raise UserError(f"unknown device '{device}' (use cpu, cuda, cuda:N, ...)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device '{device}' requested but no CUDA GPU is available")
     dt = _parse_dtype(dtype) if dtype is not None else default_dtype(dev)
     key = (spec, str(dev), dt)
     if cache and key in _LOADED:

@@ -157,7 +157,7 @@ def verify_one(gold: str, response: str) -> Verdict:
     return Verdict(ok, False, err)
 
 
-def _worker_main(conn) -> None:
+def _worker_main(rconn, conn) -> None:
     """Worker loop: receive lists of (tag, gold, response), send (tag, correct, error) per item."""
     import signal
 
@@ -170,17 +170,23 @@ def _worker_main(conn) -> None:
     except Exception as e:  # pragma: no cover - broken install
         conn.send(("error", f"{type(e).__name__}: {e}"))
         return
-    conn.send(("ready", None))
+    try:
+        conn.send(("ready", None))
+    except OSError:  # the parent is gone
+        return
     while True:
         try:
-            msg = conn.recv()
+            msg = rconn.recv()
         except (EOFError, OSError):
             return
         if msg is None:
             return
         for tag, gold, response in msg:
             ok, err = _check(gold, response)
-            conn.send((tag, ok, err))
+            try:
+                conn.send((tag, ok, err))
+            except OSError:
+                return
 
 
 def default_workers() -> int:
@@ -195,29 +201,60 @@ def default_workers() -> int:
 
 
 class _Worker:
-    __slots__ = ("proc", "conn", "ready", "chunk", "done", "deadline")
+    """One verifier process, started as `python -m entropykit.verify FD_IN FD_OUT`.
 
-    def __init__(self, ctx):
-        parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="entropykit-verify")
-        self.proc.start()
-        child.close()
-        self.conn = parent
+    A plain subprocess rather than multiprocessing: nothing of the caller's __main__ is
+    re-imported (scripts need no `if __name__ == "__main__"` guard) and no torch state is forked.
+    """
+
+    __slots__ = ("proc", "send_conn", "conn", "ready", "chunk", "done", "deadline", "started")
+
+    def __init__(self):
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+
+        r1, w1 = os.pipe()  # parent -> child
+        r2, w2 = os.pipe()  # child -> parent
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "entropykit.verify", str(r1), str(w2)],
+                pass_fds=(r1, w2), stdin=subprocess.DEVNULL, env=env, close_fds=True,
+            )
+        finally:
+            os.close(r1)
+            os.close(w2)
+        self.send_conn = Connection(w1, readable=False)
+        self.conn = Connection(r2, writable=False)
         self.ready = False
         self.chunk: list = []  # items sent, in order
         self.done = 0  # how many of chunk have answered
         self.deadline = float("inf")
+        self.started = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, obj) -> None:
+        self.send_conn.send(obj)
 
     def kill(self) -> None:
         try:
             self.proc.kill()
         except Exception:
             pass
-        self.proc.join(timeout=5)
         try:
-            self.conn.close()
+            self.proc.wait(timeout=5)
         except Exception:
             pass
+        for c in (self.send_conn, self.conn):
+            try:
+                c.close()
+            except Exception:
+                pass
 
 
 class _Job:
@@ -258,9 +295,9 @@ class Verifier:
         self.stats = {"verified": 0, "cached": 0, "timeouts": 0, "errors": 0, "restarts": 0}
         self._thread: threading.Thread | None = None
         if self.num_workers > 0:
-            self._ctx = mp.get_context("spawn")  # never fork a process that holds torch threads
-            self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
-            self._workers = [_Worker(self._ctx) for _ in range(self.num_workers)]
+            self._wake_r, self._wake_w = mp.Pipe(duplex=False)
+            self._start_failures = 0
+            self._workers = [_Worker() for _ in range(self.num_workers)]
             self._thread = threading.Thread(target=self._loop, name="entropykit-verifier", daemon=True)
             self._thread.start()
         else:
@@ -328,13 +365,15 @@ class Verifier:
             self._thread.join(timeout=10)
             for w in self._workers:
                 try:
-                    w.conn.send(None)
+                    w.send(None)
                 except Exception:
                     pass
             for w in self._workers:
-                w.proc.join(timeout=2)
-                if w.proc.is_alive():
-                    w.kill()
+                try:
+                    w.proc.wait(timeout=2)
+                except Exception:
+                    pass
+                w.kill()
 
     def __enter__(self) -> "Verifier":
         return self
@@ -375,7 +414,7 @@ class Verifier:
         w.done = 0
         w.deadline = time.monotonic() + self.timeout_s
         try:
-            w.conn.send(chunk)
+            w.send(chunk)
         except Exception:
             self._restart(w, requeue_all=True)
 
@@ -383,6 +422,10 @@ class Verifier:
         idx = self._workers.index(w)
         rest = w.chunk[w.done :]
         w.kill()
+        if not w.ready:
+            self._start_failures += 1
+            if self._start_failures >= 3:
+                raise RuntimeError("verifier processes fail to start (see the messages above)")
         with self._lock:
             if timed_out_item and rest:
                 key = rest[0][0]
@@ -398,7 +441,7 @@ class Verifier:
             self._queue.extendleft(reversed(rest))
         self.stats["restarts"] += 1
         if not self._closed:
-            self._workers[idx] = _Worker(self._ctx)
+            self._workers[idx] = _Worker()
 
     def _loop(self) -> None:
         try:
@@ -441,13 +484,14 @@ class Verifier:
             for w in list(self._workers):
                 if w.chunk and now >= w.deadline:
                     self._restart(w, timed_out_item=True)
-                elif not w.proc.is_alive() and (w.chunk or not w.ready):
+                elif not w.alive():
                     self._restart(w)
 
     def _on_message(self, w: _Worker, msg) -> None:
         tag, a, *rest = msg
         if tag == "ready":
             w.ready = True
+            self._start_failures = 0
             return
         if tag == "error" and not w.ready:
             raise RuntimeError(f"verifier worker failed to start: {a}")
@@ -496,3 +540,10 @@ def verify_batch(
         return []
     with Verifier(timeout_s=timeout_s, workers=workers) as v:
         return v.verify(golds, preds)
+
+
+if __name__ == "__main__":  # a verifier worker process (see _Worker)
+    import sys
+    from multiprocessing.connection import Connection
+
+    _worker_main(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))

@@ -199,3 +199,10 @@ def test_cli_ok_and_skips_empty_with_warning(tmp_path, capsys, fake_scorer):
     assert "pivotal" in out and "reflective" in out and "report.html" in out
     assert "warning: " in err and "skipped 1 record" in err
     assert (tmp_path / "o" / "report.html").exists()
+
+
+def test_cli_help_documents_bad_input_policy(capsys):
+    code, out, _ = run_cli(["analyze", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "exit code 2" in flat and "skipped" in flat and "--base" in flat and "--pivotal-words" in flat
