@@ -14,8 +14,10 @@ OUTPUTS.jsonl holds one JSON object per line with "prompt" and "response" (optio
 model's outputs, "response" needed) rare behaviors are analyzed too.
 
 Writes into --out: summary.json, report.html (open in a browser, works offline),
-tokens.parquet (token entropies; reused by a rerun into the same folder when model and text
-match), responses.jsonl, sentences.jsonl.
+tokens.parquet (token strings, offsets, log-probs, entropies; a rerun into the same folder
+reuses every response whose model and text match), responses.jsonl (per-response entropy and
+test-time dynamics), sentences.jsonl, and with --base embeddings.npz (sentence embeddings,
+reused the same way).
 
 Bad input: a missing/empty/binary file, a malformed JSON line, a record without "prompt" or
 "response", or a non-string value stops with one line on stderr and exit code 2. Records with

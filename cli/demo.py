@@ -6,7 +6,6 @@ the real interface and cannot drift from it.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 
@@ -17,30 +16,19 @@ from entropykit.cli.progress import console
 
 def demo_steps(out: Path, problems: int, samples: int, max_tokens: int) -> list[tuple[str, list[str]]]:
     """(title, argv) of each step of the demo."""
+    from entropykit.analysis import demo_paths
+
     sample_file = str(resources.files("entropykit") / "data" / "sample_responses.jsonl")
+    rl_outputs, base_outputs = demo_paths()
     return [
         ("1/3 score: per-token entropy of the bundled sample responses",
          ["score", sample_file, "--out", str(out / "scores.jsonl")]),
         ("2/3 analyze: pivotal tokens, reflective sentences, rare behaviors (RL-style vs base-style answers)",
-         ["analyze", str(out / "rl.jsonl"), "--base", str(out / "base.jsonl"), "--out", str(out / "analysis"),
-          "--clusters", "3"]),
+         ["analyze", rl_outputs, "--base", base_outputs, "--out", str(out / "analysis"), "--clusters", "3"]),
         (f"3/3 passk: {samples} samples on {problems} easy problems, math-verify, unbiased pass@k",
          ["passk", "--model", "smollm2-135m", "--benchmark", "easy", "--limit", str(problems), "--n", str(samples),
           "--max-tokens", str(max_tokens), "--out", str(out / "passk")]),
     ]
-
-
-def _split_by_source(out: Path) -> None:
-    """The sample file mixes RL-style and base-style answers; analysis compares them as OUTPUTS vs --base."""
-    src = resources.files("entropykit") / "data" / "sample_responses.jsonl"
-    groups: dict[str, list[str]] = {"rl": [], "base": []}
-    for line in src.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            groups[json.loads(line)["source"]].append(line)
-    from entropykit.io import atomic_write_text
-
-    for name, lines in groups.items():
-        atomic_write_text(out / f"{name}.jsonl", "\n".join(lines) + "\n")
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +41,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run score -> analyze -> passk on the embedded SmolLM2-135M (a few minutes on 2 CPU cores)."""
         out.mkdir(parents=True, exist_ok=True)
-        _split_by_source(out)
         for title, argv in demo_steps(out, problems, samples, max_tokens):
             console.rule(f"[bold]{title}")
             console.print("$ entropykit " + " ".join(argv), style="dim")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -29,7 +28,7 @@ def score_file(
 
     Returns the corpus summary (see `entropykit.scoring.summarize_scores`).
     """
-    from entropykit.io import read_jsonl
+    from entropykit.io import atomic_path, read_jsonl
     from entropykit.models import load_model
     from entropykit.scoring import score_responses, scored_record, summarize_scores, validate_records
 
@@ -48,17 +47,9 @@ def score_file(
                                      progress=lambda k: bar.advance(task, k))
     else:
         scored = score_responses(lm, records, chat=chat, chunk_size=chunk_size, max_batch_tokens=max_batch_tokens)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:  # stream to a temp file, then rename: the output is whole or absent
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for rec, s in zip(records, scored):
-                fh.write(json.dumps(scored_record(rec, s, model), ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # whole file or nothing
+        for rec, s in zip(records, scored):
+            fh.write(json.dumps(scored_record(rec, s, model), ensure_ascii=False) + "\n")
     return summarize_scores(scored, records)
 
 

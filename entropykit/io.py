@@ -7,6 +7,7 @@ and renamed over the target; logs are appended line by line and fsynced.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -75,17 +76,23 @@ def _check_parent(path: Path) -> None:
         raise UserError(f"{path}: folder {parent} is not writable")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` atomically (temp file in the same folder, fsync, rename)."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it is fsynced, given the usual file
+    mode and renamed over `path`; on error it is removed and `path` is untouched.
+
+    For writers that want a file name (pyarrow, numpy, plotly): `with atomic_path(p) as tmp: write(tmp)`.
+    """
     p = Path(path)
     _check_parent(p)
     if p.is_dir():
         raise UserError(f"{p}: is a directory")
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
+        yield Path(tmp)
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; results are for sharing
+        with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException:
@@ -94,6 +101,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` atomically (temp file in the same folder, fsync, rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def default_file_mode() -> int:
+    """The mode a plainly created file would get: 0o666 minus the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> None:

@@ -51,6 +51,8 @@ def _completion(out, seed: int) -> Completion:
 class VLLMGenerator:
     """Sampling with vLLM's offline engine; see the module docstring."""
 
+    backend_name = "vllm"
+
     def __init__(
         self,
         model_path: str,
@@ -115,19 +117,13 @@ class VLLMGenerator:
         llm = self._llm
         params = [_sampling_params(sampling, s) for (_, _, s) in jobs]
         req_ids = llm.enqueue([texts[i] for (i, _, _) in jobs], params, use_tqdm=False)
-        by_id = {str(rid): job for rid, job in zip(req_ids, jobs)}
+        by_id = _id_map(req_ids, jobs)
         engine = llm.llm_engine
         while engine.has_unfinished_requests():
             for out in engine.step():
                 if not getattr(out, "finished", False):
                     continue
-                job = by_id.pop(str(out.request_id), None)
-                if job is None:  # pragma: no cover - id scheme changed: fall back to prefix match
-                    key = next((k for k in by_id if str(out.request_id).startswith(k)), None)
-                    job = by_id.pop(key) if key is not None else None
-                if job is None:
-                    raise RuntimeError(f"vLLM returned an unknown request id {out.request_id!r}")
-                i, j, s = job
+                i, j, s = _pop_job(by_id, out.request_id)
                 yield i, j, _completion(out, s)
 
     def _stream_dp(self, texts, jobs, sampling) -> Iterator[tuple[int, int, Completion]]:
@@ -196,6 +192,24 @@ class VLLMGenerator:
         return out  # type: ignore[return-value]
 
 
+def _id_map(req_ids, jobs) -> dict:
+    """Request id -> job. `enqueue` returns vLLM's internal ids ("<external>-<suffix>") while
+    outputs carry the external id: index both."""
+    by_id: dict = {}
+    for rid, job in zip(req_ids, jobs):
+        rid = str(rid)
+        by_id[rid] = job
+        by_id.setdefault(rid.rsplit("-", 1)[0], job)
+    return by_id
+
+
+def _pop_job(by_id: dict, request_id):
+    job = by_id.pop(str(request_id), None)
+    if job is None:
+        raise RuntimeError(f"vLLM returned an unknown request id {request_id!r}")
+    return job
+
+
 def _make_llm(model_path: str, tp: int, engine_kwargs: dict):
     try:
         from vllm import LLM
@@ -212,12 +226,12 @@ def _dp_worker(model_path, tp, engine_kwargs, devices, texts, jobs, sampling, re
         llm = _make_llm(model_path, tp, engine_kwargs)
         params = [_sampling_params(sampling, s) for (_, _, s) in jobs]
         req_ids = llm.enqueue([texts[i] for (i, _, _) in jobs], params, use_tqdm=False)
-        by_id = {str(rid): job for rid, job in zip(req_ids, jobs)}
+        by_id = _id_map(req_ids, jobs)
         engine = llm.llm_engine
         while engine.has_unfinished_requests():
             for out in engine.step():
                 if getattr(out, "finished", False):
-                    i, j, s = by_id.pop(str(out.request_id))
+                    i, j, s = _pop_job(by_id, out.request_id)
                     results.put(("sample", i, j, _completion(out, s)))
         results.put(("done", None))
     except BaseException as e:

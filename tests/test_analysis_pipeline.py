@@ -137,6 +137,11 @@ def test_rare_and_report_with_fake_scorer(tmp_path, fake_scorer):
         base = [{"response": f"x = {i}. The answer is {i}."} for i in range(6)]
         s = run_analysis(AnalyzeConfig(outputs=str(write_jsonl(tmp_path / "o.jsonl", outs)), base=str(write_jsonl(tmp_path / "b.jsonl", base)),
                                        out=str(tmp_path / "out"), n_boot=100, n_clusters=3))
+        assert s["rare"]["embedding_cache"]["reused"] == 0
+        again = run_analysis(AnalyzeConfig(outputs=str(tmp_path / "o.jsonl"), base=str(tmp_path / "b.jsonl"), out=str(tmp_path / "out"),
+                                           n_boot=100, n_clusters=3, rare_fraction=0.5, report=False))
+        uniq = again["rare"]["embedding_cache"]["unique_sentences"]
+        assert again["rare"]["embedding_cache"]["reused"] == uniq and again["rare"]["count"] == 9
     finally:
         rare_mod._EMBEDDERS.clear()
     rare = s["rare"]
@@ -182,6 +187,7 @@ def test_cli_bad_input_one_line_exit_2(tmp_path, capsys, content, needle):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("entropykit: error:") and needle in lines[0], err
+    assert not (tmp_path / "o").exists()  # nothing written for unusable input
 
 
 def test_cli_bad_options_exit_2(tmp_path, capsys):

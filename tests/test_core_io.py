@@ -69,3 +69,13 @@ def test_missing_file_and_directory(tmp_path):
         list(iter_jsonl(tmp_path / "nope.jsonl"))
     with pytest.raises(UserError, match="is a directory"):
         list(iter_jsonl(tmp_path))
+
+
+def test_atomic_write_has_normal_permissions(tmp_path):
+    import os
+
+    p = tmp_path / "r.json"
+    atomic_write_json(p, {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (p.stat().st_mode & 0o777) == (0o666 & ~umask)
