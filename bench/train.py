@@ -156,7 +156,7 @@ def main() -> None:
             build_s = time.perf_counter() - t0
             data = tmp / "prompts.jsonl"
             data.write_text("".join(json.dumps({"problem": " ".join(f"w{(7 * i + j) % 5000}" for j in range(64)), "answer": "0"}) + "\n" for i in range(64)))
-            steps, prompts, n, mt = args.steps or 3, args.prompts or 8, args.n or 8, args.max_tokens or 256
+            steps, prompts, n, mt = args.steps or 3, args.prompts or 4, args.n or 8, args.max_tokens or 64
             reward = alternating
             extra = {"device": torch.cuda.get_device_name(0) if gpu else "cpu",
                      "model": f"random Qwen2.5-0.5B-shape Llama ({args.layers} layers, vocab {args.vocab}), bf16 autocast on GPU, fp32 master",

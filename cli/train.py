@@ -67,6 +67,8 @@ def register(app: typer.Typer) -> None:
         reward: Optional[str] = typer.Option(None, "--reward", help=_h("math (math-verify +1/-1), toy, or module:function", "reward")),
         problem_key: Optional[str] = typer.Option(None, "--problem-key", help=_h("problem column", "problem_key")),
         answer_key: Optional[str] = typer.Option(None, "--answer-key", help=_h("answer column", "answer_key")),
+        rollout_backend: Optional[str] = typer.Option(None, "--rollout-backend", help=_h("hf (transformers), vllm (colocated, weights pushed each step), auto", "rollout_backend")),
+        vllm_gpu_memory: Optional[float] = typer.Option(None, "--vllm-gpu-memory", help=_h("GPU memory share of the colocated vLLM engine", "vllm_gpu_memory")),
         seed: Optional[int] = typer.Option(None, "--seed", help=_h("seed", "seed")),
         device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... [default: cuda if available]"),
         save_every: Optional[int] = typer.Option(None, "--save-every", help=_h("checkpoint every N steps (0: never)", "save_every")),

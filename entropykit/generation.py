@@ -76,17 +76,23 @@ def default_seeds(num_prompts: int, sampling: SamplingConfig) -> list[list[int]]
     return [[derive_seed(sampling.seed, i, j) for j in range(sampling.n)] for i in range(num_prompts)]
 
 
-def sample_next(probs_row: torch.Tensor, top_p: float, generator: torch.Generator) -> int:
-    """Draw one token id from a probability row with nucleus (top-p) truncation.
+def sample_token(probs_row: torch.Tensor, top_p: float, generator: torch.Generator) -> torch.Tensor:
+    """Draw one token id (a 1-element tensor on the row's device) with nucleus (top-p) truncation.
 
-    Keeps the smallest set of most likely tokens whose mass reaches top_p (at least one).
+    Keeps the smallest set of most likely tokens whose mass reaches top_p (at least one) and
+    renormalizes over it.
     """
     if top_p < 1.0:
         sorted_p, order = torch.sort(probs_row, descending=True)
         keep = (torch.cumsum(sorted_p, 0) - sorted_p) < top_p
         sorted_p = torch.where(keep, sorted_p, torch.zeros_like(sorted_p))
-        return int(order[torch.multinomial(sorted_p, 1, generator=generator)])
-    return int(torch.multinomial(probs_row, 1, generator=generator))
+        return order[torch.multinomial(sorted_p, 1, generator=generator)]
+    return torch.multinomial(probs_row, 1, generator=generator)
+
+
+def sample_next(probs_row: torch.Tensor, top_p: float, generator: torch.Generator) -> int:
+    """`sample_token` as a Python int."""
+    return int(sample_token(probs_row, top_p, generator))
 
 
 class HFGenerator:
@@ -132,18 +138,21 @@ class HFGenerator:
             mask[r, width - len(e):] = 1
         ids, mask = ids.to(lm.device), mask.to(lm.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+        # Sampling stays on the model's device (no per-step logits copy to the host on GPUs);
+        # one generator per sample keeps each sample a function of its own seed.
+        gens = [torch.Generator(device=lm.device).manual_seed(s) for s in seeds]
         generated: list[list[int]] = [[] for _ in range(b)]
         done = [False] * b
         finish = ["length"] * b
         out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
         for _ in range(sp.max_tokens):
-            logits = out.logits[:, -1, :].float().cpu()
+            logits = out.logits[:, -1, :].float()
             if sp.temperature == 0:
-                next_ids = logits.argmax(-1).tolist()
+                next_ids = logits.argmax(-1).tolist()  # one host sync per step
             else:
                 probs = torch.softmax(logits / sp.temperature, dim=-1)
-                next_ids = [sample_next(probs[r], sp.top_p, gens[r]) if not done[r] else pad for r in range(b)]
+                draws = [sample_token(probs[r], sp.top_p, gens[r]) for r in range(b)]
+                next_ids = torch.cat(draws).tolist()  # one host sync per step, not one per row
             for r in range(b):
                 if done[r]:
                     continue

@@ -45,7 +45,8 @@ def test_paper_defaults():
         (dict(algo="dpo"), "grpo or ppo"),
         (dict(eps_low=1.5), "clip range"),
         (dict(data=""), "--data is required"),
-        (dict(rollout_backend="vllm"), "not implemented"),
+        (dict(rollout_backend="vllm", lora_rank=4), "vllm"),
+        (dict(rollout_backend="gpu"), "hf, vllm or auto"),
     ],
 )
 def test_bad_configs_fail_before_any_model_load(kw, msg, data):

@@ -85,3 +85,23 @@ def test_entropy_regularizer_keeps_entropy_higher(toy, tmp_path):
     plain = read_jsonl(train(toy_config(toy, tmp_path / "a", entropy_adv=False, steps=15)) / "metrics.jsonl")
     reg = read_jsonl(train(toy_config(toy, tmp_path / "b", entropy_adv=False, entropy_coef=0.5, steps=15)) / "metrics.jsonl")
     assert reg[-1]["entropy"] > plain[-1]["entropy"]
+
+
+def test_periodic_evaluation_logs_accuracy_and_pass_at_k(toy, tmp_path):
+    torch.set_num_threads(1)
+    _, data, _ = toy
+    run = train(toy_config(toy, tmp_path / "ev", steps=4, eval_every=2, eval_data=data, eval_n=4))
+    recs = read_jsonl(run / "metrics.jsonl")
+    assert "eval_accuracy" not in recs[0] and "eval_accuracy" in recs[1] and "eval_accuracy" in recs[3]
+    for r in (recs[1], recs[3]):
+        assert 0 <= r["eval_pass@1"] <= r["eval_pass@2"] <= r["eval_pass@4"] <= 1
+        assert r["eval_pass@1"] == pytest.approx(r["eval_accuracy"])  # pass@1 is the mean accuracy
+
+
+def test_pass_at_k_formula():
+    from math import comb
+
+    from entropykit.train.loop import pass_at_k
+
+    for n, c, k in [(8, 0, 1), (8, 3, 2), (16, 5, 8), (8, 8, 4), (10, 9, 2)]:
+        assert pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k))

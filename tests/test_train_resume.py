@@ -72,3 +72,16 @@ def test_refuses_to_overwrite_a_run(toy, tmp_path):
     train(c)
     with pytest.raises(UserError, match="already holds a run"):
         train(c)
+
+
+def test_micro_batches_and_grad_checkpointing_do_not_change_training(toy, tmp_path):
+    """Gradient accumulation (token-level denominators) and activation checkpointing are exact rewrites."""
+    torch.set_num_threads(1)
+    base = read_jsonl(train(cfg(toy, tmp_path / "a", steps=3, save_every=0, micro_batch_size=8)) / "metrics.jsonl")
+    acc = read_jsonl(train(cfg(toy, tmp_path / "b", steps=3, save_every=0, micro_batch_size=2)) / "metrics.jsonl")
+    ckp = read_jsonl(train(cfg(toy, tmp_path / "c", steps=3, save_every=0, micro_batch_size=2, grad_checkpointing=True)) / "metrics.jsonl")
+    for other in (acc, ckp):
+        for r0, r1 in zip(base, other):
+            assert r0["reward_mean"] == r1["reward_mean"]
+            for k in ("entropy", "pg_loss", "grad_norm", "approx_kl"):
+                assert r1[k] == pytest.approx(r0[k], rel=1e-4, abs=1e-6), k

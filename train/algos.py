@@ -1,0 +1,323 @@
+"""The paper's algorithm, as pure tensor functions (no model, no loop, no device assumptions).
+
+Everything the trainer computes about advantages and losses lives here, one plain function per
+estimator/loss, registered by name like veRL's `core_algos.py`, so that the single-machine loop
+and a veRL plugin call the very same code. Shapes use
+
+    B = number of responses (samples) in the batch,  T = padded response length,
+    mask = response mask [B, T] (1.0 on real response tokens, 0.0 on padding).
+
+Advantages are per token ([B, T]) throughout: outcome methods (GRPO) broadcast one value per
+response over its tokens. All "mean" reductions are token-level: the mean over every response
+token of the (mini-)batch, never per-response means (paper, section 3.1).
+
+The paper's one line (section 3.2, eq. 5-6) is `shape_advantages`:
+
+    psi_t = min(alpha * H_t.detach(), |A_t| / kappa),    A'_t = A_t + psi_t
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+from torch import Tensor
+
+ADV_ESTIMATORS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {}
+POLICY_LOSSES: dict[str, Callable[..., "PolicyLossOutput"]] = {}
+
+
+def register_adv_estimator(name: str):
+    """Register an advantage estimator under `name` (decorator)."""
+
+    def deco(fn):
+        ADV_ESTIMATORS[name] = fn
+        return fn
+
+    return deco
+
+
+def register_policy_loss(name: str):
+    """Register a policy loss under `name` (decorator)."""
+
+    def deco(fn):
+        POLICY_LOSSES[name] = fn
+        return fn
+
+    return deco
+
+
+def get_adv_estimator(name: str):
+    if name not in ADV_ESTIMATORS:
+        raise KeyError(f"unknown advantage estimator {name!r} (known: {', '.join(sorted(ADV_ESTIMATORS))})")
+    return ADV_ESTIMATORS[name]
+
+
+def get_policy_loss(name: str):
+    if name not in POLICY_LOSSES:
+        raise KeyError(f"unknown policy loss {name!r} (known: {', '.join(sorted(POLICY_LOSSES))})")
+    return POLICY_LOSSES[name]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
+    """sum(x * mask) / sum(mask) (over `dim`, or everything); 0 where the mask is empty."""
+    mask = mask.to(x.dtype)
+    if dim is None:
+        return (x * mask).sum() / mask.sum().clamp_min(1.0)
+    return (x * mask).sum(dim) / mask.sum(dim).clamp_min(1.0)
+
+
+def masked_whiten(x: Tensor, mask: Tensor, eps: float = 1e-8, shift_mean: bool = True) -> Tensor:
+    """(x - mean) / std over the masked entries (std unbiased), padding left at 0.
+
+    Shapes: x, mask [B, T] -> [B, T].
+    """
+    mean = masked_mean(x, mask)
+    n = mask.sum().clamp_min(2.0)
+    var = masked_mean((x - mean) ** 2, mask) * n / (n - 1)
+    out = (x - mean) * torch.rsqrt(var + eps)
+    if not shift_mean:
+        out = out + mean
+    return out * mask
+
+
+# --------------------------------------------------------------------------------------------
+# the paper's method
+
+
+def shape_advantages(advantages: Tensor, entropy: Tensor, alpha: float, kappa: float) -> Tensor:
+    """Entropy-based advantage shaping (paper eq. 5-6).
+
+        psi_t = min(alpha * H_t.detach(), |A_t| / kappa)
+        A'_t  = A_t + psi_t
+
+    With alpha > 0 and kappa > 1: 0 <= psi_t <= |A_t| / kappa, so A' keeps the sign of A and
+    A = 0 stays 0; `entropy` is detached, so no gradient ever flows through psi (it is a
+    constant offset on the advantage). The result carries no gradient from `entropy`, only
+    whatever `advantages` carries (normally none).
+
+    Shapes: advantages [B, T] (or any shape), entropy same shape -> same shape.
+    """
+    if alpha <= 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    if kappa <= 1:
+        raise ValueError(f"kappa must be > 1, got {kappa}")
+    psi = torch.minimum(alpha * entropy.detach().to(advantages.dtype), advantages.abs() / kappa)
+    return advantages + psi
+
+
+def entropy_bonus_stats(advantages: Tensor, shaped: Tensor, mask: Tensor) -> dict[str, float]:
+    """Monitoring for the paper's Figure 7: mean psi and mean psi/|A| over tokens with A != 0.
+
+    Shapes: advantages, shaped, mask [B, T] -> floats.
+    """
+    psi = (shaped - advantages).detach()
+    nz = (mask > 0) & (advantages != 0)
+    if not bool(nz.any()):
+        return {"psi_mean": 0.0, "psi_ratio": 0.0, "adv_nonzero_frac": 0.0}
+    ratio = psi[nz] / advantages[nz].abs()
+    return {
+        "psi_mean": float(psi[nz].mean()),
+        "psi_ratio": float(ratio.mean()),
+        "adv_nonzero_frac": float(nz.sum() / (mask > 0).sum().clamp_min(1)),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# advantage estimators
+
+
+@register_adv_estimator("grpo")
+def grpo_advantages(
+    rewards: Tensor,
+    group_ids: Tensor,
+    mask: Tensor,
+    *,
+    norm_by_std: bool = True,
+    eps: float = 1e-6,
+) -> tuple[Tensor, Tensor]:
+    """GRPO group-relative outcome advantages (paper eq. 3), vectorized over groups.
+
+        A_i = (r_i - mean_{j in g(i)} r_j) / (std_{j in g(i)} r_j + eps)    (norm_by_std)
+        A_i =  r_i - mean_{j in g(i)} r_j                                    (otherwise)
+
+    std is the unbiased sample std of the group. A group with a single sample has no baseline:
+    mean 0 and std 1 (as veRL), so A_i = r_i. Every token of response i gets A_i.
+    Groups need not be contiguous or of equal size; no Python loop over the batch.
+
+    Shapes: rewards [B] (float), group_ids [B] (int64, any labels), mask [B, T]
+        -> (advantages [B, T], returns [B, T]); returns = advantages (no critic).
+    """
+    rewards = rewards.to(torch.float32)
+    _, gid = torch.unique(group_ids, return_inverse=True)
+    n_groups = int(gid.max()) + 1 if gid.numel() else 0
+    count = torch.zeros(n_groups, dtype=rewards.dtype, device=rewards.device).index_add_(0, gid, torch.ones_like(rewards))
+    total = torch.zeros_like(count).index_add_(0, gid, rewards)
+    mean = total / count
+    sq = torch.zeros_like(count).index_add_(0, gid, (rewards - mean[gid]) ** 2)
+    std = torch.sqrt(sq / (count - 1).clamp_min(1.0))
+    single = count[gid] < 2
+    mean_i = torch.where(single, torch.zeros_like(rewards), mean[gid])
+    std_i = torch.where(single, torch.ones_like(rewards), std[gid])
+    scores = rewards - mean_i
+    if norm_by_std:
+        scores = scores / (std_i + eps)
+    adv = scores.unsqueeze(-1) * mask.to(rewards.dtype)
+    return adv, adv
+
+
+@register_adv_estimator("gae")
+def gae_advantages(
+    token_rewards: Tensor,
+    values: Tensor,
+    mask: Tensor,
+    *,
+    gamma: float = 1.0,
+    lam: float = 1.0,
+    whiten: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Generalized Advantage Estimation (Schulman et al., 2015); paper: gamma = lambda = 1.
+
+        delta_t = r_t + gamma * V_{t+1} - V_t          (V_{T_i} = 0 after the last token)
+        A_t     = delta_t + gamma * lam * A_{t+1}
+        R_t     = A_t + V_t                             (critic target)
+
+    With an outcome reward on the last token and gamma = lam = 1 this is A_t = r - V_t.
+    The recursion runs backwards over T (vectorized over B, no loop over the batch).
+    `whiten`: advantages normalized to mean 0 / std 1 over the batch's tokens (veRL's default),
+    returns computed before whitening.
+
+    Shapes: token_rewards [B, T] (the outcome reward at each response's last token, 0 elsewhere),
+        values [B, T], mask [B, T] -> (advantages [B, T], returns [B, T]).
+    """
+    m = mask.to(torch.float32)
+    r = token_rewards.to(torch.float32) * m
+    v = values.detach().to(torch.float32) * m
+    B, T = r.shape
+    adv = torch.zeros_like(r)
+    next_adv = torch.zeros(B, dtype=r.dtype, device=r.device)
+    next_v = torch.zeros_like(next_adv)
+    for t in range(T - 1, -1, -1):
+        delta = r[:, t] + gamma * next_v - v[:, t]
+        a = delta + gamma * lam * next_adv
+        # padding positions pass the future through unchanged so gaps never break the chain
+        next_adv = torch.where(m[:, t] > 0, a, next_adv)
+        next_v = torch.where(m[:, t] > 0, v[:, t], next_v)
+        adv[:, t] = a * m[:, t]
+    returns = (adv + v) * m
+    if whiten:
+        adv = masked_whiten(adv, m)
+    return adv, returns
+
+
+# --------------------------------------------------------------------------------------------
+# losses
+
+
+class PolicyLossOutput(NamedTuple):
+    """loss: scalar to minimize; the rest are detached monitoring scalars."""
+
+    loss: Tensor
+    pg_loss: Tensor
+    clip_frac_low: Tensor  # share of tokens where the lower clip (1 - eps_low, A < 0) is active
+    clip_frac_high: Tensor  # share of tokens where the upper clip (1 + eps_high, A > 0) is active
+    approx_kl: Tensor  # k3 estimate of KL(pi_old || pi_new): mean((rho - 1) - log rho)
+
+
+@register_policy_loss("clip_higher")
+def policy_loss(
+    logp: Tensor,
+    old_logp: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    *,
+    eps_low: float = 0.2,
+    eps_high: float = 0.28,
+    denom: Tensor | float | None = None,
+) -> PolicyLossOutput:
+    """PPO clipped surrogate with clip-higher and token-level aggregation (paper eq. 1).
+
+        rho_t = exp(logp_t - old_logp_t)
+        L     = sum_t mask_t * -min(rho_t A_t, clip(rho_t, 1 - eps_low, 1 + eps_high) A_t) / denom
+
+    `denom` defaults to mask.sum() (the mean over all response tokens of this batch). For
+    gradient accumulation pass the token count of the whole mini-batch, so that the micro-batch
+    losses sum to the mini-batch token mean. `advantages` is used as a constant (detached).
+
+    Shapes: logp, old_logp, advantages, mask [B, T] (or flat [N]) -> scalars.
+    """
+    m = mask.to(logp.dtype)
+    d = m.sum().clamp_min(1.0) if denom is None else denom
+    adv = advantages.detach().to(logp.dtype)
+    log_ratio = (logp - old_logp.detach()).clamp(-20.0, 20.0)
+    ratio = torch.exp(log_ratio)
+    unclipped = ratio * adv
+    clipped = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * adv
+    per_token = -torch.minimum(unclipped, clipped)
+    pg_loss = (per_token * m).sum() / d
+    with torch.no_grad():
+        n = m.sum().clamp_min(1.0)
+        low = ((ratio < 1.0 - eps_low) & (adv < 0)).to(m.dtype)
+        high = ((ratio > 1.0 + eps_high) & (adv > 0)).to(m.dtype)
+        kl = (ratio - 1.0) - log_ratio
+        stats = ((low * m).sum() / n, (high * m).sum() / n, (kl * m).sum() / n)
+    return PolicyLossOutput(pg_loss, pg_loss.detach(), *stats)
+
+
+def entropy_regularizer(entropy: Tensor, mask: Tensor, coef: float, *, denom: Tensor | float | None = None) -> Tensor:
+    """The contrast baseline (paper Table 1/3): a loss term -beta * mean(H) WITH gradient through H.
+
+    Add it to the policy loss: L = L_pg - beta * mean_t H_t (token-level mean, like L_pg).
+    Shapes: entropy, mask [B, T] -> scalar.
+    """
+    m = mask.to(entropy.dtype)
+    d = m.sum().clamp_min(1.0) if denom is None else denom
+    return -coef * (entropy * m).sum() / d
+
+
+def kl_penalty(logp: Tensor, ref_logp: Tensor, mask: Tensor, coef: float, *, denom: Tensor | float | None = None) -> Tensor:
+    """Optional KL(pi || pi_ref) loss term, k3 estimator (GRPO paper): exp(ref - logp) - (ref - logp) - 1.
+
+    Off by default (coef 0). Shapes: logp, ref_logp, mask [B, T] -> scalar.
+    """
+    m = mask.to(logp.dtype)
+    d = m.sum().clamp_min(1.0) if denom is None else denom
+    diff = (ref_logp.detach() - logp).clamp(-20.0, 20.0)
+    k3 = torch.exp(diff) - diff - 1.0
+    return coef * (k3 * m).sum() / d
+
+
+def value_loss(
+    values: Tensor,
+    old_values: Tensor,
+    returns: Tensor,
+    mask: Tensor,
+    *,
+    clip_range: float | None = 0.5,
+    denom: Tensor | float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Critic loss, clipped as in PPO (veRL's default cliprange_value 0.5), token-level mean.
+
+        L_V = 0.5 * mean_t max((V_t - R_t)^2, (clip(V_t, V_old - c, V_old + c) - R_t)^2)
+
+    `clip_range=None` gives the plain squared error. Returns (loss, clip fraction).
+    Shapes: values, old_values, returns, mask [B, T] -> (scalar, scalar).
+    """
+    m = mask.to(values.dtype)
+    d = m.sum().clamp_min(1.0) if denom is None else denom
+    ret = returns.detach()
+    err = (values - ret) ** 2
+    if clip_range is None:
+        per_token = err
+        frac = torch.zeros((), device=values.device)
+    else:
+        v_clip = old_values.detach() + (values - old_values.detach()).clamp(-clip_range, clip_range)
+        err_clip = (v_clip - ret) ** 2
+        per_token = torch.maximum(err, err_clip)
+        with torch.no_grad():
+            frac = ((err_clip > err).to(m.dtype) * m).sum() / m.sum().clamp_min(1.0)
+    return 0.5 * (per_token * m).sum() / d, frac

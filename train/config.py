@@ -1,0 +1,210 @@
+"""Training configuration: one dataclass with the paper's defaults, validated before any model load.
+
+Paper setup (section 4, appendix B): AdamW, policy lr 1e-6 (critic 2e-6), 512 prompts per
+rollout batch, 8 samples per prompt, mini-batches of 256 samples (=> 16 policy updates per
+rollout), max response 8K tokens, rollout temperature 1.0, reward +1/-1, clip-higher
+(0.2 / 0.28), token-level loss, entropy advantage with kappa = 2 and alpha = 0.4 (GRPO) or
+0.1 (PPO); PPO: GAE gamma = lambda = 1 and 10 critic-only warm-up steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from entropykit.errors import UserError
+
+PAPER_ALPHA = {"grpo": 0.4, "ppo": 0.1}
+
+# Prompt templates: the literal "{problem}" is replaced by the problem text (no other formatting).
+PROMPT_TEMPLATES = {
+    # Qwen2.5-Math models in the paper: the question plus the boxed-answer suffix.
+    "math": "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}.",
+    # DAPO's original template (used in the paper for Qwen2.5-Base).
+    "dapo": (
+        "Solve the following math problem step by step. The last line of your response should be of the form "
+        "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n{problem}\n\n"
+        'Remember to put your answer on its own line after "Answer:".'
+    ),
+    "raw": "{problem}",
+}
+
+
+@dataclass
+class TrainConfig:
+    # what to train, on what
+    model: str = "smollm2-135m"
+    algo: str = "grpo"  # grpo | ppo
+    data: str = ""  # JSONL path (any file with problem/answer columns) or a benchmark name
+    problem_key: str = "problem"
+    answer_key: str = "answer"
+    prompt_template: str = "math"  # a name in PROMPT_TEMPLATES or a string containing {problem}
+    chat: bool | None = None  # chat template: None = when the tokenizer has one
+    reward: str = "math"  # "math" (math-verify, +1/-1) or "module:function"
+    out: str = "runs/train"
+
+    # rollout
+    steps: int = 100
+    prompts_per_step: int = 512
+    n_samples: int = 8
+    max_tokens: int = 8192
+    temperature: float = 1.0
+    top_p: float = 1.0
+    rollout_backend: str = "hf"  # hf | vllm (colocated, weights pushed after each update) | auto
+    vllm_gpu_memory: float = 0.3  # share of GPU memory the colocated vLLM engine may take
+    filter_groups: bool = False  # drop groups whose rewards are all equal (they carry no GRPO signal)
+
+    # updates
+    mini_batch_size: int = 256  # samples per policy update
+    micro_batch_size: int = 0  # samples per forward/backward (gradient accumulation); 0 = mini_batch_size
+    epochs: int = 1  # passes over the rollout; updates per rollout = epochs * rollout / mini_batch
+    lr: float = 1e-6
+    critic_lr: float = 2e-6
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0  # linear lr warm-up (in optimizer updates)
+    max_grad_norm: float = 1.0
+    eps_low: float = 0.2
+    eps_high: float = 0.28
+
+    # the paper's method and its contrast baseline
+    entropy_adv: bool = True
+    alpha: float | None = None  # None: the paper's value for the algorithm (0.4 GRPO, 0.1 PPO)
+    kappa: float = 2.0
+    entropy_coef: float = 0.0  # entropy regularization baseline: loss - coef * mean(H)
+    kl_coef: float = 0.0  # KL to the initial (reference) policy; off by default
+
+    # GRPO / PPO specifics
+    norm_adv_by_std: bool = True
+    gamma: float = 1.0
+    lam: float = 1.0
+    whiten_advantages: bool = True  # PPO: whiten GAE advantages over the batch (veRL default)
+    critic_warmup: int = 10  # PPO: steps that train only the critic before policy updates start
+    value_clip: float | None = 0.5
+
+    # system
+    seed: int = 0
+    device: str | None = None  # None: cuda if available else cpu
+    bf16: bool | None = None  # None: bf16 autocast on CUDA, float32 on CPU
+    chunk_size: int = 1024  # LM-head chunk for logprobs/entropy
+    grad_checkpointing: bool = False
+    lora_rank: int = 0  # > 0: train LoRA adapters through peft instead of all weights
+    lora_alpha: int = 32
+    save_every: int = 10
+    keep_checkpoints: int = 2
+    eval_every: int = 0  # 0: no periodic evaluation
+    eval_data: str = ""
+    eval_n: int = 4  # samples per held-out problem (pass@k for k <= eval_n)
+    eval_max_problems: int = 64
+    tensorboard: bool = True  # also log to RUN/tb when tensorboard is installed
+
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form, saved with the run
+
+    # ---------------------------------------------------------------------------------------
+    @property
+    def alpha_value(self) -> float:
+        return PAPER_ALPHA.get(self.algo, 0.4) if self.alpha is None else float(self.alpha)
+
+    @property
+    def rollout_size(self) -> int:
+        return self.prompts_per_step * self.n_samples
+
+    @property
+    def micro_size(self) -> int:
+        return self.micro_batch_size or self.mini_batch_size
+
+    @property
+    def updates_per_step(self) -> int:
+        return self.epochs * (self.rollout_size // self.mini_batch_size)
+
+    def template(self) -> str:
+        return PROMPT_TEMPLATES.get(self.prompt_template, self.prompt_template)
+
+    def render_prompt(self, problem: str) -> str:
+        return self.template().replace("{problem}", problem)
+
+    def validate(self) -> "TrainConfig":
+        """Raise UserError for any setting that cannot work; never touches a model."""
+
+        def bad(msg: str):
+            raise UserError(msg)
+
+        if self.algo not in ("grpo", "ppo"):
+            bad(f"--algo must be grpo or ppo, got {self.algo!r}")
+        if self.alpha is not None and not self.alpha > 0:
+            bad(f"--alpha must be > 0 (got {self.alpha}); use --no-entropy-adv to turn the entropy advantage off")
+        if not self.kappa > 1:
+            bad(f"--kappa must be > 1 (got {self.kappa}): with kappa <= 1 the entropy term could reverse the sign of the advantage")
+        for name in ("steps", "prompts_per_step", "n_samples", "max_tokens", "mini_batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                bad(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
+        if self.micro_batch_size < 0:
+            bad("--micro-batch-size must be >= 0")
+        if self.algo == "grpo" and self.n_samples < 2:
+            bad("GRPO needs --n-samples >= 2 (the group mean is the baseline)")
+        if self.rollout_size % self.mini_batch_size:
+            bad(
+                f"--mini-batch-size {self.mini_batch_size} does not divide the rollout of "
+                f"{self.prompts_per_step} prompts x {self.n_samples} samples = {self.rollout_size}"
+            )
+        if self.mini_batch_size % self.micro_size:
+            bad(f"--micro-batch-size {self.micro_size} does not divide --mini-batch-size {self.mini_batch_size}")
+        if not (0 < self.eps_low < 1) or not self.eps_high > 0:
+            bad(f"clip range needs 0 < eps_low < 1 and eps_high > 0 (got {self.eps_low}, {self.eps_high})")
+        if not self.lr > 0 or not self.critic_lr > 0:
+            bad("learning rates must be > 0")
+        if not self.temperature > 0 or not (0 < self.top_p <= 1):
+            bad("need temperature > 0 and 0 < top_p <= 1")
+        if self.entropy_coef < 0 or self.kl_coef < 0:
+            bad("--entropy-coef and --kl-coef must be >= 0")
+        if not (0 <= self.gamma <= 1) or not (0 <= self.lam <= 1):
+            bad("--gamma and --lam must lie in [0, 1]")
+        if self.critic_warmup < 0 or self.save_every < 0 or self.eval_every < 0 or self.warmup_steps < 0:
+            bad("step counts must be >= 0")
+        if self.keep_checkpoints < 1:
+            bad("--keep-checkpoints must be >= 1")
+        if not 0 < self.vllm_gpu_memory < 1:
+            bad("--vllm-gpu-memory must lie in (0, 1)")
+        if self.rollout_backend not in ("hf", "vllm", "auto"):
+            bad(f"--rollout-backend must be hf, vllm or auto (got {self.rollout_backend!r})")
+        if self.prompt_template not in PROMPT_TEMPLATES and "{problem}" not in self.prompt_template:
+            bad(f"--prompt-template must be one of {', '.join(PROMPT_TEMPLATES)} or contain {{problem}}")
+        if not self.data:
+            bad("--data is required (a JSONL file with problem/answer columns, or a benchmark name)")
+        if self.eval_every and not self.eval_data:
+            bad("--eval-every needs --eval-data")
+        if self.chunk_size < 1 or self.max_grad_norm <= 0:
+            bad("--chunk-size must be >= 1 and --max-grad-norm > 0")
+        if self.lora_rank < 0:
+            bad("--lora-rank must be >= 0")
+        return self
+
+    # ---------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise UserError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        p = Path(path)
+        try:
+            return cls.from_dict(json.loads(p.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise UserError(f"{p}: no such file (not a training run folder?)") from None
+        except json.JSONDecodeError as e:
+            raise UserError(f"{p}: malformed JSON ({e.msg})") from None

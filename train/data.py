@@ -1,0 +1,198 @@
+"""Training prompts and rewards.
+
+- `load_problems`: any JSONL with problem/answer columns, a file bundled under `train/data/`,
+  or a benchmark name from the eval engine's loaders. Checked before any model is loaded.
+- Rewards are pluggable: a `RewardFn` is any callable `(prompts, completions, answers) ->
+  list[float]`. `math_reward` (+1 correct / -1 otherwise, through the shared math-verify
+  verifier) is the paper's; `--reward module:function` loads another.
+- A toy verifiable task (`build_toy_model`, `toy_reward`, `toy_problems`) with a tiny word-level
+  vocabulary, for fast proofs that the trainer learns.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+from entropykit.errors import UserError
+from entropykit.io import read_jsonl
+
+RewardFn = Callable[[Sequence[str], Sequence[str], Sequence[str]], list[float]]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def _data_dirs() -> list[Path]:
+    """Folders of bundled JSONL problem sets: train/data, then the eval engine's (e.g. "easy")."""
+    dirs = [DATA_DIR]
+    spec = importlib.util.find_spec("entropykit.evalkit")
+    if spec is not None and spec.submodule_search_locations:
+        dirs += [Path(p) / "data" for p in spec.submodule_search_locations]
+    return dirs
+
+
+def bundled_datasets() -> list[str]:
+    return sorted({p.stem for d in _data_dirs() for p in d.glob("*.jsonl")})
+
+
+def load_problems(spec: str, problem_key: str = "problem", answer_key: str = "answer") -> list[dict]:
+    """Problems as [{"problem_id", "problem", "answer"}]; UserError for a missing file/column.
+
+    `spec`: a JSONL path, the name of a file bundled in train/data (e.g. "easy_arith"), or a
+    benchmark name known to `entropykit.evalkit`.
+    """
+    path = Path(spec).expanduser()
+    if not path.exists():
+        for folder in _data_dirs():
+            if (folder / f"{spec}.jsonl").exists():
+                path = folder / f"{spec}.jsonl"
+                break
+    if path.exists():
+        records = read_jsonl(path, required=(problem_key, answer_key))
+    else:
+        records = _from_evalkit(spec, problem_key, answer_key)
+    out = []
+    for i, r in enumerate(records):
+        problem, answer = r[problem_key], r[answer_key]
+        if not isinstance(problem, str) or not problem.strip():
+            raise UserError(f"{spec}: record {i + 1}: {problem_key!r} must be a non-empty string")
+        out.append({"problem_id": str(r.get("id", r.get("problem_id", i))), "problem": problem, "answer": str(answer)})
+    return out
+
+
+def _from_evalkit(spec: str, problem_key: str, answer_key: str) -> list[dict]:
+    hint = f"bundled: {', '.join(bundled_datasets()) or 'none'}"
+    try:
+        evalkit = importlib.import_module("entropykit.evalkit")
+    except ImportError:
+        evalkit = None
+    loader = getattr(evalkit, "load_benchmark", None) if evalkit else None
+    if loader is None:
+        raise UserError(f"--data {spec!r}: no such file and no benchmark loader available ({hint})")
+    try:
+        items = loader(spec)
+    except UserError:
+        raise
+    except Exception as e:  # unknown benchmark name, ...
+        raise UserError(f"--data {spec!r}: not a file and not a known benchmark ({e}; {hint})") from None
+    records = [it if isinstance(it, dict) else vars(it) for it in items]
+    for i, r in enumerate(records):
+        missing = [k for k in (problem_key, answer_key) if k not in r]
+        if missing:
+            raise UserError(f"--data {spec!r}: record {i + 1} has no column(s) {', '.join(map(repr, missing))}")
+    if not records:
+        raise UserError(f"--data {spec!r}: no problems")
+    return records
+
+
+# --------------------------------------------------------------------------------------------
+# rewards
+
+
+class MathReward:
+    """+1 when math-verify accepts the response's final answer against the gold answer, else -1.
+
+    Keeps one pool of verifier processes (hard per-item time limit) open for the whole run;
+    `close()` shuts it down. Responses are passed whole: the shared verifier prefers the last
+    \\boxed{} answer and otherwise parses the response's tail.
+    """
+
+    def __init__(self, *, timeout_s: float = 5.0, workers: int | None = None):
+        self.timeout_s, self.workers = timeout_s, workers
+        self._verifier = None
+
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str], answers: Sequence[str]) -> list[float]:
+        from entropykit.verify import Verifier
+
+        if self._verifier is None:
+            self._verifier = Verifier(timeout_s=self.timeout_s, workers=self.workers)
+        verdicts = self._verifier.verify([str(a) for a in answers], list(completions))
+        return [1.0 if v.correct else -1.0 for v in verdicts]
+
+    def close(self) -> None:
+        if self._verifier is not None:
+            self._verifier.close()
+            self._verifier = None
+
+
+def math_reward(prompts: Sequence[str], completions: Sequence[str], answers: Sequence[str]) -> list[float]:
+    """One-shot `MathReward` (starts and stops a verifier pool; prefer MathReward in loops)."""
+    r = MathReward()
+    try:
+        return r(prompts, completions, answers)
+    finally:
+        r.close()
+
+
+def resolve_reward(spec: str) -> RewardFn:
+    """'math' or 'toy' or 'package.module:function'."""
+    if spec == "math":
+        return MathReward()
+    if spec == "toy":
+        return toy_reward
+    if ":" not in spec:
+        raise UserError(f"--reward must be 'math', 'toy' or 'module:function', got {spec!r}")
+    mod, _, fn = spec.partition(":")
+    try:
+        f = getattr(importlib.import_module(mod), fn)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"--reward {spec!r}: cannot load ({e})") from None
+    if not callable(f):
+        raise UserError(f"--reward {spec!r} is not callable")
+    return f
+
+
+# --------------------------------------------------------------------------------------------
+# toy verifiable task: "say the number", +1 when the last number said is the gold one
+
+TOY_WORDS = ["<pad>", "<eos>", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
+             "the", "answer", "is", "say", "a", "number", "please", "ok"]
+_NUM = re.compile(r"\d+")
+
+
+def toy_reward(prompts: Sequence[str], completions: Sequence[str], answers: Sequence[str]) -> list[float]:
+    """+1 when the last number in the completion equals the gold answer, else -1."""
+    out = []
+    for c, a in zip(completions, answers):
+        nums = _NUM.findall(c)
+        out.append(1.0 if nums and nums[-1] == str(a).strip() else -1.0)
+    return out
+
+
+def toy_problems(answer: str = "7", n: int = 8) -> list[dict]:
+    stems = ["say a number", "please say a number", "the answer is", "say the answer", "a number please",
+             "ok say the number", "the number is", "say a number please"]
+    return [{"problem": stems[i % len(stems)], "answer": answer} for i in range(n)]
+
+
+def build_toy_model(path: str | Path, *, hidden_size: int = 32, num_layers: int = 2, seed: int = 0, vocab_size: int = 0) -> str:
+    """A tiny random Llama with a 20-word word-level tokenizer (no downloads), saved at `path`.
+
+    One attention head, so head_dim = hidden_size (vLLM needs 64 or more). `vocab_size` pads
+    the model's vocabulary beyond the 20 words (vLLM's CPU kernels crash on a 20-entry one;
+    64 works); padded ids decode to nothing."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(TOY_WORDS)}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="ok"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tk.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with spaces
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>", pad_token="<pad>", unk_token="ok")
+    config = LlamaConfig(
+        vocab_size=max(len(vocab), vocab_size), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers, num_attention_heads=1, num_key_value_heads=1,
+        max_position_embeddings=128, bos_token_id=None, eos_token_id=vocab["<eos>"],
+        pad_token_id=vocab["<pad>"], tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
