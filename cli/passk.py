@@ -54,7 +54,7 @@ def passk(
     columns: Optional[str] = typer.Option(None, "--columns", help="column mapping for local benchmark files, e.g. problem=question,answer=final,id=idx"),
     limit: Optional[int] = typer.Option(None, "--limit", help="use only the first N problems of each benchmark"),
     timeout: float = typer.Option(5.0, "--verify-timeout", help="hard time limit per answer check, seconds"),
-    workers: Optional[int] = typer.Option(None, "--verify-workers", help="verifier processes (default: all cores)"),
+    workers: Optional[int] = typer.Option(None, "--verify-workers", help="verifier processes (default: all cores; half of them while the transformers backend generates; 0: in this process, no time limit)"),
     batch_size: int = typer.Option(16, "--batch-size", help="transformers backend: sequences per batch"),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM: GPUs per engine"),
     data_parallel_size: int = typer.Option(1, "--data-parallel-size", "--dp", help="vLLM: engine replicas"),

@@ -206,6 +206,8 @@ def make_generator(
         from entropykit.vllm_backend import VLLMGenerator
 
         path = model.path if isinstance(model, LoadedModel) else resolve_model_path(model)
+        if dtype is not None:
+            engine_kwargs["dtype"] = dtype
         return VLLMGenerator(path, chat=chat, **engine_kwargs)
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=device, dtype=dtype)
     return HFGenerator(lm, chat=chat, batch_size=batch_size)

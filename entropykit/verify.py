@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -108,12 +109,15 @@ def _quiet_math_verify() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
 @lru_cache(maxsize=4096)
 def _parse_gold(gold: str):
     from math_verify import parse
 
     g = gold.strip()
-    if "\\boxed" in g or "$" in g or "\\(" in g or "\\[" in g:
+    if "\\boxed" in g or _UNESCAPED_DOLLAR.search(g) or "\\(" in g or "\\[" in g:
         text = g
     else:
         text = "\\boxed{" + g + "}"
@@ -157,11 +161,16 @@ def verify_one(gold: str, response: str) -> Verdict:
     return Verdict(ok, False, err)
 
 
-def _worker_main(rconn, conn) -> None:
+def _worker_main(rconn, conn, nice: int = 0) -> None:
     """Worker loop: receive lists of (tag, gold, response), send (tag, correct, error) per item."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    if nice:  # e.g. checking answers must not slow down the generation it overlaps with
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
     _quiet_math_verify()
     try:
         import math_verify  # noqa: F401  (import cost paid before "ready")
@@ -209,7 +218,7 @@ class _Worker:
 
     __slots__ = ("proc", "send_conn", "conn", "ready", "chunk", "done", "deadline", "started")
 
-    def __init__(self):
+    def __init__(self, nice: int = 0):
         import subprocess
         import sys
         from multiprocessing.connection import Connection
@@ -221,7 +230,7 @@ class _Worker:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "entropykit.verify", str(r1), str(w2)],
+                [sys.executable, "-m", "entropykit.verify", str(r1), str(w2), str(int(nice))],
                 pass_fds=(r1, w2), stdin=subprocess.DEVNULL, env=env, close_fds=True,
             )
         finally:
@@ -279,15 +288,15 @@ class Verifier:
     single-process baseline of the benchmark).
     """
 
-    def __init__(self, *, timeout_s: float = 5.0, workers: int | None = None, max_chunk: int = 32):
+    def __init__(self, *, timeout_s: float = 5.0, workers: int | None = None, max_chunk: int = 32, nice: int = 0):
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.timeout_s = float(timeout_s)
         self.num_workers = default_workers() if workers is None else int(workers)
         self.max_chunk = max(1, int(max_chunk))
+        self.nice = int(nice)
         self._cache: dict[tuple[str, str], Verdict] = {}
         self._lock = threading.RLock()  # future callbacks may call submit() again
-        self._cv = threading.Condition(self._lock)
         self._queue: deque = deque()  # (key, gold, response)
         self._pending: dict[tuple[str, str], list[tuple[_Job, int]]] = {}
         self._closed = False
@@ -297,7 +306,7 @@ class Verifier:
         if self.num_workers > 0:
             self._wake_r, self._wake_w = mp.Pipe(duplex=False)
             self._start_failures = 0
-            self._workers = [_Worker() for _ in range(self.num_workers)]
+            self._workers = [_Worker(self.nice) for _ in range(self.num_workers)]
             self._thread = threading.Thread(target=self._loop, name="entropykit-verifier", daemon=True)
             self._thread.start()
         else:
@@ -441,7 +450,7 @@ class Verifier:
             self._queue.extendleft(reversed(rest))
         self.stats["restarts"] += 1
         if not self._closed:
-            self._workers[idx] = _Worker()
+            self._workers[idx] = _Worker(self.nice)
 
     def _loop(self) -> None:
         try:
@@ -546,4 +555,5 @@ if __name__ == "__main__":  # a verifier worker process (see _Worker)
     import sys
     from multiprocessing.connection import Connection
 
-    _worker_main(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    _worker_main(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False),
+                 int(sys.argv[3]) if len(sys.argv) > 3 else 0)

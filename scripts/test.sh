@@ -16,5 +16,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 bash scripts/setup_vllm.sh
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-.venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/vllm "$@"
-.venv-vllm/bin/python -m pytest -q -p no:cacheprovider tests/vllm
+.venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/vllm_env "$@"
+ENTROPYKIT_REQUIRE_VLLM=1 .venv-vllm/bin/python -m pytest -q -p no:cacheprovider tests/vllm_env

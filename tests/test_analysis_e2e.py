@@ -2,7 +2,6 @@
 (SmolLM2-135M) and embedder (all-MiniLM-L6-v2), then the report in headless Chromium."""
 
 import json
-import os
 import shutil
 import struct
 import subprocess

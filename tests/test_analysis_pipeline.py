@@ -11,7 +11,6 @@ import pytest
 import entropykit.models
 import entropykit.scoring
 from entropykit.analysis import AnalyzeConfig, compare_groups, run_analysis
-from entropykit.errors import UserError
 from entropykit.scoring import ScoredResponse
 
 PIVOTAL = {"first", "so", "however"}

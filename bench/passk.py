@@ -1,0 +1,140 @@
+"""Benchmarks of the eval engine, printed as ratios measured in one run.
+
+1. Pipeline overhead: `run_passk` wall time (fresh folder: verification, fsync'd records,
+   scoring, summary/problems/HTML) over the backend's raw generate time for exactly the same
+   requests (same prompts, seeds and batches). Goals: <= 1.10 (transformers), <= 1.05 (vLLM).
+2. Verification throughput: verdicts/s of the process pool (all cores) vs one process on
+   simple answers (distinct pairs, so no cache hits). Goals: >= 1.8x on 2 cores, >= 2,000/s.
+
+    python bench/passk.py                        # transformers, embedded SmolLM2-135M
+    python bench/passk.py --model tiny           # a tiny random Llama (fast, for smoke runs)
+    .venv-vllm/bin/python bench/passk.py --backend vllm --model tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def bench_verify(num: int, workers: int | None) -> dict:
+    from entropykit.verify import Verifier, default_workers
+
+    golds = [str(i) for i in range(num)]
+    preds = [f"so the total is \\boxed{{{i if i % 3 else i + 1}}}." for i in range(num)]
+    out = {}
+    with Verifier(workers=0) as v:
+        v.verify(["1"], ["\\boxed{1}"])
+        t = time.perf_counter()
+        single = v.verify(golds, preds)
+        out["single_per_s"] = num / (time.perf_counter() - t)
+    w = workers or default_workers()
+    with Verifier(workers=w) as v:
+        v.verify([str(-i) for i in range(1, 2 * w + 1)], [f"\\boxed{{{-i}}}" for i in range(1, 2 * w + 1)])  # warm
+        t = time.perf_counter()
+        pooled = v.verify(golds, preds)
+        out["pool_per_s"] = num / (time.perf_counter() - t)
+    assert [x.correct for x in single] == [x.correct for x in pooled]
+    out["workers"] = w
+    out["ratio"] = out["pool_per_s"] / out["single_per_s"]
+    return out
+
+
+def bench_pipeline(args) -> dict:
+    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, format_problem, run_passk
+    from entropykit.generation import SamplingConfig, derive_seed, make_generator
+
+    model = args.model
+    tmp = Path(tempfile.mkdtemp(prefix="bench-passk-"))
+    if model == "tiny":
+        from entropykit.models import build_tiny_model
+
+        kw_tok = {"tokenizer_from": args.tiny_tokenizer} if args.tiny_tokenizer else {}
+        model = build_tiny_model(tmp / "tiny", **kw_tok)
+    kw = {"batch_size": args.batch_size, "device": args.device} if args.backend == "hf" else {"max_model_len": 1024, "enforce_eager": True}
+    t = time.perf_counter()
+    gen = make_generator(model, backend=args.backend, **kw)
+    load_s = time.perf_counter() - t
+    bench = load_benchmark(args.benchmark, limit=args.problems)
+    sp = SamplingConfig(n=1, temperature=args.temperature, top_p=0.95, max_tokens=args.max_tokens, seed=0)
+    jobs = [(format_problem(DEFAULT_TEMPLATE, p.problem), derive_seed(0, bench.name, p.id, j))
+            for p in bench.problems for j in range(args.n)]
+
+    def raw() -> tuple[float, int]:
+        t0 = time.perf_counter()
+        ntok = 0
+        if args.backend == "hf":  # the same fixed chunks as run_passk
+            for s in range(0, len(jobs), args.batch_size):
+                chunk = jobs[s : s + args.batch_size]
+                comps = gen.generate([p for p, _ in chunk], sp, seeds=[[sd] for _, sd in chunk])
+                ntok += sum(len(c[0].token_ids) for c in comps)
+        else:  # one call for everything, as run_passk streams it
+            prompts = [p.problem for p in bench.problems]
+            prompts = [format_problem(DEFAULT_TEMPLATE, q) for q in prompts]
+            seeds = [[derive_seed(0, bench.name, p.id, j) for j in range(args.n)] for p in bench.problems]
+            for row in gen.generate(prompts, sp, seeds=seeds):
+                ntok += sum(len(c.token_ids) for c in row)
+        return time.perf_counter() - t0, ntok
+
+    def passk(i: int) -> float:
+        cfg = PasskConfig(model=str(model), benchmarks=[args.benchmark], out=str(tmp / f"run{i}"), n=args.n,
+                          limit=args.problems, temperature=args.temperature, top_p=0.95, max_tokens=args.max_tokens,
+                          backend=args.backend, batch_size=args.batch_size, quiet=True)
+        t0 = time.perf_counter()
+        s = run_passk(cfg, generator=gen)
+        dt = time.perf_counter() - t0
+        assert s["_stats"]["generated"] == len(jobs)
+        return dt
+
+    raw(), passk(-1)  # warm-up: allocator, verifier imports, plotly
+    raws, runs = [], []
+    ntok = 0
+    for i in range(args.repeats):
+        r, ntok = raw()
+        raws.append(r)
+        runs.append(passk(i))
+    return {"model": str(args.model), "backend": args.backend, "samples": len(jobs), "tokens": ntok,
+            "load_s": load_s, "raw_s": min(raws), "passk_s": min(runs), "ratio": min(runs) / min(raws),
+            "raw_all": raws, "passk_all": runs}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m", help="model spec, or 'tiny' for a tiny random Llama")
+    ap.add_argument("--tiny-tokenizer", default=None, help="tokenizer folder for --model tiny (default: the embedded model's)")
+    ap.add_argument("--device", default=None, help="transformers device (default: cuda when available, else cpu)")
+    ap.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    ap.add_argument("--benchmark", default="easy")
+    ap.add_argument("--problems", type=int, default=4)
+    ap.add_argument("--n", type=int, default=8)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--temperature", type=float, default=0.6)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--verify-n", type=int, default=6000)
+    ap.add_argument("--verify-workers", type=int, default=None)
+    ap.add_argument("--skip-pipeline", action="store_true")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    res = {"verify": bench_verify(args.verify_n, args.verify_workers)}
+    v = res["verify"]
+    print(f"verification: pool({v['workers']}) {v['pool_per_s']:.0f} verdicts/s, one process {v['single_per_s']:.0f}/s "
+          f"-> ratio {v['ratio']:.2f}x  (goal >= 1.8x and >= 2000/s)", flush=True)
+    if not args.skip_pipeline:
+        p = res["pipeline"] = bench_pipeline(args)
+        goal = 1.10 if args.backend == "hf" else 1.05
+        print(f"pipeline ({p['backend']}, {p['model']}, {p['samples']} samples, {p['tokens']} tokens): "
+              f"passk {p['passk_s']:.2f}s / raw generate {p['raw_s']:.2f}s -> ratio {p['ratio']:.3f}  (goal <= {goal})",
+              flush=True)
+    res["cpus"] = os.cpu_count()
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()

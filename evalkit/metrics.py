@@ -1,0 +1,141 @@
+"""Unbiased pass@k, per-problem tables and bootstrap confidence intervals.
+
+pass@k for one problem with n samples of which c are correct is ``1 - C(n-c, k) / C(n, k)``
+(Chen et al., 2021), the probability that a random k-subset of the n samples holds at least one
+correct answer. It is computed in the stable product form
+``1 - prod_{i=n-c+1..n} (1 - k/i)`` with the logarithms of the factors summed exactly
+(`math.fsum`), so the result is within a few ulps of the exact value for any n, and exactly 1.0
+when ``n - c < k`` (every k-subset holds a correct sample).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k estimate for n samples with c correct. Raises ValueError if k > n."""
+    n, c, k = int(n), int(c), int(k)
+    if n < 1:
+        raise ValueError(f"pass@k needs at least one sample (n={n})")
+    if not 0 <= c <= n:
+        raise ValueError(f"number correct c={c} must be between 0 and n={n}")
+    if not 1 <= k:
+        raise ValueError(f"k={k} must be at least 1")
+    if k > n:
+        raise ValueError(f"k={k} is larger than the number of samples n={n}")
+    if c == 0:
+        return 0.0
+    if n - c < k:
+        return 1.0
+    # log prod_{i=n-c+1..n} (i-k)/i ; each factor in (0, 1)
+    terms = []
+    for i in range(n - c + 1, n + 1):
+        x = k / i
+        # log1p is accurate for small x; for x close to 1 use exact integer logs
+        terms.append(math.log1p(-x) if x < 0.5 else math.log(i - k) - math.log(i))
+    log_p = math.fsum(terms)
+    return -math.expm1(log_p)
+
+
+def default_ks(n: int) -> list[int]:
+    """1, 2, 4, ... up to n, with n itself added when it is not a power of two."""
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def parse_ks(spec: str | Sequence[int] | None) -> list[int] | None:
+    """'1,2,4,8' or '256' (meaning 1, 2, 4, ..., 256) or a list -> sorted unique ks."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        parts = [p.strip() for p in spec.split(",") if p.strip()]
+        try:
+            vals = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"--k must be integers separated by commas, got {spec!r}") from None
+        if len(vals) == 1:
+            vals = default_ks(vals[0]) if vals[0] >= 1 else vals
+    else:
+        vals = [int(v) for v in spec]
+    if not vals or any(v < 1 for v in vals):
+        raise ValueError(f"k values must be positive integers, got {spec!r}")
+    return sorted(set(vals))
+
+
+def pass_at_k_table(counts: Sequence[tuple[int, int]], ks: Sequence[int]) -> np.ndarray:
+    """Matrix [problems, ks] of per-problem pass@k for (n, c) counts. k > n raises ValueError."""
+    out = np.empty((len(counts), len(ks)), dtype=np.float64)
+    for i, (n, c) in enumerate(counts):
+        for j, k in enumerate(ks):
+            out[i, j] = pass_at_k(n, c, k)
+    return out
+
+
+def bootstrap_ci(
+    table: np.ndarray, *, num_resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap CI over problems of the column means of `table` [problems, ks].
+
+    Returns (low[ks], high[ks]). Deterministic for a given seed.
+    """
+    m = table.shape[0]
+    if m == 0:
+        nan = np.full(table.shape[1], np.nan)
+        return nan, nan
+    rng = np.random.default_rng(seed)
+    means = np.empty((num_resamples, table.shape[1]))
+    step = max(1, 2_000_000 // max(1, m * table.shape[1]))
+    for s in range(0, num_resamples, step):
+        e = min(num_resamples, s + step)
+        idx = rng.integers(0, m, size=(e - s, m))
+        means[s:e] = table[idx].mean(axis=1)
+    alpha = (1.0 - level) / 2
+    lo = np.quantile(means, alpha, axis=0)
+    hi = np.quantile(means, 1 - alpha, axis=0)
+    return lo, hi
+
+
+def crossover_k(ks: Sequence[int], a: Sequence[float], b: Sequence[float]) -> dict:
+    """Where curve `a` and curve `b` (pass@k at the same ks) swap order.
+
+    Returns {"leader_at_min_k": "a"|"b"|"tie", "first_k": k or None, "k_interp": float or None,
+    "leader_at_max_k": ...}: `first_k` is the first k of the list at which the curve behind at
+    the smallest k is ahead (strictly), and `k_interp` the crossing point interpolated linearly
+    on the log2 k axis between the two ks around it.
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+
+    def lead(x: float) -> str:
+        return "a" if x > 1e-12 else ("b" if x < -1e-12 else "tie")
+
+    res = {"leader_at_min_k": lead(d[0]), "leader_at_max_k": lead(d[-1]), "first_k": None, "k_interp": None}
+    start = next((i for i, x in enumerate(d) if abs(x) > 1e-12), None)
+    if start is None:
+        return res
+    sign = np.sign(d[start])
+    for i in range(start + 1, len(d)):
+        if np.sign(d[i]) == -sign and abs(d[i]) > 1e-12:
+            res["first_k"] = int(ks[i])
+            # interpolate on log2 k between the last point on the old side and this one
+            j = i - 1
+            while j > start and abs(d[j]) <= 1e-12:
+                j -= 1
+            x0, x1 = math.log2(ks[j]), math.log2(ks[i])
+            t = d[j] / (d[j] - d[i])
+            res["k_interp"] = float(2 ** (x0 + t * (x1 - x0)))
+            break
+    return res
+
+
+def mean(values: Iterable[float]) -> float:
+    vals = list(values)
+    return float(sum(vals) / len(vals)) if vals else float("nan")
