@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -28,7 +27,7 @@ def score_file(
 
     Returns the corpus summary (see `entropykit.scoring.summarize_scores`).
     """
-    from entropykit.io import atomic_path, read_jsonl
+    from entropykit.io import atomic_path, ensure_writable_parent, read_jsonl
     from entropykit.models import load_model
     from entropykit.scoring import score_responses, scored_record, summarize_scores, validate_records
 
@@ -36,7 +35,7 @@ def score_file(
         raise UserError("--chunk-size and --batch-tokens must be >= 1")
     records = read_jsonl(input_path, required=("prompt", "response"))
     validate_records(records, str(input_path))
-    _check_writable(out_path)
+    ensure_writable_parent(out_path)
     lm = load_model(model, device=device, dtype=dtype)
     if show_progress:
         from entropykit.cli.progress import make_progress
@@ -51,18 +50,6 @@ def score_file(
         for rec, s in zip(records, scored):
             fh.write(json.dumps(scored_record(rec, s, model), ensure_ascii=False) + "\n")
     return summarize_scores(scored, records)
-
-
-def _check_writable(out_path: Path) -> None:
-    parent = out_path.parent
-    if out_path.is_dir():
-        raise UserError(f"{out_path}: is a directory")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"{out_path}: cannot create folder {parent} ({e.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"{out_path}: folder {parent} is not writable")
 
 
 def print_summary(summary: dict, title: str = "token entropy (nats)") -> None:

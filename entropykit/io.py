@@ -66,7 +66,12 @@ def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> list[di
     return records
 
 
-def _check_parent(path: Path) -> None:
+def ensure_writable_parent(path: str | os.PathLike) -> None:
+    """Create `path`'s folder if needed; UserError when it cannot be created, is not writable,
+    or `path` itself is a folder. Call it before long work whose result goes to `path`."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory")
     parent = path.parent if str(path.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -84,9 +89,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     For writers that want a file name (pyarrow, numpy, plotly): `with atomic_path(p) as tmp: write(tmp)`.
     """
     p = Path(path)
-    _check_parent(p)
-    if p.is_dir():
-        raise UserError(f"{p}: is a directory")
+    ensure_writable_parent(p)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=suffix)
     os.close(fd)
     try:
@@ -135,7 +138,7 @@ class JsonlAppender:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        _check_parent(self.path)
+        ensure_writable_parent(self.path)
         repair_jsonl_tail(self.path)
         self._fh = open(self.path, "a", encoding="utf-8")
 

@@ -151,7 +151,7 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model_path(spec)
-    local_only = not Path(path).is_dir() and not _hub_reachable(spec)
+    local_only = not Path(path).is_dir() and not hub_reachable()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dt, local_files_only=local_only)
@@ -170,12 +170,13 @@ def load_model(
     return lm
 
 
-def _hub_reachable(spec: str, timeout: float = 3.0) -> bool:
-    """Whether a hub id can be fetched: quick TCP check of the endpoint (no slow retry loops offline)."""
+def hub_reachable(timeout: float = 3.0, offline_vars: tuple[str, ...] = ("HF_HUB_OFFLINE",)) -> bool:
+    """Whether the Hugging Face hub can be reached: False when one of `offline_vars` is set,
+    else a quick TCP check of the endpoint (the hub clients otherwise retry for ~25 s offline)."""
     import socket
     from urllib.parse import urlparse
 
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+    if any(os.environ.get(v, "0") not in ("0", "", "false", "False") for v in offline_vars):
         return False
     url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
     try:
@@ -213,6 +214,19 @@ def format_prompt(tokenizer: Any, prompt: str, chat: bool | None = None) -> str:
     )
 
 
+def save_random_llama(path: str | os.PathLike, tokenizer: Any, *, seed: int = 0, **config: Any) -> str:
+    """Save a randomly initialized Llama (LlamaConfig(**config), seeded) and `tokenizer` at `path`."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(LlamaConfig(**config))
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
 def build_tiny_model(
     path: str | os.PathLike,
     *,
@@ -228,26 +242,13 @@ def build_tiny_model(
     For tests and demos that need a real (if untrained) transformers/vLLM model fast. The
     head dimension is hidden_size / num_heads (64 by default; vLLM rejects 16).
     """
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer_from))
-    config = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_heads,
-        max_position_embeddings=2048,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
+    return save_random_llama(
+        path, tok, seed=seed,
+        vocab_size=len(tok), hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
+        max_position_embeddings=2048, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return str(out)

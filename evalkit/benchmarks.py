@@ -160,7 +160,9 @@ def _load_hub(key: str, reg: BenchmarkSpec) -> list[dict]:
         import datasets
     except ImportError:  # pragma: no cover
         raise UserError("the 'datasets' package is needed to load hub benchmarks") from None
-    offline = not _hub_reachable()
+    from entropykit.models import hub_reachable
+
+    offline = not hub_reachable(offline_vars=("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
     if offline:  # only the local datasets cache can serve it: fail fast instead of retrying
         import datasets.config
         import huggingface_hub.constants as hc
@@ -176,22 +178,6 @@ def _load_hub(key: str, reg: BenchmarkSpec) -> list[dict]:
             f"Download it where the hub is reachable and pass the file: --benchmark path/to/{key}.jsonl"
         ) from None
     return [dict(r) for r in ds]
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """Quick TCP check of the hub endpoint (datasets otherwise retries for ~25 s offline)."""
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False") or \
-            os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return False
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def _read_local(p: Path) -> list[dict]:

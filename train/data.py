@@ -174,25 +174,20 @@ def build_toy_model(path: str | Path, *, hidden_size: int = 32, num_layers: int 
     One attention head, so head_dim = hidden_size (vLLM needs 64 or more). `vocab_size` pads
     the model's vocabulary beyond the 20 words (vLLM's CPU kernels crash on a 20-entry one;
     64 works); padded ids decode to nothing."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from entropykit.models import save_random_llama
 
     vocab = {w: i for i, w in enumerate(TOY_WORDS)}
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="ok"))
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tk.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with spaces
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>", pad_token="<pad>", unk_token="ok")
-    config = LlamaConfig(
+    return save_random_llama(
+        path, tok, seed=seed,
         vocab_size=max(len(vocab), vocab_size), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
         num_hidden_layers=num_layers, num_attention_heads=1, num_key_value_heads=1,
         max_position_embeddings=128, bos_token_id=None, eos_token_id=vocab["<eos>"],
         pad_token_id=vocab["<pad>"], tie_word_embeddings=True,
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return str(out)
