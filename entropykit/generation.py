@@ -76,23 +76,27 @@ def default_seeds(num_prompts: int, sampling: SamplingConfig) -> list[list[int]]
     return [[derive_seed(sampling.seed, i, j) for j in range(sampling.n)] for i in range(num_prompts)]
 
 
-def sample_token(probs_row: torch.Tensor, top_p: float, generator: torch.Generator) -> torch.Tensor:
-    """Draw one token id (a 1-element tensor on the row's device) with nucleus (top-p) truncation.
+def sample_rows(probs: torch.Tensor, top_p: float, generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """One token id per row of `probs` [B, V] with nucleus (top-p) truncation, vectorized.
 
-    Keeps the smallest set of most likely tokens whose mass reaches top_p (at least one) and
-    renormalizes over it.
+    Nucleus: the smallest set of most likely tokens whose mass reaches top_p (at least one),
+    renormalized. Draw: inverse CDF, token = first i with cdf_i > u * cdf_V, where u ~ U[0, 1)
+    comes from the row's own generator, so a row's draw does not depend on the other rows.
+    Tokens with probability 0 are never drawn. Returns int64 [B] on probs' device.
     """
+    u = torch.cat([torch.rand(1, generator=g, device=probs.device) for g in generators])
+    order = None
     if top_p < 1.0:
-        sorted_p, order = torch.sort(probs_row, descending=True)
-        keep = (torch.cumsum(sorted_p, 0) - sorted_p) < top_p
-        sorted_p = torch.where(keep, sorted_p, torch.zeros_like(sorted_p))
-        return order[torch.multinomial(sorted_p, 1, generator=generator)]
-    return torch.multinomial(probs_row, 1, generator=generator)
+        probs, order = torch.sort(probs, dim=-1, descending=True)
+        probs = torch.where(probs.cumsum(-1) - probs < top_p, probs, torch.zeros_like(probs))
+    cdf = probs.cumsum(-1)
+    idx = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).clamp_(max=probs.shape[-1] - 1)
+    return idx.squeeze(-1) if order is None else order.gather(-1, idx).squeeze(-1)
 
 
 def sample_next(probs_row: torch.Tensor, top_p: float, generator: torch.Generator) -> int:
-    """`sample_token` as a Python int."""
-    return int(sample_token(probs_row, top_p, generator))
+    """`sample_rows` for a single probability row, as a Python int."""
+    return int(sample_rows(probs_row.unsqueeze(0), top_p, [generator])[0])
 
 
 class HFGenerator:
@@ -151,8 +155,7 @@ class HFGenerator:
                 next_ids = logits.argmax(-1).tolist()  # one host sync per step
             else:
                 probs = torch.softmax(logits / sp.temperature, dim=-1)
-                draws = [sample_token(probs[r], sp.top_p, gens[r]) for r in range(b)]
-                next_ids = torch.cat(draws).tolist()  # one host sync per step, not one per row
+                next_ids = sample_rows(probs, sp.top_p, gens).tolist()  # one host sync per step
             for r in range(b):
                 if done[r]:
                     continue

@@ -7,7 +7,7 @@ import torch
 from scipy.stats import chisquare
 
 from entropykit.errors import UserError
-from entropykit.generation import SamplingConfig, derive_seed, make_generator, sample_next
+from entropykit.generation import SamplingConfig, derive_seed, make_generator, sample_next, sample_rows
 
 
 def test_derive_seed_is_stable_and_distinct():
@@ -67,3 +67,13 @@ def test_hf_samples_reproducible_from_seed_alone(smollm):
     assert all(x.finish_reason in ("stop", "length") for row in first for x in row)
     short = gen.generate(["Write a long story."], SamplingConfig(max_tokens=3, temperature=1.0))
     assert short[0][0].finish_reason == "length" and len(short[0][0].token_ids) == 3
+
+
+def test_sample_rows_rows_are_independent_and_skip_zero_probability():
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.5], [0.25, 0.25, 0.25, 0.25], [0.0, 0.0, 1.0, 0.0]])
+    for seed in range(200):
+        gens = [torch.Generator().manual_seed(seed + k) for k in range(3)]
+        batch = sample_rows(probs, 1.0, gens).tolist()
+        assert batch[0] in (1, 3) and batch[2] == 2  # zero-probability tokens are never drawn
+        alone = sample_rows(probs[1:2], 1.0, [torch.Generator().manual_seed(seed + 1)]).tolist()
+        assert alone[0] == batch[1]  # a row's draw depends only on its own generator
