@@ -1,7 +1,7 @@
 """Training prompts and rewards.
 
-- `load_problems`: any JSONL with problem/answer columns, a file bundled under `train/data/`,
-  or a benchmark name from the eval engine's loaders. Checked before any model is loaded.
+- `load_problems`: problems through the eval engine's loaders (bundled sets, hub benchmarks,
+  local files with problem/answer columns). Checked before any model is loaded.
 - Rewards are pluggable: a `RewardFn` is any callable `(prompts, completions, answers) ->
   list[float]`. `math_reward` (+1 correct / -1 otherwise, through the shared math-verify
   verifier) is the paper's; `--reward module:function` loads another.
@@ -12,80 +12,26 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import re
 from pathlib import Path
 from typing import Callable, Sequence
 
 from entropykit.errors import UserError
-from entropykit.io import read_jsonl
 
 RewardFn = Callable[[Sequence[str], Sequence[str], Sequence[str]], list[float]]
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-
-
-def _data_dirs() -> list[Path]:
-    """Folders of bundled JSONL problem sets: train/data, then the eval engine's (e.g. "easy")."""
-    dirs = [DATA_DIR]
-    spec = importlib.util.find_spec("entropykit.evalkit")
-    if spec is not None and spec.submodule_search_locations:
-        dirs += [Path(p) / "data" for p in spec.submodule_search_locations]
-    return dirs
-
-
-def bundled_datasets() -> list[str]:
-    return sorted({p.stem for d in _data_dirs() for p in d.glob("*.jsonl")})
-
-
 def load_problems(spec: str, problem_key: str = "problem", answer_key: str = "answer") -> list[dict]:
-    """Problems as [{"problem_id", "problem", "answer"}]; UserError for a missing file/column.
+    """Problems as [{"problem_id", "problem", "answer"}] from anything the eval engine loads.
 
-    `spec`: a JSONL path, the name of a file bundled in train/data (e.g. "easy_arith"), or a
-    benchmark name known to `entropykit.evalkit`.
+    `spec`: a bundled set (`easy`, `math500`), a registered hub benchmark, or a local
+    JSONL/JSON/parquet/CSV file or folder whose columns `problem_key` / `answer_key` hold the
+    problem and gold answer. UserError for a missing file or column (before any model load).
     """
-    path = Path(spec).expanduser()
-    if not path.exists():
-        for folder in _data_dirs():
-            if (folder / f"{spec}.jsonl").exists():
-                path = folder / f"{spec}.jsonl"
-                break
-    if path.exists():
-        records = read_jsonl(path, required=(problem_key, answer_key))
-    else:
-        records = _from_evalkit(spec, problem_key, answer_key)
-    out = []
-    for i, r in enumerate(records):
-        problem, answer = r[problem_key], r[answer_key]
-        if not isinstance(problem, str) or not problem.strip():
-            raise UserError(f"{spec}: record {i + 1}: {problem_key!r} must be a non-empty string")
-        out.append({"problem_id": str(r.get("id", r.get("problem_id", i))), "problem": problem, "answer": str(answer)})
-    return out
+    from entropykit.evalkit import load_benchmark
 
-
-def _from_evalkit(spec: str, problem_key: str, answer_key: str) -> list[dict]:
-    hint = f"bundled: {', '.join(bundled_datasets()) or 'none'}"
-    try:
-        evalkit = importlib.import_module("entropykit.evalkit")
-    except ImportError:
-        evalkit = None
-    loader = getattr(evalkit, "load_benchmark", None) if evalkit else None
-    if loader is None:
-        raise UserError(f"--data {spec!r}: no such file and no benchmark loader available ({hint})")
-    try:
-        items = loader(spec)
-    except UserError:
-        raise
-    except Exception as e:  # unknown benchmark name, ...
-        raise UserError(f"--data {spec!r}: not a file and not a known benchmark ({e}; {hint})") from None
-    records = [it if isinstance(it, dict) else vars(it) for it in items]
-    for i, r in enumerate(records):
-        missing = [k for k in (problem_key, answer_key) if k not in r]
-        if missing:
-            raise UserError(f"--data {spec!r}: record {i + 1} has no column(s) {', '.join(map(repr, missing))}")
-    if not records:
-        raise UserError(f"--data {spec!r}: no problems")
-    return records
+    custom = (problem_key, answer_key) != ("problem", "answer")
+    bench = load_benchmark(spec, columns={"problem": problem_key, "answer": answer_key} if custom else None)
+    return [{"problem_id": p.id, "problem": p.problem, "answer": p.answer} for p in bench]
 
 
 # --------------------------------------------------------------------------------------------
