@@ -144,13 +144,9 @@ class _Progress:
 
     def __enter__(self):
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from entropykit.progress import make_progress
 
-            self._p = Progress(
-                TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=False,
-            )
+            self._p = make_progress()
             self._p.__enter__()
         return self
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from entropykit.cli.progress import console
+from entropykit.progress import console
 
 
 def demo_steps(out: Path, problems: int, samples: int, max_tokens: int) -> list[tuple[str, list[str]]]:

@@ -18,7 +18,7 @@ def _fail(msg: str) -> None:
 
 def _console():
     try:
-        from entropykit.cli.progress import console
+        from entropykit.progress import console
 
         return console
     except ImportError:  # pragma: no cover

@@ -38,7 +38,7 @@ def score_file(
     ensure_writable_parent(out_path)
     lm = load_model(model, device=device, dtype=dtype)
     if show_progress:
-        from entropykit.cli.progress import make_progress
+        from entropykit.progress import make_progress
 
         with make_progress() as bar:
             task = bar.add_task("scoring", total=len(records))

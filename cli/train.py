@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
             if "out" in given:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
-        from entropykit.cli.progress import console
+        from entropykit.progress import console
 
         run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False))
         console.print(f"run folder: {run}  (dashboard: entropykit train report {run})", highlight=False)

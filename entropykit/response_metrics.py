@@ -233,6 +233,15 @@ def aggregate_metrics(rows: Iterable[Mapping]) -> dict:
     return out
 
 
+def _read_lines(p: Path, what: str) -> list[str]:
+    try:
+        return p.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{p}: cannot read {what} ({e})") from None
+
+
 def load_lexicon_file(path: str | Path) -> dict[str, tuple[str, ...]]:
     """Read extra pivotal words: one entry per line, ``#`` comments.
 
@@ -240,12 +249,7 @@ def load_lexicon_file(path: str | Path) -> dict[str, tuple[str, ...]]:
     ``custom``). Returns ``{category: words}`` to merge into the default lexicon.
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UserError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{p}: cannot read word list ({e})") from None
+    lines = _read_lines(p, "word list")
     out: dict[str, list[str]] = {}
     for i, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()
@@ -282,12 +286,7 @@ def merge_lexicons(*lexicons: Mapping[str, Iterable[str]]) -> dict[str, tuple[st
 def load_patterns_file(path: str | Path) -> tuple[str, ...]:
     """Read extra reflective regexes, one per line (``#`` at line start is a comment)."""
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UserError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{p}: cannot read pattern list ({e})") from None
+    lines = _read_lines(p, "pattern list")
     pats = []
     for i, line in enumerate(lines, 1):
         s = line.strip()

@@ -167,7 +167,7 @@ class _Progress:
         if not quiet and total > done:
             from rich.progress import TextColumn
 
-            from entropykit.cli.progress import make_progress
+            from entropykit.progress import make_progress
 
             self._p = make_progress(TextColumn("{task.fields[rate]}"))
             self._task = self._p.add_task("sampling", total=total, completed=done, rate="")

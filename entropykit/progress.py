@@ -1,4 +1,4 @@
-"""One progress-bar style for every command (rich)."""
+"""One progress-bar style for every tool (rich, on stderr so stdout stays for results)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,6 @@ console = Console(stderr=True)
 
 def make_progress(*extra_columns) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[bold]{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
         *extra_columns, TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
     )
