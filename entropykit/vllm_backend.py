@@ -130,17 +130,7 @@ class VLLMGenerator:
         if self.dp > 1:
             yield from self._stream_dp(texts, jobs, sampling)
             return
-        llm = self._llm
-        params = [_sampling_params(sampling, s) for (_, _, s) in jobs]
-        req_ids = llm.enqueue([texts[i] for (i, _, _) in jobs], params, use_tqdm=False)
-        by_id = _id_map(req_ids, jobs)
-        engine = llm.llm_engine
-        while engine.has_unfinished_requests():
-            for out in engine.step():
-                if not getattr(out, "finished", False):
-                    continue
-                i, j, s = _pop_job(by_id, out.request_id)
-                yield i, j, _completion(out, s)
+        yield from _run_jobs(self._llm, texts, jobs, sampling)
 
     def _stream_dp(self, texts, jobs, sampling) -> Iterator[tuple[int, int, Completion]]:
         import multiprocessing as mp
@@ -208,6 +198,20 @@ class VLLMGenerator:
         return out  # type: ignore[return-value]
 
 
+def _run_jobs(llm, texts, jobs, sampling) -> Iterator[tuple[int, int, Completion]]:
+    """Enqueue one request per (prompt index, sample index, seed) job and yield each sample
+    as soon as the engine finishes it."""
+    params = [_sampling_params(sampling, s) for (_, _, s) in jobs]
+    req_ids = llm.enqueue([texts[i] for (i, _, _) in jobs], params, use_tqdm=False)
+    by_id = _id_map(req_ids, jobs)
+    engine = llm.llm_engine
+    while engine.has_unfinished_requests():
+        for out in engine.step():
+            if getattr(out, "finished", False):
+                i, j, s = _pop_job(by_id, out.request_id)
+                yield i, j, _completion(out, s)
+
+
 def _id_map(req_ids, jobs) -> dict:
     """Request id -> job. `enqueue` returns vLLM's internal ids ("<external>-<suffix>") while
     outputs carry the external id: index both."""
@@ -246,15 +250,8 @@ def _dp_worker(model_path, tp, engine_kwargs, devices, texts, jobs, sampling, re
     os.environ["CUDA_VISIBLE_DEVICES"] = devices
     try:
         llm = _make_llm(model_path, tp, engine_kwargs)
-        params = [_sampling_params(sampling, s) for (_, _, s) in jobs]
-        req_ids = llm.enqueue([texts[i] for (i, _, _) in jobs], params, use_tqdm=False)
-        by_id = _id_map(req_ids, jobs)
-        engine = llm.llm_engine
-        while engine.has_unfinished_requests():
-            for out in engine.step():
-                if getattr(out, "finished", False):
-                    i, j, s = _pop_job(by_id, out.request_id)
-                    results.put(("sample", i, j, _completion(out, s)))
+        for i, j, comp in _run_jobs(llm, texts, jobs, sampling):
+            results.put(("sample", i, j, comp))
         results.put(("done", None))
     except BaseException as e:
         results.put(("error", f"{type(e).__name__}: {e}"))
