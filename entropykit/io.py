@@ -66,19 +66,45 @@ def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> list[di
     return records
 
 
+def _probe_writable(folder: Path, what: Path) -> None:
+    """Create and remove a temporary file in `folder`: the only reliable test (os.access is
+    True for root even on /proc or a read-only mount)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".entropykit-probe-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise UserError(f"{what}: cannot write in {folder} ({e.strerror or e})") from None
+
+
+def ensure_writable_dir(path: str | os.PathLike) -> Path:
+    """Create the folder `path` if needed and check that files can be written in it; UserError
+    (one line, exit 2) otherwise. Call it for every output folder before the work starts."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{path}: cannot create folder ({e.strerror or e})") from None
+    _probe_writable(path, path)
+    return path
+
+
 def ensure_writable_parent(path: str | os.PathLike) -> None:
-    """Create `path`'s folder if needed; UserError when it cannot be created, is not writable,
-    or `path` itself is a folder. Call it before long work whose result goes to `path`."""
+    """Create `path`'s folder if needed; UserError when it cannot be created or written in,
+    or `path` itself is a folder. Call it for every output file before the work starts."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory")
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{path}: {parent} is not a folder")
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"{path}: cannot create folder {parent} ({e.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"{path}: folder {parent} is not writable")
+        raise UserError(f"{path}: cannot create folder {parent} ({e.strerror or e})") from None
+    _probe_writable(parent, path)
 
 
 @contextlib.contextmanager
