@@ -1,4 +1,4 @@
-"""Per-response tables: pivotal-word occurrences, sentences with their entropy, word entropies.
+"""Per-response tables: word units (pivotal and control words), sentences with their entropy.
 
 Pure functions over one response's text, token offsets and token entropies (from the token
 table); the pipeline concatenates their rows over all responses.
@@ -8,53 +8,93 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from entropykit.response_metrics import find_pivotal_words, is_reflective
 
-from .align import assign_tokens, token_anchors, tokens_in_span, word_entropy
+from .align import assign_tokens, token_anchors
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
-def pivotal_occurrences(
+@dataclass
+class WordUnits:
+    """Every word of one response as a unit, pivotal (a lexicon match) or not (the control).
+
+    Arrays over units in text order: ``start, end`` (characters), ``first_token, last_token``
+    (indices into the response's tokens; the word covers every non-empty token in between),
+    ``entropy_first`` (entropy of the word's first token: the decision point where the model
+    commits to the word), ``entropy_mean`` (mean over its tokens), ``num_tokens``,
+    ``pivotal`` (bool); lists ``word`` (lemma for pivotal units, lower-cased text otherwise)
+    and ``category`` ("" for control words).
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    first_token: np.ndarray
+    last_token: np.ndarray
+    entropy_first: np.ndarray
+    entropy_mean: np.ndarray
+    num_tokens: np.ndarray
+    pivotal: np.ndarray
+    word: list
+    category: list
+
+    def __len__(self) -> int:
+        return len(self.word)
+
+
+def word_units(
     text: str,
     offsets: np.ndarray,
     entropies: np.ndarray,
     lexicon: Mapping[str, Iterable[str]] | None = None,
-) -> tuple[list[dict], np.ndarray]:
-    """Pivotal words of one response aligned to its tokens.
+) -> WordUnits:
+    """Split one response into word units and align them to its tokens by character offsets.
 
-    Returns ``(rows, in_word)``: one row per occurrence with ``word, category, surface, start,
-    end, num_tokens, entropy_first`` (entropy of the word's first token), ``entropy_mean``
-    (mean over its tokens), and a boolean mask over the response's tokens marking every token
-    that belongs to a pivotal word (the "other tokens" of the comparison are the rest).
-    An occurrence that overlaps no token (cannot happen with a complete tokenization) is dropped.
+    Pivotal units are the lexicon matches (`find_pivotal_words`; a phrase is one unit); the
+    other units are the remaining alphabetic words (letters, inner apostrophes/hyphens) that
+    overlap no match, so pivotal words are compared with the same position (first token) of
+    other *words*, never with whitespace, digits or punctuation. A word's tokens are those whose
+    span overlaps it (a leading-space token " therefore" counts); vectorized with binary search,
+    which needs token spans in text order (any left-to-right tokenizer). Words that no token
+    covers are dropped.
     """
+    off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
     ent = np.asarray(entropies, dtype=np.float64)
-    off = np.asarray(offsets).reshape(-1, 2)
-    in_word = np.zeros(len(ent), dtype=bool)
-    rows = []
-    for m in find_pivotal_words(text, lexicon):
-        idx = tokens_in_span(off, m.start, m.end)
-        if idx.size == 0:
-            continue
-        in_word[idx] = True
-        rows.append(
-            {
-                "word": m.word,
-                "category": m.category,
-                "surface": m.surface,
-                "start": m.start,
-                "end": m.end,
-                "num_tokens": int(idx.size),
-                "entropy_first": word_entropy(ent, idx, "first"),
-                "entropy_mean": word_entropy(ent, idx, "mean"),
-            }
-        )
-    return rows, in_word
+    keep = np.nonzero(off[:, 1] > off[:, 0])[0]
+    ts, te, ke = off[keep, 0], off[keep, 1], ent[keep]
+    units: list[tuple[int, int, str, str, bool]] = []
+    matches = find_pivotal_words(text, lexicon)
+    for m in matches:
+        units.append((m.start, m.end, m.word, m.category, True))
+    mi = 0
+    for w in _WORD.finditer(text):
+        s, e = w.span()
+        while mi < len(matches) and matches[mi].end <= s:
+            mi += 1
+        if mi < len(matches) and matches[mi].start < e:
+            continue  # part of a pivotal match
+        units.append((s, e, w.group(0).lower(), "", False))
+    units.sort(key=lambda u: u[0])
+    st = np.array([u[0] for u in units], dtype=np.int64)
+    en = np.array([u[1] for u in units], dtype=np.int64)
+    first = np.searchsorted(te, st, side="right")  # first token ending after the word starts
+    last = np.searchsorted(ts, en, side="left") - 1  # last token starting before it ends
+    ok = (first < len(keep)) & (first <= last)
+    first, last = first[ok], last[ok]
+    csum = np.concatenate([[0.0], np.cumsum(ke)])
+    ntok = last - first + 1
+    sel = [u for u, k in zip(units, ok) if k]
+    return WordUnits(
+        start=st[ok], end=en[ok], first_token=keep[first] if len(first) else first, last_token=keep[last] if len(last) else last,
+        entropy_first=ke[first] if len(first) else np.zeros(0), entropy_mean=(csum[last + 1] - csum[first]) / np.maximum(ntok, 1),
+        num_tokens=ntok, pivotal=np.array([u[4] for u in sel], dtype=bool),
+        word=[u[2] for u in sel], category=[u[3] for u in sel],
+    )
 
 
 def sentence_rows(
@@ -89,30 +129,6 @@ def sentence_rows(
             }
         )
     return rows
-
-
-def word_first_entropies(text: str, offsets: np.ndarray, entropies: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Every alphabetic word of the response (lower-cased) with the entropy of its first token.
-
-    Vectorized: the first token of a word starting at s is the first non-empty token whose
-    end > s. Words with no token are dropped.
-    """
-    off = np.asarray(offsets).reshape(-1, 2)
-    ent = np.asarray(entropies, dtype=np.float64)
-    keep = off[:, 1] > off[:, 0]
-    off, ent = off[keep], ent[keep]
-    words, starts = [], []
-    for m in _WORD.finditer(text):
-        words.append(m.group(0).lower())
-        starts.append(m.start())
-    if not words or len(off) == 0:
-        return [], np.zeros(0)
-    starts = np.asarray(starts)
-    # token ends are non-decreasing for a left-to-right tokenization
-    j = np.searchsorted(off[:, 1], starts, side="right")
-    ok = j < len(off)
-    jj = np.clip(j, 0, len(off) - 1)
-    return [w for w, k in zip(words, ok) if k], ent[jj[ok]]
 
 
 def top_counts(keys: Sequence[str], values: np.ndarray, threshold: float, top: int = 30, min_count: int = 2) -> list[dict]:

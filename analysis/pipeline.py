@@ -1,52 +1,58 @@
-"""`entropykit analyze` end to end: read records, score tokens (cached), run the analyses,
-write summary.json / responses.jsonl / sentences.jsonl / tokens.parquet / report.html.
+"""`entropykit analyze` end to end, in named phases that each return plain data:
 
-`run_analysis(AnalyzeConfig(...))` is what the CLI calls; tests call it directly.
+    prepare -> score_tokens -> response_tables -> pivotal -> reflection -> rare -> dynamics -> write_outputs
+
+`run_analysis(AnalyzeConfig(...))` is what the CLI calls; tests call it (or a phase) directly.
+Every comparison's headline treats the response as the unit (`stats.per_response_comparison`);
+pooled token/sentence figures stay, labelled descriptive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
-from entropykit.response_metrics import (
-    DEFAULT_PIVOTAL_LEXICON,
-    DEFAULT_REFLECTIVE_PATTERNS,
-    aggregate_metrics,
-    load_lexicon_file,
-    load_patterns_file,
-    merge_lexicons,
-    response_metrics,
-    split_sentences,
-)
+from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text, ensure_writable_dir
+from entropykit.response_metrics import aggregate_metrics, resolve_lexicon, resolve_patterns, response_metrics, split_sentences
 
 from . import rare as rare_mod
-from .behaviors import normalize_token, pivotal_occurrences, sentence_rows, top_counts, word_first_entropies
-from .stats import compare_groups, describe
+from .behaviors import normalize_token, sentence_rows, top_counts, word_units
+from .inputs import Inputs, ScorerChoice, choose_scorer, load_records
+from .stats import compare_groups, describe, holm, mixed_model, paired_differences, per_response_comparison
 from .tokens import TOKENS_FILE, TokenTable, cache_key, read_token_table, score_with_cache, write_token_table
 
 EMBEDDINGS_FILE = "embeddings.npz"
+NO_PIVOTAL_HINT = "0 pivotal words found: is the text English? see --lexicon"
 
 
 @dataclass
 class AnalyzeConfig:
-    """Options of `entropykit analyze` (defaults follow the paper where it gives one)."""
+    """Options of `entropykit analyze` (defaults follow the paper where it gives one); the CLI's
+    option defaults are read from here."""
 
-    outputs: str  # JSONL with "prompt" and "response" (optional "id", "source")
+    outputs: str  # JSONL with "prompt" and "response" (optional "id", "source", "model", per-token arrays)
     out: str  # output folder
     base: str | None = None  # reference model's JSONL ("response" needed) -> rare behaviors
-    model: str = "smollm2-135m"  # scorer spec (entropykit.models.load_model)
+    model: str | None = None  # scorer spec; None: the model named by the records
+    scorer_differs_ok: bool = False  # allow a scorer other than the records' model
     embedder: str = rare_mod.DEFAULT_EMBEDDER  # sentence-transformers spec
-    pivotal_words: str | None = None  # file of extra pivotal words (merged with the defaults)
-    reflective_patterns: str | None = None  # file of extra reflective regexes
+    lexicon: str = "paper"  # pivotal words: "paper", "extended" or a FILE that replaces them
+    lexicon_add: str | None = None  # FILE of words added to --lexicon
+    reflective: str = "paper"  # reflective patterns: "paper" (verify/check), "extended" or a FILE
+    reflective_add: str | None = None  # FILE of patterns added to --reflective
+    min_word_count: int = 5  # "commonly occurring" pivotal words: at least this many occurrences
     pivotal_entropy: str = "first"  # a word's entropy: "first" token (default) or "mean" of its tokens
+    min_responses: int = 10  # per-response tests need this many responses with both groups
+    min_count: int = 10  # pooled (descriptive) tests need this many values per group
+    mixed_model: bool = False  # also fit H ~ group + (1 | prompt/response) (statsmodels MixedLM)
     rare_fraction: float = 0.1  # paper: top 10% by kNN distance are rare
     knn_k: int = 5
     n_clusters: int = 8
@@ -56,83 +62,89 @@ class AnalyzeConfig:
     seed: int = 0
     repetition_n: int = 4  # n of the seq-rep-n repetition rate
     chat: bool | None = None  # apply the tokenizer's chat template to prompts (None: if it has one)
+    top_k: int = 5  # alternatives per token stored while scoring (report hover)
     max_batch_tokens: int = 8192  # scorer batch size in tokens (padded)
     chunk_records: int = 128  # records scored per scorer call (bounds memory)
     embed_batch_size: int = 64
-    heatmap_responses: int = 50  # responses shown in the report heatmap
-    heatmap_width: int = 32  # tokens per heatmap row
+    text_responses: int = 50  # responses in the report's running-text view
+    color_range: str = "absolute"  # text view colours: "absolute" (0..color_max nats) or "run" (0..99th pct)
+    color_max: float = 4.0  # top of the absolute colour scale, nats
     limit: int | None = None  # analyze only the first N usable records
     device: str | None = None
     progress: bool = False  # rich progress bars on stderr
     report: bool = True  # write report.html
 
     def validate(self) -> None:
-        if self.pivotal_entropy not in ("first", "mean"):
-            raise UserError(f"--pivotal-entropy must be 'first' or 'mean', not {self.pivotal_entropy!r}")
-        if not 0.0 < self.rare_fraction <= 1.0:
-            raise UserError(f"--rare-fraction must be in (0, 1], got {self.rare_fraction}")
-        if self.knn_k < 1:
-            raise UserError(f"--k must be >= 1, got {self.knn_k}")
-        if self.n_clusters < 1:
-            raise UserError(f"--clusters must be >= 1, got {self.n_clusters}")
-        if not 0.0 < self.forking_quantile < 1.0:
-            raise UserError(f"--forking-quantile must be in (0, 1), got {self.forking_quantile}")
-        if self.limit is not None and self.limit < 1:
-            raise UserError(f"--limit must be >= 1, got {self.limit}")
-        if self.repetition_n < 1:
-            raise UserError(f"--repetition-n must be >= 1, got {self.repetition_n}")
-        if self.n_boot < 0:
-            raise UserError(f"--n-boot must be >= 0, got {self.n_boot}")
+        """Every option check, before any work (UserError: one line, exit 2)."""
+        checks = [
+            (self.pivotal_entropy in ("first", "mean"), f"--pivotal-entropy must be 'first' or 'mean', not {self.pivotal_entropy!r}"),
+            (0.0 < self.rare_fraction <= 1.0, f"--rare-fraction must be in (0, 1], got {self.rare_fraction}"),
+            (self.knn_k >= 1, f"--k must be >= 1, got {self.knn_k}"),
+            (self.n_clusters >= 1, f"--clusters must be >= 1, got {self.n_clusters}"),
+            (0.0 < self.forking_quantile < 1.0, f"--forking-quantile must be in (0, 1), got {self.forking_quantile}"),
+            (self.limit is None or self.limit >= 1, f"--limit must be >= 1, got {self.limit}"),
+            (self.repetition_n >= 1, f"--repetition-n must be >= 1, got {self.repetition_n}"),
+            (self.n_boot >= 0, f"--n-boot must be >= 0, got {self.n_boot}"),
+            (self.min_word_count >= 1, f"--min-word-count must be >= 1, got {self.min_word_count}"),
+            (self.min_responses >= 2, f"--min-responses must be >= 2, got {self.min_responses}"),
+            (self.min_count >= 2, f"--min-count must be >= 2, got {self.min_count}"),
+            (0 <= self.top_k <= 20, f"--top-k must be in [0, 20], got {self.top_k}"),
+            (self.text_responses >= 0, f"--text-responses must be >= 0, got {self.text_responses}"),
+            (self.color_range in ("absolute", "run"), f"--color-range must be 'absolute' or 'run', not {self.color_range!r}"),
+            (self.color_max > 0, f"--color-max must be > 0, got {self.color_max}"),
+            (self.max_batch_tokens >= 1 and self.chunk_records >= 1, "--max-batch-tokens must be >= 1"),
+            (self.umap_max_points >= 2, f"--umap-points must be >= 2, got {self.umap_max_points}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise UserError(msg)
+
+    @classmethod
+    def default(cls, name: str):
+        """Default value of a field (the CLI's option defaults)."""
+        return {f.name: f.default for f in fields(cls)}[name]
 
 
 @dataclass
-class Inputs:
-    records: list[dict]
-    skipped_empty: int = 0
-    total_lines: int = 0
+class Words:
+    """Word units of all responses (`behaviors.word_units`, concatenated); token indices are
+    global rows of the token table."""
+
+    response: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    first_token: np.ndarray
+    last_token: np.ndarray
+    entropy: np.ndarray  # first-token or mean entropy, per --pivotal-entropy
+    pivotal: np.ndarray  # lexicon match (any count)
+    common: np.ndarray  # pivotal and its lemma occurs >= min_word_count times (the studied group)
+    word: list
+    category: list
 
 
-def load_records(path: str, *, base: bool = False, limit: int | None = None) -> Inputs:
-    """Stream a JSONL file into ``{"prompt", "response", "id", "source"}`` dicts.
+@dataclass
+class AnalysisResult:
+    """Everything the outputs are made of (`build_report` takes this)."""
 
-    Malformed files / lines, missing fields and non-string values raise UserError (exit 2);
-    records whose response is empty or whitespace-only are skipped and counted. A file with no
-    usable record is a UserError.
-    """
-    required = ("response",) if base else ("prompt", "response")
-    recs: list[dict] = []
-    skipped = 0
-    n = 0
-    for rec in iter_jsonl(path, required=required):
-        n += 1
-        resp = rec["response"]
-        prompt = rec.get("prompt", "")
-        if not isinstance(resp, str):
-            raise UserError(f"{path}: record {n}: 'response' must be a string, got {type(resp).__name__}")
-        if prompt is None and base:
-            prompt = ""
-        if not isinstance(prompt, str):
-            raise UserError(f"{path}: record {n}: 'prompt' must be a string, got {type(prompt).__name__}")
-        if not resp.strip():
-            skipped += 1
-            continue
-        src = rec.get("source")
-        recs.append(
-            {
-                "prompt": prompt,
-                "response": resp,
-                "id": rec.get("id", n - 1),
-                "source": str(src) if src is not None else ("base" if base else "outputs"),
-                "num_tokens": rec.get("num_tokens") if isinstance(rec.get("num_tokens"), int) else None,
-            }
-        )
-        if limit is not None and len(recs) >= limit:
-            break
-    if n == 0:
-        raise UserError(f"{path}: empty file, no records")
-    if not recs:
-        raise UserError(f"{path}: all {n} records have an empty response")
-    return Inputs(recs, skipped, n)
+    config: AnalyzeConfig
+    summary: dict
+    records: list
+    table: TokenTable
+    words: Words
+    sentences: list
+    responses: list
+    base_responses: list = field(default_factory=list)
+    umap: dict | None = None
+
+
+@contextlib.contextmanager
+def timed(name: str, into: dict):
+    """Record the wall time of the block as ``into[name]`` (seconds)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        into[name] = round(time.perf_counter() - t0, 3)
 
 
 class _Progress:
@@ -165,6 +177,358 @@ class _Progress:
             self._p.console.print(f"[dim]{msg}[/dim]")
 
 
+_NULL_PROGRESS = _Progress(False)
+
+
+# ---- phase 0: inputs, options, scorer ----------------------------------------------------------
+
+@dataclass
+class Prepared:
+    inputs: Inputs
+    base_inputs: Inputs | None
+    lexicon: dict
+    patterns: tuple
+    scorer: ScorerChoice
+    warnings: list
+
+
+def prepare(cfg: AnalyzeConfig) -> Prepared:
+    """Validate options, read the inputs, choose the scorer, check the output folder: all before
+    any expensive work, so bad input costs nothing and writes nothing."""
+    cfg.validate()
+    lexicon = resolve_lexicon(cfg.lexicon, cfg.lexicon_add)
+    patterns = resolve_patterns(cfg.reflective, cfg.reflective_add)
+    inputs = load_records(cfg.outputs, limit=cfg.limit)
+    base_inputs = load_records(cfg.base, base=True) if cfg.base else None
+    scorer = choose_scorer(inputs.records, cfg.model, cfg.scorer_differs_ok)
+    warnings = list(scorer.warnings)
+    if inputs.skipped_empty:
+        warnings.append(f"{cfg.outputs}: skipped {inputs.skipped_empty} record(s) with an empty response")
+    if base_inputs and base_inputs.skipped_empty:
+        warnings.append(f"{cfg.base}: skipped {base_inputs.skipped_empty} record(s) with an empty response")
+    ensure_writable_dir(cfg.out)
+    return Prepared(inputs, base_inputs, lexicon, patterns, scorer, warnings)
+
+
+# ---- phase 1: token entropies ------------------------------------------------------------------
+
+def _arrays_table(recs: Sequence[dict]) -> TokenTable:
+    a = [r["arrays"] for r in recs]
+    return TokenTable.from_lists([x["token_ids"] for x in a], [x["tokens"] for x in a], [x["offsets"] for x in a],
+                                 [x["logprobs"] for x in a], [x["entropies"] for x in a], top_k=[x["top_k"] for x in a])
+
+
+def score_tokens(cfg: AnalyzeConfig, records: Sequence[dict], scorer: ScorerChoice, prog: _Progress = _NULL_PROGRESS) -> tuple[TokenTable, dict]:
+    """Per-token entropies of every response, in input order, as one `TokenTable`.
+
+    Records that carry their own arrays (and whose model is the scorer) are used as they are;
+    the rest are scored with ``scorer.model`` (loaded only if needed), reusing the responses
+    already in ``out/tokens.parquet`` for the same scorer and text. Returns ``(table, info)``.
+    """
+    out = Path(cfg.out)
+    given = [i for i, r in enumerate(records) if scorer.use_arrays and "arrays" in r]
+    temps = sorted({records[i]["arrays"]["temperature"] for i in given})
+    given_set = set(given)
+    todo = [i for i in range(len(records)) if i not in given_set]
+    if len(temps) > 1 or (temps and temps[0] != 1.0 and todo):
+        raise UserError(f"the records carry entropies at temperature(s) {temps} and {len(todo)} record(s) would be scored "
+                        "at temperature 1: analyze them separately")
+    # entropies taken from the records are kept apart from what we scored (never reused as a scoring cache)
+    keys = [("records:" if i in given_set else "") + cache_key(scorer.model, r["prompt"], r["response"], cfg.chat)
+            for i, r in enumerate(records)]
+    parts: dict[int, TokenTable] = {}
+    if given:
+        t = _arrays_table([records[i] for i in given])
+        for j, i in enumerate(given):
+            parts[i] = t.select([j])
+    reused = 0
+    if todo:
+        cached = read_token_table(out / TOKENS_FILE)
+        cache = cached[0] if cached and cached[1].get("model") == scorer.model and cached[1].get("top_k_requested", 0) >= cfg.top_k else None
+        lm_box: dict = {}
+        advance = prog.task(f"scoring with {scorer.model}", len(todo))
+
+        def score_fn(recs: Sequence[dict]) -> TokenTable:
+            from entropykit.models import load_model
+            from entropykit.scoring import score_responses
+
+            if "lm" not in lm_box:
+                lm_box["lm"] = load_model(scorer.model, device=cfg.device)
+            scored = score_responses(lm_box["lm"], list(recs), chat=cfg.chat, max_batch_tokens=cfg.max_batch_tokens,
+                                     progress=advance, top_k=cfg.top_k)
+            return TokenTable.from_lists([s.token_ids for s in scored], [s.tokens for s in scored], [s.offsets for s in scored],
+                                         [s.logprobs for s in scored], [s.entropies for s in scored],
+                                         top_k=[s.top_k for s in scored])
+
+        scored, reused = score_with_cache([records[i] for i in todo], [keys[i] for i in todo], score_fn, cache,
+                                          chunk_records=cfg.chunk_records, progress=advance)
+        for j, i in enumerate(todo):
+            parts[i] = scored.select([j])
+    table = TokenTable.concat([parts[i] for i in range(len(records))])
+    table.keys = keys
+    write_token_table(out / TOKENS_FILE, table, {"model": scorer.model, "chat": cfg.chat, "top_k_requested": cfg.top_k})
+    info = {"from_records": len(given), "scored": len(todo) - reused, "reused_from_cache": reused,
+            "temperature": temps[0] if temps else 1.0, "top_k": table.top_k}
+    return table, info
+
+
+# ---- phase 2: per-response tables ----------------------------------------------------------------
+
+def _per_1k(count, tokens):
+    return 1000.0 * count / tokens if tokens else None
+
+
+def response_tables(cfg: AnalyzeConfig, records: Sequence[dict], table: TokenTable, lexicon: dict, patterns: tuple,
+                    prog: _Progress = _NULL_PROGRESS) -> tuple[Words, list[dict], list[dict]]:
+    """Word units, sentences and per-response rows (entropy and test-time dynamics) of every response."""
+    advance = prog.task("words and sentences", len(records))
+    cols: dict[str, list] = {k: [] for k in ("response", "start", "end", "first_token", "last_token", "entropy", "pivotal")}
+    word, category = [], []
+    sents: list[dict] = []
+    resp_rows: list[dict] = []
+    for r, rec in enumerate(records):
+        rows = table.rows(r)
+        text = rec["response"]
+        off, ent = table.offsets[rows], table.entropy[rows]
+        u = word_units(text, off, ent, lexicon)
+        cols["response"].append(np.full(len(u), r, np.int64))
+        for k in ("start", "end", "pivotal"):
+            cols[k].append(getattr(u, k))
+        cols["first_token"].append(u.first_token + rows.start)
+        cols["last_token"].append(u.last_token + rows.start)
+        cols["entropy"].append(u.entropy_first if cfg.pivotal_entropy == "first" else u.entropy_mean)
+        word += u.word
+        category += u.category
+        spans = split_sentences(text)
+        srows = sentence_rows(text, spans, off, ent, patterns)
+        for j, row in enumerate(srows):
+            row.update(response=r, sentence=j, source=rec["source"])
+        sents.extend(srows)
+        ntok = rows.stop - rows.start
+        m = response_metrics(text, ntok, lexicon=lexicon, reflective=patterns, n=cfg.repetition_n, sentences=spans)
+        piv_e = cols["entropy"][-1][u.pivotal]
+        refl_e = [s["mean_entropy"] for s in srows if s["reflective"] and s["mean_entropy"] is not None]
+        resp_rows.append({
+            "index": r, "id": rec["id"], "source": rec["source"], "prompt_key": rec["prompt_key"], "model": rec["model"],
+            "correct": rec["correct"], "key": table.keys[r] if table.keys else None,
+            "mean_entropy": float(np.mean(ent, dtype=np.float64)) if len(ent) else None,
+            "max_entropy": float(np.max(ent)) if len(ent) else None,
+            **m,
+            "pivotal_per_1k": _per_1k(m["pivotal_count"], ntok),
+            "reflective_per_1k": _per_1k(m["reflective_count"], ntok),
+            "pivotal_mean_entropy": float(piv_e.mean()) if len(piv_e) else None,
+            "reflective_mean_entropy": float(np.mean(refl_e)) if refl_e else None,
+        })
+        advance(1)
+
+    def cat(parts, dtype):
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    lemma_counts = Counter(w for w, p in zip(word, cat(cols["pivotal"], bool)) if p)
+    pivotal = cat(cols["pivotal"], bool)
+    common = pivotal & np.array([lemma_counts[w] >= cfg.min_word_count for w in word], dtype=bool)
+    words = Words(response=cat(cols["response"], np.int64), start=cat(cols["start"], np.int64), end=cat(cols["end"], np.int64),
+                  first_token=cat(cols["first_token"], np.int64), last_token=cat(cols["last_token"], np.int64),
+                  entropy=cat(cols["entropy"], np.float64), pivotal=pivotal, common=common, word=word, category=category)
+    return words, sents, resp_rows
+
+
+# ---- comparisons ----------------------------------------------------------------------------------
+
+def _compare(cfg, g_vals, g_resp, o_vals, o_resp, prompts, n_resp, *, unit: str, n_boot: int | None = None) -> dict:
+    """Headline per-response comparison plus the pooled (descriptive) figures, as one dict: the
+    pooled fields at the top level (where summary.json always had them), ``per_response`` inside."""
+    nb = cfg.n_boot if n_boot is None else n_boot
+    pooled = compare_groups(g_vals, o_vals, n_boot=nb, seed=cfg.seed, min_count=cfg.min_count, unit=unit).to_dict()
+    d, rs, gm, om = paired_differences(g_vals, g_resp, o_vals, o_resp, n_resp)
+    pr = per_response_comparison(d, prompts[rs], group_means=gm, other_means=om, n_boot=nb, seed=cfg.seed,
+                                 min_responses=cfg.min_responses)
+    pooled["per_response"] = pr.to_dict()
+    return pooled
+
+
+def _mixed(values, is_group, response, prompts) -> dict | None:
+    return mixed_model(values, is_group, prompts[response], response)
+
+
+def pivotal(cfg: AnalyzeConfig, words: Words, table: TokenTable, prompts: np.ndarray, lexicon: dict) -> dict:
+    """Pivotal words (commonly occurring lexicon words) vs the same position of other words."""
+    n = table.num_responses
+    g, ctl = words.common, ~words.pivotal
+    res = _compare(cfg, words.entropy[g], words.response[g], words.entropy[ctl], words.response[ctl], prompts, n,
+                   unit="word (pooled, descriptive)")
+    res["entropy_of_word"] = "first_token" if cfg.pivotal_entropy == "first" else "mean_of_tokens"
+    res["other"] = ("first token of every other word (alphabetic words that are not lexicon words): same position, "
+                    "no whitespace, digits or punctuation" if cfg.pivotal_entropy == "first" else "mean token entropy of every other word")
+    # the older, unmatched control: every token outside pivotal words
+    in_piv = np.zeros(table.num_tokens, bool)
+    for a, b in zip(words.first_token[words.pivotal], words.last_token[words.pivotal]):
+        in_piv[a : b + 1] = True
+    tok_resp = np.repeat(np.arange(n), np.diff(table.ptr))
+    ent = table.entropy.astype(np.float64)
+    res["vs_all_other_tokens"] = _compare(cfg, words.entropy[g], words.response[g], ent[~in_piv], tok_resp[~in_piv], prompts, n,
+                                          unit="token (pooled, descriptive)", n_boot=min(cfg.n_boot, 1000))
+    counts = Counter(w for w, p in zip(words.word, words.pivotal) if p)
+    res["lexicon_filter"] = {
+        "min_count": cfg.min_word_count,
+        "kept": {w: c for w, c in counts.most_common() if c >= cfg.min_word_count},
+        "dropped": {w: c for w, c in counts.most_common() if c < cfg.min_word_count},
+    }
+    cats = {}
+    cat_arr = np.array(words.category, dtype=object)
+    for c in lexicon:
+        m = g & (cat_arr == c)
+        cats[c] = _compare(cfg, words.entropy[m], words.response[m], words.entropy[ctl], words.response[ctl], prompts, n,
+                           unit="word (pooled, descriptive)", n_boot=min(cfg.n_boot, 1000))
+    _holm_into(list(cats.values()))
+    res["categories"] = cats
+    word_arr = np.array(words.word, dtype=object)
+    rows = []
+    for w, c in counts.most_common():
+        m = words.pivotal & (word_arr == w)
+        cmp_ = _compare(cfg, words.entropy[m], words.response[m], words.entropy[ctl], words.response[ctl], prompts, n,
+                        unit="word (pooled, descriptive)", n_boot=min(cfg.n_boot, 1000))
+        rows.append({"word": w, "category": words.category[int(np.argmax(m))], "count": c, "common": c >= cfg.min_word_count,
+                     "mean_entropy": cmp_["mean_entropy"], "diff_vs_other": cmp_["diff"], "per_response": cmp_["per_response"]})
+    _holm_into(rows)
+    res["words"] = rows
+    if cfg.mixed_model:
+        keep = g | ctl
+        res["mixed_model"] = _mixed(words.entropy[keep], g[keep], words.response[keep], prompts)
+    return res
+
+
+def _holm_into(items: list[dict]) -> None:
+    """Holm across a family (categories, or words): adds ``per_response.p_value_holm``."""
+    adj = holm([it["per_response"]["p_value"] for it in items])
+    for it, a in zip(items, adj):
+        it["per_response"]["p_value_holm"] = a
+
+
+def _sentence_arrays(sents: Sequence[dict], flag: str):
+    with_tok = [s for s in sents if s["mean_entropy"] is not None]
+    e = np.array([s["mean_entropy"] for s in with_tok], dtype=np.float64)
+    r = np.array([s["response"] for s in with_tok], dtype=np.int64)
+    f = np.array([bool(s.get(flag)) for s in with_tok], dtype=bool)
+    return with_tok, e, r, f
+
+
+def reflection(cfg: AnalyzeConfig, sents: Sequence[dict], prompts: np.ndarray, n_resp: int, patterns: tuple) -> dict:
+    """Reflective sentences vs the other sentences (mean token entropy per sentence)."""
+    with_tok, e, r, f = _sentence_arrays(sents, "reflective")
+    res = _compare(cfg, e[f], r[f], e[~f], r[~f], prompts, n_resp, unit="sentence (pooled, descriptive)")
+    res["num_sentences"] = len(with_tok)
+    res["other"] = "the other sentences of the same responses (mean token entropy per sentence)"
+    res["patterns"] = list(patterns)
+    res["examples"] = [{"text": s["text"], "mean_entropy": s["mean_entropy"], "response": s["response"]}
+                       for s in sorted((s for s in with_tok if s["reflective"]), key=lambda s: -s["mean_entropy"])[:10]]
+    if cfg.mixed_model:
+        res["mixed_model"] = _mixed(e, f, r, prompts)
+    return res
+
+
+def rare(cfg: AnalyzeConfig, sents: list[dict], base_inputs: Inputs, prompts: np.ndarray, n_resp: int,
+         prog: _Progress = _NULL_PROGRESS, timings: dict | None = None) -> tuple[dict, dict]:
+    """Rare behaviors: OUTPUTS sentences far (kNN cosine distance, SBERT) from every BASE sentence.
+    Marks ``rare``/``rarity`` on the sentence rows; returns ``(summary part, umap data)``."""
+    timings = {} if timings is None else timings
+    base_sents = [rec["response"][s:e] for rec in base_inputs.records for s, e in split_sentences(rec["response"])]
+    if not base_sents:
+        raise UserError(f"{cfg.base}: no sentences found in the responses")
+    study = [s for s in sents if s["mean_entropy"] is not None]
+    with timed("embedding_s", timings):
+        all_texts = [s["text"] for s in study] + base_sents
+        n_texts = len(set(all_texts))
+        emb, emb_reused = rare_mod.embed_with_cache(
+            lambda: rare_mod.load_embedder(cfg.embedder), all_texts, Path(cfg.out) / EMBEDDINGS_FILE, cfg.embedder,
+            batch_size=cfg.embed_batch_size, progress=prog.task("embedding sentences", n_texts))
+        e_study, e_base = emb[: len(study)], emb[len(study):]
+    with timed("knn_s", timings):
+        prog.note("nearest neighbours ...")
+        rarity = rare_mod.knn_rarity(e_study, e_base, k=cfg.knn_k)
+        is_rare = rare_mod.top_fraction_mask(rarity, cfg.rare_fraction)
+        for s, d, f in zip(study, rarity, is_rare):
+            s["rarity"], s["rare"] = float(d), bool(f)
+        _, e, r, f = _sentence_arrays(study, "rare")
+        res = _compare(cfg, e[f], r[f], e[~f], r[~f], prompts, n_resp, unit="sentence (pooled, descriptive)")
+        res.update({
+            "k": int(min(cfg.knn_k, len(e_base))), "fraction": cfg.rare_fraction, "num_sentences": len(study),
+            "num_base_sentences": len(base_sents),
+            "distance": "mean cosine distance (1 - cos) to the k nearest base sentences",
+            "threshold_distance": float(rarity[is_rare].min()) if is_rare.any() else None,
+            "other": "the other (non-rare) sentences of the same responses", "embedder": cfg.embedder,
+            "embedding_cache": {"file": EMBEDDINGS_FILE, "reused": emb_reused, "unique_sentences": n_texts},
+            "examples": [{"text": study[i]["text"], "rarity": float(rarity[i]), "mean_entropy": study[i]["mean_entropy"]}
+                         for i in np.argsort(-rarity, kind="stable")[:10]],
+        })
+        if cfg.mixed_model:
+            res["mixed_model"] = _mixed(e, f, r, prompts)
+    with timed("umap_s", timings):
+        prog.note("UMAP projection and clusters ...")
+        umap_data, clusters = _umap_and_clusters(cfg, study, e_study, base_sents, e_base, is_rare)
+        res["clusters"] = clusters
+        res["umap_points"] = len(umap_data["x"])
+    return res, umap_data
+
+
+def _base_token_counter(scorer_model: str) -> Callable[[str], int | None]:
+    """Token counts of BASE responses with the scorer's tokenizer alone (no model is loaded);
+    None for every response when the tokenizer cannot be loaded."""
+    box: dict = {}
+
+    def count(text: str) -> int | None:
+        if "tok" not in box:
+            try:
+                from transformers import AutoTokenizer
+
+                from entropykit.models import resolve_model_path
+
+                box["tok"] = AutoTokenizer.from_pretrained(resolve_model_path(scorer_model))
+            except Exception:  # an unreachable hub id: lengths in words only
+                box["tok"] = None
+        tok = box["tok"]
+        return None if tok is None else len(tok(text, add_special_tokens=False)["input_ids"])
+
+    return count
+
+
+def dynamics(cfg: AnalyzeConfig, resp_rows: list[dict], base_inputs: Inputs | None, lexicon: dict, patterns: tuple,
+             scorer_model: str) -> tuple[dict, list[dict]]:
+    """Test-time dynamics (paper section 6.2) per source; BASE responses counted with the
+    scorer's tokenizer (or their own ``num_tokens``)."""
+    base_rows = []
+    if base_inputs is not None:
+        count = _base_token_counter(scorer_model)
+        for rec in base_inputs.records:
+            ntok = rec["num_tokens"] if rec["num_tokens"] is not None else count(rec["response"])
+            m = response_metrics(rec["response"], ntok, lexicon=lexicon, reflective=patterns, n=cfg.repetition_n)
+            base_rows.append({"id": rec["id"], "source": rec["source"], "prompt_key": rec["prompt_key"], **m,
+                              "pivotal_per_1k": _per_1k(m["pivotal_count"], ntok), "reflective_per_1k": _per_1k(m["reflective_count"], ntok)})
+    by_source: dict[str, list] = {}
+    for row in resp_rows + base_rows:
+        by_source.setdefault(row["source"], []).append(row)
+    dyn = {
+        "repetition_n": cfg.repetition_n,
+        "repetition_rate": f"seq-rep-{cfg.repetition_n}: 1 - unique word {cfg.repetition_n}-grams / all word {cfg.repetition_n}-grams",
+        "by_source": {src: aggregate_metrics(rows) for src, rows in by_source.items()},
+    }
+    return dyn, base_rows
+
+
+def _language_warning(records: Sequence[dict]) -> str | None:
+    """A warning when most letters are not Latin (the lexicon and patterns are English)."""
+    letters = latin = 0
+    for rec in records[:500]:
+        for ch in rec["response"][:4000]:
+            if ch.isalpha():
+                letters += 1
+                latin += ch < "\u0250"
+    if letters and latin / letters < 0.5:
+        return (f"{100 * (1 - latin / letters):.0f}% of the letters are not Latin: the pivotal lexicon and reflective "
+                "patterns are English (see --lexicon, --reflective)")
+    return None
+
+
 def _json_float(x):
     if x is None:
         return None
@@ -172,305 +536,102 @@ def _json_float(x):
     return x if math.isfinite(x) else None
 
 
+# ---- the whole run ---------------------------------------------------------------------------------
+
 def run_analysis(config: AnalyzeConfig) -> dict:
-    """Run every analysis and write the outputs into ``config.out``; returns the summary dict.
+    """Run every phase and write the outputs into ``config.out``; returns the summary dict.
 
-    Files: ``summary.json`` (see README/--help), ``tokens.parquet`` (token table and cache),
-    ``responses.jsonl`` (per-response entropy and test-time dynamics), ``sentences.jsonl``
-    (per-sentence entropy, reflective flag, rarity), ``embeddings.npz`` (with a base; sentence
-    embedding cache), ``report.html`` (self-contained, offline).
+    Files: ``summary.json``, ``tokens.parquet`` (token table with top-k alternatives; the
+    scoring cache), ``responses.jsonl`` (per-response entropy and test-time dynamics),
+    ``sentences.jsonl``, ``embeddings.npz`` (with a base; sentence-embedding cache) and
+    ``report.html`` (self-contained, offline).
     """
-    cfg = config
-    cfg.validate()
-    t_start = time.time()
+    return analyze(config).summary
+
+
+def analyze(cfg: AnalyzeConfig) -> AnalysisResult:
+    """`run_analysis`, returning the full `AnalysisResult`."""
     timings: dict[str, float] = {}
-    out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
-
-    lexicon = dict(DEFAULT_PIVOTAL_LEXICON)
-    if cfg.pivotal_words:
-        lexicon = merge_lexicons(lexicon, load_lexicon_file(cfg.pivotal_words))
-    patterns = tuple(DEFAULT_REFLECTIVE_PATTERNS)
-    if cfg.reflective_patterns:
-        patterns = patterns + load_patterns_file(cfg.reflective_patterns)
-
-    inputs = load_records(cfg.outputs, limit=cfg.limit)
-    base_inputs = load_records(cfg.base, base=True) if cfg.base else None
-    records = inputs.records
-    warnings_: list[str] = []
-    if inputs.skipped_empty:
-        warnings_.append(f"{cfg.outputs}: skipped {inputs.skipped_empty} record(s) with an empty response")
-    if base_inputs and base_inputs.skipped_empty:
-        warnings_.append(f"{cfg.base}: skipped {base_inputs.skipped_empty} record(s) with an empty response")
-
-    try:  # only once the inputs are known to be usable
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--out {out}: cannot create folder ({e.strerror})") from None
-
+    t_start = time.perf_counter()
+    prep = prepare(cfg)
+    records = prep.inputs.records
+    warnings_ = prep.warnings
     with _Progress(cfg.progress) as prog:
-        # ---- 1. token entropies (cached by model + text) -----------------------------------
-        t0 = time.time()
-        keys = [cache_key(cfg.model, r["prompt"], r["response"], cfg.chat) for r in records]
-        cached = read_token_table(out / TOKENS_FILE)
-        cache_table = None
-        if cached is not None and cached[1].get("model") == cfg.model:
-            cache_table = cached[0]
-        lm_box: dict = {}
-
-        def get_lm():
-            if "lm" not in lm_box:
-                from entropykit.models import load_model
-
-                lm_box["lm"] = load_model(cfg.model, device=cfg.device)
-            return lm_box["lm"]
-
-        advance = prog.task("scoring", len(records))
-
-        def score_fn(recs: Sequence[dict]) -> TokenTable:
-            from entropykit.scoring import score_responses
-
-            scored = score_responses(get_lm(), list(recs), chat=cfg.chat, max_batch_tokens=cfg.max_batch_tokens, progress=advance)
-            return TokenTable.from_lists(
-                [s.token_ids for s in scored], [s.tokens for s in scored], [s.offsets for s in scored],
-                [s.logprobs for s in scored], [s.entropies for s in scored],
-            )
-
-        table, reused = score_with_cache(records, keys, score_fn, cache_table, chunk_records=cfg.chunk_records, progress=advance)
-        same = cache_table is not None and list(cache_table.keys) == keys
-        del cached, cache_table
-        if not same:  # the file always holds exactly this run's responses, in input order
-            write_token_table(out / TOKENS_FILE, table, {"model": cfg.model, "chat": cfg.chat})
-        timings["scoring_s"] = time.time() - t0
+        with timed("scoring_s", timings):
+            table, score_info = score_tokens(cfg, records, prep.scorer, prog)
         if table.num_tokens == 0:
             raise UserError(f"{cfg.outputs}: the responses contain no tokens")
-
-        # ---- 2. per-response tables ----------------------------------------------------------
-        t0 = time.time()
-        advance = prog.task("sentences", len(records))
-        in_pivotal = np.zeros(table.num_tokens, dtype=bool)
-        piv_rows: list[dict] = []
-        sent_rows: list[dict] = []
-        resp_rows: list[dict] = []
-        word_keys: list[str] = []
-        word_vals: list[np.ndarray] = []
-        for r, rec in enumerate(records):
-            rows = table.rows(r)
-            text = rec["response"]
-            off, ent = table.offsets[rows], table.entropy[rows]
-            pr, mask = pivotal_occurrences(text, off, ent, lexicon)
-            in_pivotal[rows] = mask
-            for row in pr:
-                row["response"] = r
-            piv_rows.extend(pr)
-            spans = split_sentences(text)
-            srows = sentence_rows(text, spans, off, ent, patterns)
-            for j, row in enumerate(srows):
-                row["response"] = r
-                row["sentence"] = j
-                row["source"] = rec["source"]
-            sent_rows.extend(srows)
-            wk, wv = word_first_entropies(text, off, ent)
-            word_keys.extend(wk)
-            word_vals.append(wv)
-            m = response_metrics(text, rows.stop - rows.start, lexicon=lexicon, reflective=patterns, n=cfg.repetition_n, sentences=spans)
-            resp_rows.append(
-                {
-                    "index": r,
-                    "id": rec["id"],
-                    "source": rec["source"],
-                    "key": keys[r],
-                    "mean_entropy": float(np.mean(ent, dtype=np.float64)) if len(ent) else None,
-                    "max_entropy": float(np.max(ent)) if len(ent) else None,
-                    **m,
-                }
-            )
-            advance(1)
-        timings["tables_s"] = time.time() - t0
-
-        # ---- 3. token entropy and forking tokens ---------------------------------------------
-        ent_all = table.entropy.astype(np.float64)
-        thr = float(np.quantile(ent_all, cfg.forking_quantile))
-        tok_keys = [normalize_token(t) for t in table.token]
-        forking_tokens = top_counts(tok_keys, ent_all, thr)
-        wv_all = np.concatenate(word_vals) if word_vals else np.zeros(0)
-        forking_words = top_counts(word_keys, wv_all, thr)
-        del tok_keys
-
-        # ---- 4. pivotal words ----------------------------------------------------------------
-        t0 = time.time()
-        ecol = "entropy_first" if cfg.pivotal_entropy == "first" else "entropy_mean"
-        other_tok = ent_all[~in_pivotal]
-        piv_vals = np.array([row[ecol] for row in piv_rows], dtype=np.float64)
-        pivotal = compare_groups(piv_vals, other_tok, n_boot=cfg.n_boot, seed=cfg.seed).to_dict()
-        pivotal["entropy_of_word"] = "first_token" if cfg.pivotal_entropy == "first" else "mean_of_tokens"
-        pivotal["other"] = "all tokens that are not part of a pivotal word"
-        cats = {}
-        for cat in lexicon:
-            vals = np.array([row[ecol] for row in piv_rows if row["category"] == cat], dtype=np.float64)
-            cats[cat] = compare_groups(vals, other_tok, n_boot=cfg.n_boot, seed=cfg.seed).to_dict()
-        pivotal["categories"] = cats
-        per_word: dict[str, list] = {}
-        for row in piv_rows:
-            per_word.setdefault(row["word"], []).append(row)
-        words_tab = []
-        for w, rows_ in per_word.items():
-            v_first = np.array([x["entropy_first"] for x in rows_])
-            v_mean = np.array([x["entropy_mean"] for x in rows_])
-            c = compare_groups(v_first if ecol == "entropy_first" else v_mean, other_tok, n_boot=0, mannwhitney=False)
-            words_tab.append(
-                {
-                    "word": w,
-                    "category": rows_[0]["category"],
-                    "count": len(rows_),
-                    "mean_entropy_first": float(v_first.mean()),
-                    "mean_entropy_mean": float(v_mean.mean()),
-                    "mean_num_tokens": float(np.mean([x["num_tokens"] for x in rows_])),
-                    "diff_vs_other": _json_float(c.diff),
-                    "p_value": c.p_value,
-                    "effect_size": c.effect_size,
-                }
-            )
-        words_tab.sort(key=lambda x: (-x["count"], x["word"]))
-        pivotal["words"] = words_tab
-        timings["pivotal_s"] = time.time() - t0
-
-        # ---- 5. reflective sentences ---------------------------------------------------------
-        with_tokens = [s for s in sent_rows if s["mean_entropy"] is not None]
-        refl = np.array([s["mean_entropy"] for s in with_tokens if s["reflective"]], dtype=np.float64)
-        nonrefl = np.array([s["mean_entropy"] for s in with_tokens if not s["reflective"]], dtype=np.float64)
-        reflection = compare_groups(refl, nonrefl, n_boot=cfg.n_boot, seed=cfg.seed).to_dict()
-        reflection["num_sentences"] = len(with_tokens)
-        reflection["other"] = "all other sentences (mean token entropy per sentence)"
-        reflection["examples"] = [
-            {"text": s["text"], "mean_entropy": s["mean_entropy"], "response": s["response"]}
-            for s in sorted((s for s in with_tokens if s["reflective"]), key=lambda s: -s["mean_entropy"])[:10]
-        ]
-
-        # ---- 6. rare behaviors (needs --base) ------------------------------------------------
-        rare = None
-        umap_data = None
-        base_resp_rows: list[dict] = []
-        if base_inputs is not None:
-            t0 = time.time()
-            base_sents: list[str] = []
-            for rec in base_inputs.records:
-                spans = split_sentences(rec["response"])
-                base_sents.extend(rec["response"][s:e] for s, e in spans)
-                ntok = rec["num_tokens"]
-                if ntok is None:  # length in the scorer's tokens, like OUTPUTS
-                    tok = getattr(get_lm(), "tokenizer", None)
-                    if tok is not None:
-                        ntok = len(tok(rec["response"], add_special_tokens=False)["input_ids"])
-                m = response_metrics(rec["response"], ntok, lexicon=lexicon, reflective=patterns, n=cfg.repetition_n, sentences=spans)
-                base_resp_rows.append({"id": rec["id"], "source": rec["source"], **m})
-            study = with_tokens
-            if not base_sents:
-                raise UserError(f"{cfg.base}: no sentences found in the responses")
-            n_texts = len({s["text"] for s in study} | set(base_sents))
-            adv = prog.task("embedding", n_texts)
-            all_texts = [s["text"] for s in study] + base_sents
-            emb, emb_reused = rare_mod.embed_with_cache(
-                lambda: rare_mod.load_embedder(cfg.embedder), all_texts, out / EMBEDDINGS_FILE, cfg.embedder, batch_size=cfg.embed_batch_size, progress=adv)
-            e_study, e_base = emb[: len(study)], emb[len(study) :]
-            timings["embedding_s"] = time.time() - t0
-            t0 = time.time()
-            prog.note("nearest neighbours ...")
-            rarity = rare_mod.knn_rarity(e_study, e_base, k=cfg.knn_k)
-            is_rare = rare_mod.top_fraction_mask(rarity, cfg.rare_fraction)
-            for s, d, f in zip(study, rarity, is_rare):
-                s["rarity"] = float(d)
-                s["rare"] = bool(f)
-            ent_s = np.array([s["mean_entropy"] for s in study], dtype=np.float64)
-            rare = compare_groups(ent_s[is_rare], ent_s[~is_rare], n_boot=cfg.n_boot, seed=cfg.seed).to_dict()
-            rare.update(
-                {
-                    "k": int(min(cfg.knn_k, len(e_base))),
-                    "fraction": cfg.rare_fraction,
-                    "num_sentences": len(study),
-                    "num_base_sentences": len(base_sents),
-                    "distance": "mean cosine distance (1 - cos) to the k nearest base sentences",
-                    "threshold_distance": float(rarity[is_rare].min()) if is_rare.any() else None,
-                    "other": "all other (non-rare) sentences of OUTPUTS",
-                    "embedder": cfg.embedder,
-                    "embedding_cache": {"file": EMBEDDINGS_FILE, "reused": emb_reused, "unique_sentences": n_texts},
-                    "examples": [
-                        {"text": study[i]["text"], "rarity": float(rarity[i]), "mean_entropy": study[i]["mean_entropy"]}
-                        for i in np.argsort(-rarity, kind="stable")[:10]
-                    ],
-                }
-            )
-            timings["knn_s"] = time.time() - t0
-            t0 = time.time()
-            prog.note("UMAP projection and clusters ...")
-            umap_data, clusters = _umap_and_clusters(cfg, study, e_study, base_sents, e_base, is_rare)
-            rare["clusters"] = clusters
-            rare["umap_points"] = len(umap_data["x"])
-            timings["umap_s"] = time.time() - t0
-            del emb, e_study, e_base
-
-    # ---- 7. dynamics, summary, files ---------------------------------------------------------
-    by_source: dict[str, list] = {}
-    for row in resp_rows + base_resp_rows:
-        by_source.setdefault(row["source"], []).append(row)
-    dynamics = {
-        "repetition_n": cfg.repetition_n,
-        "repetition_rate": f"seq-rep-{cfg.repetition_n}: 1 - unique word {cfg.repetition_n}-grams / all word {cfg.repetition_n}-grams",
-        "by_source": {src: aggregate_metrics(rows) for src, rows in by_source.items()},
-    }
-    resp_means = np.array([r["mean_entropy"] for r in resp_rows], dtype=np.float64)
+        with timed("tables_s", timings):
+            words, sents, resp_rows = response_tables(cfg, records, table, prep.lexicon, prep.patterns, prog)
+        prompts = np.array([r["prompt_key"] for r in records], dtype=object)
+        n = table.num_responses
+        with timed("pivotal_s", timings):
+            piv = pivotal(cfg, words, table, prompts, prep.lexicon)
+        with timed("reflection_s", timings):
+            refl = reflection(cfg, sents, prompts, n, prep.patterns)
+        rare_res = umap_data = None
+        if prep.base_inputs is not None:
+            rare_res, umap_data = rare(cfg, sents, prep.base_inputs, prompts, n, prog, timings)
+    dyn, base_rows = dynamics(cfg, resp_rows, prep.base_inputs, prep.lexicon, prep.patterns, prep.scorer.model)
+    if not words.pivotal.any():
+        warnings_.append(NO_PIVOTAL_HINT)
+    elif piv["count"] == 0:
+        warnings_.append(f"{int(words.pivotal.sum())} pivotal word(s) found, but none occurs at least --min-word-count "
+                         f"{cfg.min_word_count} times: no pivotal comparison")
+    lang = _language_warning(records)
+    if lang:
+        warnings_.append(lang)
+    ent_all = table.entropy.astype(np.float64)
+    thr = float(np.quantile(ent_all, cfg.forking_quantile))
     summary: dict = {
         "tool": "entropykit analyze",
-        "model": cfg.model,
+        "model": prep.scorer.model,
+        "scorer": {**prep.scorer.to_dict(), **score_info},
         "inputs": {
-            "outputs": str(cfg.outputs),
-            "base": str(cfg.base) if cfg.base else None,
-            "records": inputs.total_lines,
-            "skipped_empty_responses": inputs.skipped_empty,
-            "base_records": base_inputs.total_lines if base_inputs else None,
-            "base_skipped_empty_responses": base_inputs.skipped_empty if base_inputs else None,
+            "outputs": str(cfg.outputs), "base": str(cfg.base) if cfg.base else None, "records": prep.inputs.total_lines,
+            "skipped_empty_responses": prep.inputs.skipped_empty,
+            "base_records": prep.base_inputs.total_lines if prep.base_inputs else None,
+            "base_skipped_empty_responses": prep.base_inputs.skipped_empty if prep.base_inputs else None,
         },
-        "num_responses": table.num_responses,
+        "num_responses": n,
+        "num_prompts": len(set(prompts.tolist())),
         "num_tokens": table.num_tokens,
         "mean_entropy": float(ent_all.mean()),
         "entropy_unit": "nats",
         "token_entropy": describe(ent_all),
-        "response_mean_entropy": describe(resp_means),
-        "forking": {
-            "quantile": cfg.forking_quantile,
-            "threshold": thr,
-            "tokens": forking_tokens,
-            "words": forking_words,
-        },
-        "pivotal": pivotal,
-        "reflection": reflection,
-        "dynamics": dynamics,
-        "cache": {"file": TOKENS_FILE, "reused": reused, "scored": len(records) - reused},
+        "response_mean_entropy": describe(np.array([r["mean_entropy"] for r in resp_rows], dtype=np.float64)),
+        "forking": {"quantile": cfg.forking_quantile, "threshold": thr,
+                    "tokens": top_counts([normalize_token(t) for t in table.token], ent_all, thr),
+                    "words": top_counts(words.word, words.entropy, thr)},
+        "pivotal": {**piv, "lexicon": {k: list(v) for k, v in prep.lexicon.items()}, "lexicon_spec": cfg.lexicon},
+        "reflection": refl,
+        "dynamics": dyn,
+        "cache": {"file": TOKENS_FILE, "reused": score_info["reused_from_cache"], "scored": score_info["scored"]},
         "warnings": warnings_,
-        "config": {k: v for k, v in asdict(cfg).items() if k not in ("progress",)},
+        "config": {k: v for k, v in asdict(cfg).items() if k != "progress"},
     }
-    if rare is not None:
-        summary["rare"] = rare
-    summary["reflection"]["patterns"] = list(patterns)
-    summary["pivotal"]["lexicon"] = {k: list(v) for k, v in lexicon.items()}
+    if rare_res is not None:
+        summary["rare"] = rare_res
+    result = AnalysisResult(cfg, summary, records, table, words, sents, resp_rows, base_rows, umap_data)
+    with timed("write_s", timings):
+        write_outputs(result)
+    summary["timings"] = {**timings, "total_s": round(time.perf_counter() - t_start, 3)}
+    atomic_write_json(Path(cfg.out) / "summary.json", summary)
+    return result
 
-    t0 = time.time()
-    atomic_write_jsonl(out / "responses.jsonl", resp_rows)
-    atomic_write_jsonl(out / "sentences.jsonl", sent_rows)
+
+def write_outputs(result: AnalysisResult) -> None:
+    """responses.jsonl, sentences.jsonl, report.html (summary.json is written last, by `analyze`)."""
+    out = Path(result.config.out)
+    atomic_write_jsonl(out / "responses.jsonl", result.responses)
+    atomic_write_jsonl(out / "sentences.jsonl", result.sentences)
     files = {"summary": "summary.json", "tokens": TOKENS_FILE, "responses": "responses.jsonl", "sentences": "sentences.jsonl"}
-    if cfg.report:
+    if result.config.report:
         from .report import build_report
 
-        html = build_report(summary, records, table, piv_rows, resp_rows, base_resp_rows, umap_data, cfg)
-        atomic_write_text(out / "report.html", html)
+        atomic_write_text(out / "report.html", build_report(result))
         files["report"] = "report.html"
-    timings["write_s"] = time.time() - t0
-    timings["total_s"] = time.time() - t_start
-    summary["files"] = files
-    summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    atomic_write_json(out / "summary.json", summary)
-    return summary
+    result.summary["files"] = files
 
 
 def _umap_and_clusters(cfg, study, e_study, base_sents, e_base, is_rare):
@@ -501,52 +662,53 @@ def _umap_and_clusters(cfg, study, e_study, base_sents, e_base, is_rare):
         if not m.any():
             continue
         ents = [e for e, k in zip(ent, m) if k and e is not None]
-        clusters.append(
-            {
-                "cluster": c,
-                "size": int(m.sum()),
-                "outputs": int((m & is_study).sum()),
-                "base": int((m & ~is_study).sum()),
-                "rare": int((m & rare_flag).sum()),
-                "mean_entropy_outputs": float(np.mean(ents)) if ents else None,
-                "central_sentences": [texts[i] for i in central.get(c, [])],
-            }
-        )
-    data = {
-        "x": xy[:, 0].tolist(),
-        "y": xy[:, 1].tolist(),
-        "text": texts,
-        "is_outputs": is_study.tolist(),
-        "rare": rare_flag.tolist(),
-        "cluster": labels.tolist(),
-        "entropy": ent,
-    }
+        clusters.append({
+            "cluster": c, "size": int(m.sum()), "outputs": int((m & is_study).sum()), "base": int((m & ~is_study).sum()),
+            "rare": int((m & rare_flag).sum()), "mean_entropy_outputs": float(np.mean(ents)) if ents else None,
+            "central_sentences": [texts[i] for i in central.get(c, [])],
+        })
+    data = {"x": xy[:, 0].tolist(), "y": xy[:, 1].tolist(), "text": texts, "is_outputs": is_study.tolist(),
+            "rare": rare_flag.tolist(), "cluster": labels.tolist(), "entropy": ent}
     return data, clusters
 
 
+def _fmt(x, f="{:.3f}"):
+    return "-" if x is None else f.format(x)
+
+
+def _p(x):
+    return "-" if x is None else (f"{x:.1e}" if x < 1e-3 else f"{x:.3f}")
+
+
 def print_summary(summary: dict, console=None) -> None:
-    """Compact rich table of the three comparisons (and where the files are)."""
+    """Scorer line, then the per-response headline table of the three comparisons."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
-
-    def f(x, fmt="{:.3f}"):
-        return "-" if x is None else fmt.format(x)
-
-    from rich import box
-
-    t = Table(title=f"{summary['num_responses']} responses, {summary['num_tokens']} tokens, "
+    sc = summary["scorer"]
+    how = {"records": "the model that wrote the records", "option": "--model", "default": "DEFAULT: the records name no model"}[sc["source"]]
+    console.print(f"[bold]scorer: {sc['model']}[/bold] ({how}; {sc['from_records']} responses with their own entropies, "
+                  f"{sc['scored']} scored, {sc['reused_from_cache']} from cache)")
+    t = Table(title=f"{summary['num_responses']} responses ({summary['num_prompts']} prompts), {summary['num_tokens']} tokens, "
                     f"mean entropy {summary['mean_entropy']:.3f} nats", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("vs other", "n", "mean H", "other H", "diff [95% CI]", "p", "d"):
-        t.add_column(col, justify="left" if col == "vs other" else "right", no_wrap=True)
-    for name, label in (("pivotal", "pivotal"), ("reflection", "reflective"), ("rare", "rare")):
+    for col in ("vs the rest", "responses", "mean diff [95% CI]", "p Wilcoxon", "p t", "pooled diff (n)"):
+        t.add_column(col, justify="left" if col == "vs the rest" else "right", no_wrap=col in ("vs the rest", "responses"))
+    rows = (("pivotal", "pivotal words"), ("reflection", "reflective sent."), ("rare", "rare sentences"))
+    for name, label in rows:
         c = summary.get(name)
         if not c:
             continue
-        ci = c.get("ci95")
-        diff = f(c.get("diff"), "{:+.3f}") + (f" [{ci[0]:+.2f},{ci[1]:+.2f}]" if ci else "")
-        t.add_row(label, str(c["count"]), f(c["mean_entropy"]), f(c["other_mean_entropy"]), diff,
-                  f(c["p_value"], "{:.2g}"), f(c["effect_size"], "{:+.2f}"))
-    t.caption = "nats; p: Welch t-test; d: Cohen's d; CI: bootstrap"
+        pr = c["per_response"]
+        ci = pr.get("ci95")
+        diff = _fmt(pr.get("mean_diff"), "{:+.3f}") + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
+        t.add_row(label, str(pr["responses"]), diff, _p(pr["p_value"]), _p(pr["p_value_t"]),
+                  f"{_fmt(c['diff'], '{:+.3f}')} ({c['count']})")
+    t.caption = ("nats; per response: mean of (group mean - other mean) within each response that has both; "
+                 "CI: cluster bootstrap over prompts and responses; pooled: descriptive only")
     console.print(t)
+    for name, _ in rows:
+        note = (summary.get(name) or {}).get("per_response", {}).get("note")
+        if note:
+            console.print(f"[yellow]{name}: {note}[/yellow]")

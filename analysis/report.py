@@ -1,12 +1,14 @@
 """report.html: one self-contained, offline page (plotly.js inlined once, no CDN, no fetches).
 
-Sections: key numbers, comparison bars with 95% CIs (paper Figure 2, right), token entropy
-heatmap with a response selector (Figure 2, left), pivotal words per category and per word,
-forking tokens, reflective and rare examples, behavior clusters (UMAP scatter, Figure 3) and
-test-time dynamics per source (Figure 8).
+Sections (with a table of contents): the scorer, warnings, key numbers; the headline
+comparison with the response as the unit (paper Figure 2, right); the responses as running text
+coloured by token entropy (Figure 2, left; `textview`); the entropy distribution; pivotal words
+per category and per word; forking tokens; reflective and rare examples; behavior clusters
+(UMAP, Figure 3); test-time dynamics (Figure 8).
 
-A small script records JavaScript errors and, once the page has loaded, writes
-``ok plots=N/N`` (or the errors) into ``#ek-status``; the browser test reads it.
+A small script records JavaScript errors and, once the page and the text view are ready,
+writes ``ok plots=N/N text=T ms=M`` (or the errors) into ``#ek-status``; the browser test and
+bench/analysis.py read it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from typing import Sequence
 
 import numpy as np
 
-MAX_HEATMAP_TOKENS = 2048  # per response; longer responses are cut in the heatmap only
-_COLORSCALE = "YlOrRd"
 
 
 def _e(x) -> str:
@@ -64,109 +64,72 @@ def _fig_html(fig, div_id: str, height: int, top: int = 60) -> str:
     )
 
 
+_GROUPS = (("pivotal", "pivotal words", "other words"), ("reflection", "reflective sentences", "other sentences"),
+           ("rare", "rare sentences", "other sentences"))
+
+
+def _why_empty(key: str, summary: dict) -> str:
+    c = summary.get(key)
+    if key == "rare" and not c:
+        return "no rare-behavior analysis: pass --base with a reference model's outputs"
+    if key == "pivotal" and c["count"] == 0:
+        found = sum(c["lexicon_filter"]["dropped"].values())
+        return ("0 pivotal words found: is the text English? see --lexicon" if not found else
+                f"{found} lexicon word(s) found, none {c['lexicon_filter']['min_count']}+ times (--min-word-count)")
+    if key == "reflection" and c["count"] == 0:
+        return "0 reflective sentences found (patterns: --reflective)"
+    return c["per_response"].get("note") or "no estimate"
+
+
 def comparison_figure(summary: dict):
-    """Grouped bars: mean entropy of each group and of its 'other', 95% bootstrap CI error bars."""
+    """Headline: per-response mean difference (group - other) with its 95% cluster-bootstrap CI,
+    the number of responses on every bar, and why a group is empty when it is."""
     import plotly.graph_objects as go
 
-    names, g, o, ge, oe, notes = [], [], [], [], [], []
-    for key, label in (("pivotal", "pivotal words<br>vs other tokens"), ("reflection", "reflective sentences<br>vs other sentences"), ("rare", "rare sentences<br>vs other sentences")):
-        c = summary.get(key)
-        if not c or c.get("mean_entropy") is None or c.get("other_mean_entropy") is None:
-            continue
-        names.append(label)
-        g.append(c["mean_entropy"])
-        o.append(c["other_mean_entropy"])
-        mc = c.get("mean_ci95") or [c["mean_entropy"]] * 2
-        oc = c.get("other_mean_ci95") or [c["other_mean_entropy"]] * 2
-        ge.append((mc[1] - c["mean_entropy"], c["mean_entropy"] - mc[0]))
-        oe.append((oc[1] - c["other_mean_entropy"], c["other_mean_entropy"] - oc[0]))
-        notes.append(f"n={c['count']}, p={_p(c['p_value'])}, d={_f(c['effect_size'], '{:+.2f}')}")
     fig = go.Figure()
-    fig.add_bar(name="group", x=names, y=g, marker_color="#d62728",
-                error_y=dict(type="data", symmetric=False, array=[a for a, _ in ge], arrayminus=[b for _, b in ge]),
-                hovertemplate="%{x}<br>group mean: %{y:.3f} nats<extra></extra>")
-    fig.add_bar(name="other", x=names, y=o, marker_color="#7f7f7f",
-                error_y=dict(type="data", symmetric=False, array=[a for a, _ in oe], arrayminus=[b for _, b in oe]),
-                hovertemplate="%{x}<br>other mean: %{y:.3f} nats<extra></extra>")
-    top = max(g + o + [0.0])
-    for i, n in enumerate(notes):
-        fig.add_annotation(x=names[i], y=top * 1.18 + 0.02, text=n, showarrow=False, font=dict(size=12))
-    fig.update_layout(barmode="group", title="Mean entropy: group vs other (95% bootstrap CI; Welch p, Cohen's d)",
-                      yaxis_title="mean entropy (nats)", yaxis_range=[0, top * 1.3 + 0.05])
+    xs, ys, hi, lo, text, notes = [], [], [], [], [], []
+    for key, group, other in _GROUPS:
+        label = f"{group}<br>vs {other}"
+        c = summary.get(key)
+        pr = c["per_response"] if c else None
+        if not pr or pr["mean_diff"] is None or pr["ci95"] is None:
+            notes.append((label, _why_empty(key, summary)))
+            xs.append(label), ys.append(0), hi.append(0), lo.append(0), text.append("")
+            continue
+        xs.append(label)
+        ys.append(pr["mean_diff"])
+        hi.append(pr["ci95"][1] - pr["mean_diff"])
+        lo.append(pr["mean_diff"] - pr["ci95"][0])
+        text.append(f"n = {pr['responses']} responses<br>p = {_p(pr['p_value'])}")
+    fig.add_bar(x=xs, y=ys, marker_color=["#d62728" if y > 0 else "#1f77b4" for y in ys], text=text, textposition="outside",
+                error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo, color="#333"),
+                hovertemplate="%{x}<br>mean difference %{y:+.3f} nats<extra></extra>", cliponaxis=False)
+    for label, note in notes:
+        fig.add_annotation(x=label, y=0, text=_wrap(note, 34), showarrow=False, yshift=40, font=dict(size=12, color="#a00"))
+    fig.add_hline(y=0, line_color="#888")
+    span = max([abs(y) + max(h, l_) for y, h, l_ in zip(ys, hi, lo)] + [0.1])
+    fig.update_layout(title="Entropy of each group minus the rest of the same response (per-response mean, 95% CI)",
+                      yaxis_title="difference (nats)", yaxis_range=[-1.5 * span, 1.5 * span], showlegend=False)
     return fig
 
 
-def heatmap_figure(records: Sequence[dict], table, resp_rows: Sequence[dict], n_show: int, width: int):
-    """Token entropy heatmap: one grid of tokens per response (``width`` tokens per row), all on
-    one colour scale (0 .. 99th percentile of the shown tokens), response picked in a dropdown."""
-    import plotly.graph_objects as go
-
-    n_show = min(n_show, table.num_responses)
-    shown = [table.rows(r) for r in range(n_show)]
-    vals = np.concatenate([table.entropy[s][:MAX_HEATMAP_TOKENS] for s in shown]) if shown else np.zeros(1)
-    zmax = float(max(np.quantile(vals, 0.99), 1e-6)) if vals.size else 1.0
-    fig = go.Figure()
-    heights = []
-    for r, s in enumerate(shown):
-        ent = table.entropy[s][:MAX_HEATMAP_TOKENS].astype(float)
-        lp = table.logprob[s][:MAX_HEATMAP_TOKENS].astype(float)
-        toks = table.token[s.start : s.start + len(ent)]
-        n = len(ent)
-        rows = max(1, math.ceil(n / width))
-        z = [[None] * width for _ in range(rows)]
-        txt = [[""] * width for _ in range(rows)]
-        cd = [[["", 0.0]] * width for _ in range(rows)]
-        for i in range(n):
-            a, b = divmod(i, width)
-            z[a][b] = round(float(ent[i]), 4)
-            t = _plot_text(toks[i])
-            shown_t = t.strip() or ("↵" if "↵" in t else "␣")
-            txt[a][b] = shown_t if len(shown_t) <= 12 else shown_t[:11] + "…"
-            cd[a][b] = [t, round(float(lp[i]), 4)]
-        heights.append(rows)
-        fig.add_heatmap(
-            z=z, text=txt, customdata=cd, texttemplate="%{text}", textfont=dict(size=10),
-            colorscale=_COLORSCALE, zmin=0.0, zmax=zmax, xgap=1, ygap=1, visible=(r == 0),
-            colorbar=dict(title="entropy<br>(nats)"),
-            hovertemplate="token: <b>%{customdata[0]}</b><br>entropy: %{z:.3f} nats<br>log-prob: %{customdata[1]:.3f}<extra></extra>",
-            name=f"response {r}",
-        )
-    def h_of(rows):  # margins (top 110 for title + menu) + 24 px per token row
-        return int(min(2600, max(280, 160 + 24 * rows)))
-
-    buttons = []
-    for r in range(n_show):
-        row = resp_rows[r]
-        vis = [i == r for i in range(n_show)]
-        label = f"#{r} id={row['id']} ({row['source']}) H̄={_f(row['mean_entropy'])}"
-        title = f"Response #{r} (id {_e(row['id'])}, {_e(row['source'])}): {row['num_tokens']} tokens, mean entropy {_f(row['mean_entropy'])} nats"
-        if row["num_tokens"] > MAX_HEATMAP_TOKENS:
-            title += f" (first {MAX_HEATMAP_TOKENS} tokens shown)"
-        buttons.append(dict(label=label, method="update", args=[{"visible": vis}, {"title.text": title, "height": h_of(heights[r])}]))
-    first_title = buttons[0]["args"][1]["title.text"] if buttons else "no responses"
-    fig.update_layout(
-        title=dict(text=first_title, yref="container", y=0.985, yanchor="top"),
-        updatemenus=[dict(buttons=buttons, direction="down", x=0.0, xanchor="left", y=1.0, yanchor="bottom", pad=dict(b=6))] if n_show > 1 else [],
-        xaxis=dict(visible=False), yaxis=dict(visible=False, autorange="reversed"),
-    )
-    return fig, (h_of(heights[0]) if heights else 300)
-
-
 def pivotal_word_figure(summary: dict, top: int = 30):
+    """Per word: per-response mean difference vs other words, 95% CI, responses on each bar."""
     import plotly.graph_objects as go
 
-    piv = summary["pivotal"]
-    words = piv["words"][:top]
-    key = "mean_entropy_first" if piv.get("entropy_of_word") == "first_token" else "mean_entropy_mean"
+    words = [w for w in summary["pivotal"]["words"] if w["common"]][:top]
+    ok = [w for w in words if w["per_response"]["ci95"] is not None]
     fig = go.Figure()
-    fig.add_bar(x=[w["word"] for w in words], y=[w[key] for w in words],
-                customdata=[[w["count"], w["category"], _p(w["p_value"])] for w in words],
-                marker_color="#d62728",
-                hovertemplate="%{x} (%{customdata[1]})<br>mean entropy %{y:.3f} nats<br>count %{customdata[0]}, Welch p %{customdata[2]}<extra></extra>")
-    if piv.get("other_mean_entropy") is not None:
-        fig.add_hline(y=piv["other_mean_entropy"], line_dash="dash", line_color="#555",
-                      annotation_text=f"other tokens {piv['other_mean_entropy']:.3f}")
-    fig.update_layout(title="Pivotal words: mean entropy per word (most frequent first)", yaxis_title="nats")
+    fig.add_bar(
+        x=[w["word"] for w in ok], y=[w["per_response"]["mean_diff"] for w in ok], marker_color="#d62728",
+        error_y=dict(type="data", symmetric=False, array=[w["per_response"]["ci95"][1] - w["per_response"]["mean_diff"] for w in ok],
+                     arrayminus=[w["per_response"]["mean_diff"] - w["per_response"]["ci95"][0] for w in ok], color="#333"),
+        text=[f"n={w['per_response']['responses']}" for w in ok], textposition="outside", cliponaxis=False,
+        customdata=[[w["count"], w["category"], _p(w["per_response"]["p_value_holm"])] for w in ok],
+        hovertemplate="%{x} (%{customdata[1]})<br>difference %{y:+.3f} nats<br>%{customdata[0]} occurrences, Holm p %{customdata[2]}<extra></extra>")
+    fig.add_hline(y=0, line_color="#888")
+    fig.update_layout(title="Pivotal words: entropy minus other words of the same response (per-response mean, 95% CI)",
+                      yaxis_title="difference (nats)")
     return fig
 
 
@@ -215,14 +178,17 @@ def dynamics_figure(summary: dict):
 
 
 def entropy_histogram(table):
+    """Token entropy distribution, binned here (the page carries 60 counts, not the tokens)."""
     import plotly.graph_objects as go
 
-    ent = table.entropy
-    if ent.size > 200_000:  # a fixed-seed sample keeps the page small
-        ent = np.random.default_rng(0).choice(ent, 200_000, replace=False)
+    ent = table.entropy.astype(np.float64)
+    counts, edges = np.histogram(ent, bins=60, range=(0.0, max(float(ent.max()), 1e-6)) if ent.size else (0.0, 1.0))
+    mids = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure()
-    fig.add_histogram(x=ent.astype(float), nbinsx=60, marker_color="#ff7f0e", hovertemplate="%{x}: %{y} tokens<extra></extra>")
-    fig.update_layout(title="Token entropy distribution (all tokens)", xaxis_title="entropy (nats)", yaxis_title="tokens", yaxis_type="log")
+    fig.add_bar(x=np.round(mids, 3).tolist(), y=counts.tolist(), width=float(edges[1] - edges[0]), marker_color="#ff7f0e",
+                hovertemplate="%{x:.2f} nats: %{y} tokens<extra></extra>")
+    fig.update_layout(title="Token entropy distribution (all tokens)", xaxis_title="entropy (nats)", yaxis_title="tokens",
+                      yaxis_type="log", bargap=0)
     return fig
 
 
@@ -232,15 +198,33 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence], cls: str = "") -> s
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _cmp_row(label: str, c: dict) -> list:
-    ci = c.get("ci95")
-    return [
-        _e(label), c["count"], _f(c["mean_entropy"]), _f(c["other_mean_entropy"]), _f(c["diff"], "{:+.3f}"),
-        f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "–", _p(c["p_value"]), _p(c["p_value_mannwhitney"]), _f(c["effect_size"], "{:+.2f}"),
-    ]
+def _ci(ci) -> str:
+    return f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "–"
 
 
-_CMP_HEAD = ["group", "count", "mean H", "other H", "diff", "95% CI of diff", "Welch p", "Mann-Whitney p", "Cohen's d"]
+def _headline_row(label: str, c: dict | None, holm: bool = False) -> list:
+    pr = c["per_response"]
+    row = [_e(label), pr["responses"], pr["prompts"], _f(pr["mean_group"]), _f(pr["mean_other"]), _f(pr["mean_diff"], "{:+.3f}"),
+           _ci(pr["ci95"]), _p(pr["p_value"]), _p(pr["p_value_t"]), _p(pr.get("p_value_prompts"))]
+    if holm:
+        row.append(_p(pr.get("p_value_holm")))
+    if pr.get("note"):
+        row[0] += f"<br><span class='note'>{_e(pr['note'])}</span>"
+    return row
+
+
+_HEAD = ["group vs other", "responses", "prompts", "group H (mean of responses)", "other H", "mean diff", "95% CI (cluster bootstrap)",
+         "Wilcoxon p", "paired t p", "per-prompt p"]
+
+
+def _pooled_row(label: str, c: dict) -> list:
+    return [_e(label) + (f"<br><span class='note'>{_e(c['note'])}</span>" if c.get("note") else ""), c["count"], c["other_count"],
+            _f(c["mean_entropy"]), _f(c["other_mean_entropy"]), _f(c["diff"], "{:+.3f}"), _ci(c["ci95"]), _p(c["p_value"]),
+            _p(c["p_value_mannwhitney"]), _f(c["effect_size"], "{:+.2f}")]
+
+
+_POOLED_HEAD = ["group vs other", "group n", "other n", "mean H", "other H", "diff", "95% CI (i.i.d. bootstrap)", "Welch p",
+                "Mann-Whitney p", "Cohen's d"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#222}
@@ -249,16 +233,21 @@ table{border-collapse:collapse;margin:.6em 0;font-size:.9em} th,td{border:1px so
 th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
 table.text td{text-align:left;max-width:800px}
 .cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:#f7f7f9;border-radius:8px;padding:10px 14px;min-width:150px}
-.card b{display:block;font-size:1.4em}.muted{color:#666;font-size:.9em}
+.card b{display:block;font-size:1.4em}.muted{color:#666;font-size:.9em}.note{color:#a00;font-size:.85em}
+.scorer{background:#fff8e1;border:1px solid #f0c36d;border-radius:6px;padding:8px 12px;margin:.6em 0}
+.warn{background:#fdecea;border:1px solid #e57373;border-radius:6px;padding:6px 12px}
+nav.toc{columns:3;font-size:.9em;background:#f7f7f9;border-radius:6px;padding:8px 14px} nav.toc a{display:block}
 #ek-status{color:#999;font-size:.8em}
 """
 
 
-def build_report(summary, records, table, piv_rows, resp_rows, base_resp_rows, umap_data, cfg) -> str:
-    """The whole page as one string."""
-    from plotly.offline import get_plotlyjs
+def build_report(result) -> str:
+    """The whole page as one string, from an `AnalysisResult`."""
+    from . import textview
 
+    s, cfg, table = result.summary, result.config, result.table
     parts: list[str] = []
+    toc: list[tuple[str, str]] = []
     n_plots = 0
 
     def plot(fig, height, top=60):
@@ -266,105 +255,170 @@ def build_report(summary, records, table, piv_rows, resp_rows, base_resp_rows, u
         n_plots += 1
         parts.append(_fig_html(fig, f"ek-plot-{n_plots}", height, top))
 
-    s = summary
+    def section(anchor: str, title: str, intro: str = ""):
+        toc.append((anchor, title))
+        parts.append(f"<h2 id='{anchor}'>{_e(title)}</h2>" + (f"<p>{intro}</p>" if intro else ""))
+
+    sc = s["scorer"]
+    how = {"records": "the model that wrote the records (their <code>model</code> field)", "option": "named with --model",
+           "default": "<b>the default scorer: the records do not name the model that wrote them</b>"}[sc["source"]]
     parts.append(f"<h1>Token entropy analysis</h1><p class='muted'>outputs: <code>{_e(s['inputs']['outputs'])}</code>"
-                 + (f" · base: <code>{_e(s['inputs']['base'])}</code>" if s["inputs"]["base"] else "")
-                 + f" · scorer: <code>{_e(s['model'])}</code> · entropies in nats (natural log), of the temperature-1 next-token distribution, teacher-forced.</p>")
-    cards = [("responses", s["num_responses"]), ("tokens", s["num_tokens"]), ("mean token entropy", _f(s["mean_entropy"])),
-             ("pivotal words found", s["pivotal"]["count"]), ("reflective sentences", s["reflection"]["count"])]
+                 + (f" · base: <code>{_e(s['inputs']['base'])}</code>" if s["inputs"]["base"] else "") + "</p>")
+    parts.append(f"<div class='scorer'>Entropies from <b><code>{_e(sc['model'])}</code></b>, {how}. "
+                 f"{sc['from_records']} response(s) carried their own per-token entropies, {sc['scored']} were scored, "
+                 f"{sc['reused_from_cache']} came from the cache. Entropy in nats of the next-token distribution at temperature "
+                 f"{sc['temperature']:g}, teacher-forced.</div>")
+    if s.get("warnings"):
+        parts.append("<div class='warn'><b>Warnings</b><ul>" + "".join(f"<li>{_e(w)}</li>" for w in s["warnings"]) + "</ul></div>")
+    toc_at = len(parts)
+    cards = [("responses", s["num_responses"]), ("prompts", s["num_prompts"]), ("tokens", s["num_tokens"]),
+             ("mean token entropy", _f(s["mean_entropy"])), ("pivotal words (common)", s["pivotal"]["count"]),
+             ("reflective sentences", s["reflection"]["count"])]
     if s.get("rare"):
         cards.append(("rare sentences", s["rare"]["count"]))
-    if s["inputs"]["skipped_empty_responses"]:
-        cards.append(("skipped (empty response)", s["inputs"]["skipped_empty_responses"]))
     parts.append("<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards) + "</div>")
 
-    # comparisons
-    parts.append("<h2>Exploratory reasoning vs entropy</h2><p>Is entropy higher at pivotal words, in reflective sentences and in rare sentences than elsewhere? "
-                 "Bars are means with 95% bootstrap CIs; <i>p</i> is Welch's t-test (Mann-Whitney U in the table); <i>d</i> is Cohen's d (pooled SD). "
-                 f"A pivotal word's entropy is {'its first token' if cfg.pivotal_entropy == 'first' else 'the mean over its tokens'}; a sentence's entropy is the mean over its tokens.</p>")
-    plot(comparison_figure(s), 460)
-    rows = [_cmp_row("pivotal words vs other tokens", s["pivotal"]), _cmp_row("reflective vs other sentences", s["reflection"])]
+    section("headline", "Exploratory reasoning vs entropy",
+            "Is entropy higher at pivotal words, in reflective sentences and in rare sentences than in the rest of the same "
+            "response? The unit is the <b>response</b>: for every response that has both, <i>d</i> = mean entropy of the group "
+            "minus mean entropy of the rest; the bars are the mean of <i>d</i> over responses with a 95% cluster-bootstrap CI "
+            "(resampling prompts, then responses), <i>p</i> is the Wilcoxon signed-rank test of the <i>d</i>. "
+            f"Pivotal words are compared with the {'first token' if cfg.pivotal_entropy == 'first' else 'mean token entropy'} "
+            "of the other <i>words</i> (not with whitespace, digits or punctuation); a sentence's entropy is the mean over its tokens.")
+    plot(comparison_figure(s), 440)
+    rows = [_headline_row("pivotal vs other words", s["pivotal"]), _headline_row("reflective vs other sentences", s["reflection"])]
     if s.get("rare"):
-        rows.append(_cmp_row("rare vs other sentences", s["rare"]))
-    parts.append(_table(_CMP_HEAD, rows))
+        rows.append(_headline_row("rare vs other sentences", s["rare"]))
+    parts.append(_table(_HEAD, rows))
+    parts.append("<p class='muted'>per-prompt p: Wilcoxon test of the per-prompt mean <i>d</i>, shown when prompts have several "
+                 "responses (their <i>d</i> may be correlated). Groups in fewer than "
+                 f"{cfg.min_responses} responses get no p-value (--min-responses).</p>")
+    mm = [(k, (s.get(k) or {}).get("mixed_model")) for k, _, _ in _GROUPS if (s.get(k) or {}).get("mixed_model")]
+    if mm:
+        parts.append("<p><b>Mixed model</b> (statsmodels MixedLM, REML; assumes independent tokens inside a response, so its "
+                     "CI can be too narrow when they are correlated)</p>")
+        parts.append(_table(["group", "formula", "rows", "coefficient", "95% CI", "p"],
+                            [[k, _e(m["formula"]), m["rows"], _f(m["coef"], "{:+.3f}"), _ci(m["ci95"]), _p(m["p_value"])] for k, m in mm]))
+    parts.append("<details><summary>Pooled figures (descriptive: tokens and sentences treated as independent, which "
+                 "overstates the evidence)</summary>")
+    prow = [_pooled_row("pivotal vs other words", s["pivotal"]),
+            _pooled_row("pivotal vs all other tokens", s["pivotal"]["vs_all_other_tokens"]),
+            _pooled_row("reflective vs other sentences", s["reflection"])]
+    if s.get("rare"):
+        prow.append(_pooled_row("rare vs other sentences", s["rare"]))
+    parts.append(_table(_POOLED_HEAD, prow) + "</details>")
 
-    # heatmap
-    n_show = min(cfg.heatmap_responses, s["num_responses"])
-    parts.append(f"<h2>Token entropy heatmap</h2><p>Each cell is one token of the response, read left to right, top to bottom; colour = entropy "
-                 f"(one scale for all responses). Hover a cell for the token, its entropy and log-probability. Pick a response in the menu "
-                 f"({n_show} of {s['num_responses']} shown; ↵ marks a newline, ␣ a space token).</p>")
-    hfig, hh = heatmap_figure(records, table, resp_rows, cfg.heatmap_responses, cfg.heatmap_width)
-    plot(hfig, hh, top=110)
-    plot(entropy_histogram(table), 340)
-    parts.append(f"<p class='muted'>Token entropy: mean {_f(s['token_entropy']['mean'])}, median {_f(s['token_entropy']['quantiles'].get('0.5'))}, "
-                 f"90th percentile {_f(s['token_entropy']['quantiles'].get('0.9'))}, max {_f(s['token_entropy']['max'])} nats.</p>")
+    shown = list(range(min(cfg.text_responses, s["num_responses"])))
+    section("text", "Responses as text, coloured by token entropy",
+            f"{len(shown)} of {s['num_responses']} responses (--text-responses). Background: entropy of each token on an "
+            f"{'absolute scale, 0 to ' + format(cfg.color_max, 'g') + ' nats' if cfg.color_range == 'absolute' else 'the run' + chr(39) + 's own scale'}"
+            " (tokens above the top are outlined); <span class='legend-piv'>pivotal words</span> underlined (dotted: lexicon "
+            "words below --min-word-count), <span class='legend-refl'>reflective sentences</span> lined above, "
+            "<span class='legend-rare'>rare sentences</span> lined below. Hover a token for its entropy, log-probability "
+            "and the model's top alternatives.")
+    parts.append(f"<style>{textview.CSS}</style>")
+    payload = textview.build_payload(result, shown)
+    parts.append(textview.render_html(payload, color_range=cfg.color_range, color_max=cfg.color_max, has_rare=bool(s.get("rare"))))
 
-    # pivotal
+    section("distribution", "Token entropy distribution")
+    plot(entropy_histogram(table), 320)
+    te = s["token_entropy"]
+    parts.append(f"<p class='muted'>mean {_f(te['mean'])}, median {_f(te['quantiles'].get('0.5'))}, 90th percentile "
+                 f"{_f(te['quantiles'].get('0.9'))}, max {_f(te['max'])} nats.</p>")
+
     piv = s["pivotal"]
-    parts.append("<h2>Pivotal words</h2><p>The paper's four categories (causal, contrastive, sequential, reasoning verbs), matched as whole words "
-                 "and aligned to tokens by character offsets (a word split into several tokens counts once).</p>")
-    parts.append(_table(["category"] + _CMP_HEAD[1:], [_cmp_row(k, v) for k, v in piv["categories"].items()]))
-    if piv["words"]:
+    lf = piv["lexicon_filter"]
+    section("pivotal", "Pivotal words",
+            f"Lexicon <code>{_e(piv['lexicon_spec'])}</code> (--lexicon; words of a category, with inflected forms, matched as whole "
+            f"words and aligned to tokens by character offsets). Only <i>commonly occurring</i> words enter the comparison: at "
+            f"least {lf['min_count']} occurrences (--min-word-count). Kept: "
+            + (", ".join(f"{_e(w)} ({c})" for w, c in lf["kept"].items()) or "none")
+            + ". Left out: " + (", ".join(f"{_e(w)} ({c})" for w, c in lf["dropped"].items()) or "none") + ".")
+    if piv["count"] == 0:
+        parts.append(f"<p class='note'>{_e(_why_empty('pivotal', s))}</p>")
+    parts.append("<p>Per category (Holm-corrected across categories):</p>")
+    parts.append(_table(["category"] + _HEAD[1:] + ["Holm p"], [_headline_row(k, v, holm=True) for k, v in piv["categories"].items()]))
+    if any(w["common"] for w in piv["words"]):
         plot(pivotal_word_figure(s), 400)
-        parts.append(_table(["word", "category", "count", "mean H (first token)", "mean H (all its tokens)", "tokens per word", "diff vs other", "Welch p", "Cohen's d"],
-                            [[_e(w["word"]), _e(w["category"]), w["count"], _f(w["mean_entropy_first"]), _f(w["mean_entropy_mean"]),
-                              _f(w["mean_num_tokens"], "{:.2f}"), _f(w["diff_vs_other"], "{:+.3f}"), _p(w["p_value"]), _f(w["effect_size"], "{:+.2f}")]
+    if piv["words"]:
+        parts.append(_table(["word", "category", "occurrences", "mean H", "responses", "mean diff", "95% CI", "Wilcoxon p", "Holm p"],
+                            [[_e(w["word"]) + ("" if w["common"] else " <span class='note'>(rare)</span>"), _e(w["category"]), w["count"],
+                              _f(w["mean_entropy"]), w["per_response"]["responses"], _f(w["per_response"]["mean_diff"], "{:+.3f}"),
+                              _ci(w["per_response"]["ci95"]), _p(w["per_response"]["p_value"]), _p(w["per_response"].get("p_value_holm"))]
                              for w in piv["words"]]))
 
     fk = s["forking"]
-    parts.append(f"<h2>Forking tokens</h2><p>Tokens and words whose entropy is in the top {100 * (1 - fk['quantile']):.0f}% "
-                 f"(entropy ≥ {fk['threshold']:.3f} nats), by how often they are that uncertain.</p><div class='cards'>")
-    for title, rows_ in (("tokens", fk["tokens"]), ("words (first token)", fk["words"])):
+    section("forking", "Forking tokens", f"Tokens and words whose entropy is in the top {100 * (1 - fk['quantile']):.0f}% "
+            f"(entropy ≥ {fk['threshold']:.3f} nats), by how often they are that uncertain.")
+    parts.append("<div class='cards'>")
+    for title, rows_ in (("tokens", fk["tokens"]), ("words (entropy per --pivotal-entropy)", fk["words"])):
         parts.append("<div>" + f"<b>{title}</b>" + _table(["", "high-entropy count", "all", "share high", "mean H"],
                      [[_e(r["key"]), r["high_count"], r["count"], _f(r["high_fraction"], "{:.2f}"), _f(r["mean_entropy"])] for r in rows_[:20]]) + "</div>")
     parts.append("</div>")
 
-    # reflection
-    parts.append("<h2>Reflective sentences</h2><p>Sentences (pySBD) matching a self-verification / correction pattern, highest entropy first.</p>")
+    section("reflection", "Reflective sentences", "Sentences (maths-aware splitting) matching a self-verification pattern "
+            f"(--reflective <code>{_e(cfg.reflective)}</code>), highest entropy first.")
+    if s["reflection"]["count"] == 0:
+        parts.append(f"<p class='note'>{_e(_why_empty('reflection', s))}</p>")
     parts.append(_table(["sentence", "mean H", "response"], [[_e(x["text"]), _f(x["mean_entropy"]), x["response"]] for x in s["reflection"]["examples"]], "text"))
     parts.append("<p class='muted'>patterns: " + " · ".join(f"<code>{_e(p)}</code>" for p in s["reflection"]["patterns"]) + "</p>")
 
-    # rare
-    if s.get("rare") and umap_data is not None:
+    if s.get("rare") and result.umap is not None:
         rr = s["rare"]
-        parts.append(f"<h2>Rare behaviors and behavior clusters</h2><p>Every OUTPUTS sentence gets the mean cosine distance to its {rr['k']} nearest BASE "
-                     f"sentences (SBERT, <code>{_e(rr['embedder'])}</code>); the top {100 * rr['fraction']:.0f}% are rare "
-                     f"(distance ≥ {_f(rr['threshold_distance'])}). The map shows {rr['umap_points']} sentences (UMAP); "
-                     "clusters are k-means on the embeddings, summarized by their most central sentences.</p>")
-        plot(umap_figure(umap_data, rr["clusters"]), 620)
+        section("rare", "Rare behaviors and behavior clusters",
+                f"Every OUTPUTS sentence gets the mean cosine distance to its {rr['k']} nearest BASE sentences (SBERT, "
+                f"<code>{_e(rr['embedder'])}</code>); the top {100 * rr['fraction']:.0f}% are rare (distance ≥ "
+                f"{_f(rr['threshold_distance'])}). The map shows {rr['umap_points']} sentences (UMAP); clusters are k-means "
+                "on the embeddings, summarized by their most central sentences.")
+        plot(umap_figure(result.umap, rr["clusters"]), 620)
         parts.append(_table(["cluster", "size", "OUTPUTS", "BASE", "rare", "mean H (OUTPUTS)", "most central sentences"],
                             [[f"C{c['cluster']}", c["size"], c["outputs"], c["base"], c["rare"], _f(c["mean_entropy_outputs"]),
                               "<br>".join(_e(t[:200]) for t in c["central_sentences"])] for c in rr["clusters"]], "text"))
         parts.append("<p><b>Most isolated sentences</b></p>")
         parts.append(_table(["sentence", "distance", "mean H"], [[_e(x["text"]), _f(x["rarity"]), _f(x["mean_entropy"])] for x in rr["examples"]], "text"))
+    else:
+        section("rare", "Rare behaviors", _e(_why_empty("rare", s)))
 
-    # dynamics
-    parts.append("<h2>Test-time dynamics</h2><p>Per response: length, pivotal words, reflective sentences and the "
-                 f"{_e(s['dynamics']['repetition_rate'])}; means per source.</p>")
+    section("dynamics", "Test-time dynamics", "Per response: length, pivotal words, reflective sentences and the "
+            f"{_e(s['dynamics']['repetition_rate'])}; means per source. Compare two runs with "
+            "<code>entropykit analyze compare RUN_A RUN_B</code>.")
     plot(dynamics_figure(s), 360)
     dyn = s["dynamics"]["by_source"]
     parts.append(_table(["source", "responses", "tokens", "words", "sentences", "pivotal", "reflective", "repetition rate"],
                         [[_e(k), v["count"], _f(v["mean_num_tokens"], "{:.1f}"), _f(v["mean_num_words"], "{:.1f}"), _f(v["mean_num_sentences"], "{:.1f}"),
                           _f(v["mean_pivotal_count"], "{:.2f}"), _f(v["mean_reflective_count"], "{:.2f}"), _f(v["mean_repetition_rate"], "{:.3f}")]
                          for k, v in dyn.items()]))
-    if s.get("warnings"):
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w)}</li>" for w in s["warnings"]) + "</ul>")
+    parts.insert(toc_at, "<nav class='toc'><b>Contents</b>" + "".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in toc) + "</nav>")
     parts.append("<p id='ek-status'>loading</p>")
+    return page("entropykit analyze report", "\n".join(parts))
 
-    status_js = """
+
+STATUS_JS = """
 <script>
 (function(){
+  var t0 = performance.now();
   function check(){
-    var divs=document.querySelectorAll('.plotly-graph-div'), ok=0;
-    divs.forEach(function(d){ if(d._fullLayout && d.querySelector('.main-svg')) ok++; });
-    var errs=window.__ekErrors||[];
-    document.getElementById('ek-status').textContent=(errs.length?'errors: '+errs.join(' | '):'ok')+' plots='+ok+'/'+divs.length;
+    var divs = document.querySelectorAll('.plotly-graph-div'), ok = 0;
+    divs.forEach(function(d){ if (d._fullLayout && d.querySelector('.main-svg')) ok++; });
+    var errs = window.__ekErrors || [], tv = window.__ekText;
+    var txt = tv ? ' text=' + (tv.ready ? (tv.tokens || 0) : 'pending') : '';
+    document.getElementById('ek-status').textContent = (errs.length ? 'errors: ' + errs.join(' | ') : 'ok') + ' plots=' + ok + '/' + divs.length
+      + txt + ' ms=' + Math.round(performance.now());
   }
-  window.addEventListener('load', function(){ setTimeout(check, 300); });
+  window.addEventListener('load', function(){
+    var wait = (window.__ekText && window.__ekText.promise) || Promise.resolve();
+    wait.then(function(){ requestAnimationFrame(function(){ setTimeout(check, 0); }); });
+  });
 })();
 </script>"""
-    head = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>entropykit analyze report</title>"
+
+
+def page(title: str, body: str) -> str:
+    """A self-contained page: plotly.js inlined once, an error catcher, ``body``, the status line script."""
+    from plotly.offline import get_plotlyjs
+
+    head = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
             f"<style>{_CSS}</style>"
             "<script>window.__ekErrors=[];window.addEventListener('error',function(e){window.__ekErrors.push(String(e.message||e));});</script>"
             f"<script>{get_plotlyjs()}</script></head><body>")
-    return head + "\n".join(parts) + status_js + "</body></html>"
+    return head + body + STATUS_JS + "</body></html>"

@@ -5,9 +5,11 @@ All tokens of all responses live in flat arrays (``entropy[N]``, ``offsets[N, 2]
 strings. The scorer runs in chunks of records and each chunk is turned into arrays at once.
 
 Cache: ``tokens.parquet`` in the output folder holds one row per token (response index,
-position, token id, token string, start, end, logprob, entropy); its schema metadata lists
-each response's cache key, ``sha256(model, chat, temperature, prompt, response)``. A rerun into
-the same folder takes every response whose key is there from the file and scores only the rest.
+position, token id, token string, start, end, logprob, entropy, and the model's top-k
+alternatives: ``top_ids``, ``top_tokens``, ``top_logprobs``, k = 5 by default); its schema
+metadata lists each response's cache key, ``sha256(model, chat, temperature, prompt, response)``.
+A rerun into the same folder takes every response whose key is there from the file and scores
+only the rest.
 """
 
 from __future__ import annotations
@@ -43,6 +45,20 @@ class TokenTable:
     logprob: np.ndarray  # float32 [N]
     entropy: np.ndarray  # float32 [N]
     keys: list = field(default_factory=list)  # cache key per response
+    top_ids: np.ndarray | None = None  # int32 [N, K], -1 where absent (K = 0: none stored)
+    top_logprob: np.ndarray | None = None  # float32 [N, K], NaN where absent
+    top_text: dict = field(default_factory=dict)  # token id -> decoded text, for top_ids
+
+    def __post_init__(self):
+        n = len(self.entropy)
+        if self.top_ids is None:
+            self.top_ids = np.full((n, 0), -1, np.int32)
+        if self.top_logprob is None:
+            self.top_logprob = np.full(self.top_ids.shape, np.nan, np.float32)
+
+    @property
+    def top_k(self) -> int:
+        return int(self.top_ids.shape[1])
 
     @property
     def num_responses(self) -> int:
@@ -63,8 +79,10 @@ class TokenTable:
         logprobs: Sequence[Sequence[float]],
         entropies: Sequence[Sequence[float]],
         keys: Sequence[str] = (),
+        top_k: Sequence[Sequence[Sequence] | None] | None = None,
     ) -> "TokenTable":
-        """Build from per-response lists (e.g. the fields of ``ScoredResponse`` objects)."""
+        """Build from per-response lists (e.g. the fields of ``ScoredResponse`` objects);
+        ``top_k``: per response None or, per token, a list of ``(id, text, logprob)``."""
         lens = np.array([len(x) for x in token_ids], dtype=np.int64)
         ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
 
@@ -72,6 +90,17 @@ class TokenTable:
             return np.concatenate([np.asarray(p, dtype=dtype) for p in parts]) if len(parts) else np.zeros(0, dtype)
 
         off = np.concatenate([np.asarray(o, dtype=np.int32).reshape(-1, 2) for o in offsets]) if len(offsets) else np.zeros((0, 2), np.int32)
+        n = int(ptr[-1])
+        k = max((len(alts) for resp in (top_k or []) if resp for alts in resp), default=0)
+        top_ids = np.full((n, k), -1, np.int32)
+        top_lp = np.full((n, k), np.nan, np.float32)
+        text: dict[int, str] = {}
+        for r, resp in enumerate(top_k or []):
+            for t, alts in enumerate(resp or []):
+                for j, (i, s, lp) in enumerate(alts):
+                    top_ids[ptr[r] + t, j] = int(i)
+                    top_lp[ptr[r] + t, j] = float(lp)
+                    text.setdefault(int(i), str(s))
         return TokenTable(
             ptr=ptr,
             token_id=flat(token_ids, np.int32),
@@ -80,6 +109,9 @@ class TokenTable:
             logprob=flat(logprobs, np.float32),
             entropy=flat(entropies, np.float32),
             keys=list(keys),
+            top_ids=top_ids,
+            top_logprob=top_lp,
+            top_text=text,
         )
 
     @staticmethod
@@ -89,6 +121,14 @@ class TokenTable:
         sizes = [p.num_tokens for p in parts]
         base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         ptr = np.concatenate([[0]] + [p.ptr[1:] + b for p, b in zip(parts, base)]).astype(np.int64)
+        k = max(p.top_k for p in parts)
+
+        def pad(a, fill):
+            return np.concatenate([a, np.full((a.shape[0], k - a.shape[1]), fill, a.dtype)], axis=1) if a.shape[1] < k else a
+
+        text: dict[int, str] = {}
+        for p in parts:
+            text.update(p.top_text)
         return TokenTable(
             ptr=ptr,
             token_id=np.concatenate([p.token_id for p in parts]),
@@ -96,7 +136,10 @@ class TokenTable:
             offsets=np.concatenate([p.offsets for p in parts]).reshape(-1, 2),
             logprob=np.concatenate([p.logprob for p in parts]),
             entropy=np.concatenate([p.entropy for p in parts]),
-            keys=[k for p in parts for k in p.keys],
+            keys=[key for p in parts for key in p.keys],
+            top_ids=np.concatenate([pad(p.top_ids, -1) for p in parts]),
+            top_logprob=np.concatenate([pad(p.top_logprob, np.nan) for p in parts]),
+            top_text=text,
         )
 
     def select(self, idx: Sequence[int]) -> "TokenTable":
@@ -112,6 +155,9 @@ class TokenTable:
             logprob=self.logprob[sel],
             entropy=self.entropy[sel],
             keys=[self.keys[i] for i in idx] if self.keys else [],
+            top_ids=self.top_ids[sel],
+            top_logprob=self.top_logprob[sel],
+            top_text=self.top_text,
         )
 
 
@@ -132,14 +178,53 @@ def write_token_table(path: str | os.PathLike, table: TokenTable, meta: dict) ->
             "end": table.offsets[:, 1].astype(np.int32),
             "logprob": table.logprob.astype(np.float32),
             "entropy": table.entropy.astype(np.float32),
+            **_top_columns(table),
         }
     )
     md = dict(meta)
+    md["top_k"] = table.top_k
     md["keys"] = list(table.keys)
     md["num_responses"] = table.num_responses
     t = t.replace_schema_metadata({_META_KEY: json.dumps(md).encode("utf-8")})
     with atomic_path(path) as tmp:
         pq.write_table(t, tmp, compression="zstd")
+
+
+def _top_columns(table: TokenTable) -> dict:
+    """List columns of the top-k alternatives (empty lists when none were stored)."""
+    import pyarrow as pa
+
+    if table.top_k == 0:
+        return {}
+    ids = table.top_ids
+    valid = ids >= 0
+    lens = valid.sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int32)
+    flat_ids = ids[valid]
+    texts = [table.top_text.get(int(i), "") for i in flat_ids]
+    return {
+        "top_ids": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat_ids, type=pa.int32())),
+        "top_tokens": pa.ListArray.from_arrays(pa.array(offsets), pa.array(texts, type=pa.string())),
+        "top_logprobs": pa.ListArray.from_arrays(pa.array(offsets), pa.array(table.top_logprob[valid], type=pa.float32())),
+    }
+
+
+def _read_top(t, n: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    if "top_ids" not in t.column_names:
+        return np.full((n, 0), -1, np.int32), np.full((n, 0), np.nan, np.float32), {}
+    ids_col = t.column("top_ids").combine_chunks()
+    lens = np.diff(ids_col.offsets.to_numpy())
+    k = int(lens.max()) if n else 0
+    flat_ids = ids_col.values.to_numpy().astype(np.int32)
+    flat_lp = t.column("top_logprobs").combine_chunks().values.to_numpy().astype(np.float32)
+    flat_tx = t.column("top_tokens").combine_chunks().values.to_pylist()
+    rows = np.repeat(np.arange(n), lens)
+    cols = np.arange(len(flat_ids)) - np.repeat(np.cumsum(lens) - lens, lens)
+    ids = np.full((n, k), -1, np.int32)
+    lp = np.full((n, k), np.nan, np.float32)
+    ids[rows, cols] = flat_ids
+    lp[rows, cols] = flat_lp
+    return ids, lp, dict(zip(flat_ids.tolist(), flat_tx))
 
 
 def read_token_table(path: str | os.PathLike) -> tuple[TokenTable, dict] | None:
@@ -155,6 +240,7 @@ def read_token_table(path: str | os.PathLike) -> tuple[TokenTable, dict] | None:
         nresp = int(md["num_responses"])
         resp = t.column("response").to_numpy()
         counts = np.bincount(resp, minlength=nresp) if len(resp) else np.zeros(nresp, np.int64)
+        top_ids, top_lp, top_text = _read_top(t, t.num_rows)
         table = TokenTable(
             ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             token_id=t.column("token_id").to_numpy().astype(np.int32),
@@ -163,6 +249,9 @@ def read_token_table(path: str | os.PathLike) -> tuple[TokenTable, dict] | None:
             logprob=t.column("logprob").to_numpy().astype(np.float32),
             entropy=t.column("entropy").to_numpy().astype(np.float32),
             keys=list(md["keys"]),
+            top_ids=top_ids,
+            top_logprob=top_lp,
+            top_text=top_text,
         )
         if len(table.keys) != nresp:
             return None

@@ -1,4 +1,5 @@
-"""`entropykit analyze`: a thin typer layer over `entropykit.analysis.run_analysis`."""
+"""`entropykit analyze` and `entropykit analyze compare`: a thin typer layer over
+`entropykit.analysis` (option defaults are read from `AnalyzeConfig`)."""
 
 from __future__ import annotations
 
@@ -6,67 +7,140 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
-HELP = """Token- and sentence-level entropy analysis of model outputs (paper section 2).
+from entropykit.analysis.pipeline import AnalyzeConfig
+
+_HELP = """Token- and sentence-level entropy analysis of model outputs (paper section 2).
 
 OUTPUTS.jsonl holds one JSON object per line with "prompt" and "response" (optional "id",
-"source"); the sample files of `entropykit passk` work as they are. With --base (a reference
-model's outputs, "response" needed) rare behaviors are analyzed too.
+"source", "model"); the sample files of `entropykit passk` work as they are. Entropies come
+from the model that wrote the text: the records' "model" field unless --model is given, and a
+--model that differs from it is refused unless --scorer-differs-ok. Records that already carry
+per-token arrays ("offsets", "entropies", "logprobs", ... as written by `entropykit score`) are
+used as they are, with no model loaded. With --base (a reference model's outputs, "response"
+needed) rare behaviors are analyzed too.
+
+The headline of every comparison has the response as the unit (per-response differences,
+Wilcoxon signed-rank and paired t tests, cluster-bootstrap CI over prompts and responses);
+pooled token/sentence figures are reported as descriptive.
 
 Writes into --out: summary.json, report.html (open in a browser, works offline),
-tokens.parquet (token strings, offsets, log-probs, entropies; a rerun into the same folder
-reuses every response whose model and text match), responses.jsonl (per-response entropy and
-test-time dynamics), sentences.jsonl, and with --base embeddings.npz (sentence embeddings,
-reused the same way).
+tokens.parquet (tokens, offsets, log-probs, entropies, top-5 alternatives; a rerun into the
+same folder reuses every response whose scorer and text match), responses.jsonl (per-response
+entropy and test-time dynamics), sentences.jsonl, and with --base embeddings.npz.
+
+Compare two analyses (paper Figure 8): entropykit analyze compare RUN_A RUN_B --out cmp.html
 
 Bad input: a missing/empty/binary file, a malformed JSON line, a record without "prompt" or
-"response", or a non-string value stops with one line on stderr and exit code 2. Records with
-an empty (or whitespace-only) response are skipped and counted in a warning.
+"response", a non-string value, a scorer that is not the records' model, or records mixing
+models stops with one line on stderr and exit code 2. Records with an empty (or
+whitespace-only) response are skipped and counted in a warning.
 """
 
 
+HELP = "\n\n".join(" ".join(par.split()) for par in _HELP.split("\n\n"))  # one line per paragraph: the help wraps it
+
+
+def _d(name: str):
+    return AnalyzeConfig.default(name)
+
+
+class _AnalyzeGroup(TyperGroup):
+    """`analyze OUTPUTS ...` runs the analysis; `analyze compare ...` compares two runs."""
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx, args):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return ("" if name == "run" else name), cmd, rest  # usage reads "entropykit analyze [OPTIONS] OUTPUTS"
+
+
+analyze_app = typer.Typer(cls=_AnalyzeGroup, add_completion=False, pretty_exceptions_enable=False, help=HELP)
+
+
+@analyze_app.command("run", help=HELP, no_args_is_help=True, hidden=True)
+def analyze(
+    outputs: Path = typer.Argument(..., metavar="OUTPUTS.jsonl", help="JSONL of the studied model's outputs (prompt, response).", show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing; checked writable before any work).", show_default=False),
+    base: Optional[Path] = typer.Option(None, "--base", help="JSONL of a reference (e.g. base) model's outputs: enables rare-behavior analysis."),
+    model: Optional[str] = typer.Option(_d("model"), "--model", help="Scorer (embedded alias, HF folder, .gguf file or hub id). Default: the model named in the records."),
+    scorer_differs_ok: bool = typer.Option(_d("scorer_differs_ok"), "--scorer-differs-ok", help="Allow a --model other than the model that wrote the records."),
+    embedder: str = typer.Option(_d("embedder"), "--embedder", help="Sentence embedder: 'minilm' (embedded all-MiniLM-L6-v2), a local sentence-transformers folder or hub id."),
+    lexicon: str = typer.Option(_d("lexicon"), "--lexicon", help="Pivotal words: 'paper' (the words the paper names, with inflections), 'extended', or a FILE that replaces them ('category: w1, lemma/form/form')."),
+    lexicon_add: Optional[Path] = typer.Option(_d("lexicon_add"), "--lexicon-add", help="FILE of pivotal words added to --lexicon."),
+    reflective: str = typer.Option(_d("reflective"), "--reflective", help="Reflective patterns: 'paper' (verify/check families), 'extended', or a FILE of regexes that replaces them."),
+    reflective_add: Optional[Path] = typer.Option(_d("reflective_add"), "--reflective-add", help="FILE of regexes added to --reflective."),
+    min_word_count: int = typer.Option(_d("min_word_count"), "--min-word-count", help="'Commonly occurring' pivotal words: at least this many occurrences."),
+    pivotal_entropy: str = typer.Option(_d("pivotal_entropy"), "--pivotal-entropy", help="Entropy of a word: 'first' token or 'mean' of its tokens (the same for the control words)."),
+    min_responses: int = typer.Option(_d("min_responses"), "--min-responses", help="Per-response tests need this many responses containing both groups."),
+    min_count: int = typer.Option(_d("min_count"), "--min-count", help="Pooled (descriptive) tests need this many values per group."),
+    mixed_model: bool = typer.Option(_d("mixed_model"), "--mixed-model/--no-mixed-model", help="Also fit H ~ group + (1 | prompt/response) (statsmodels MixedLM)."),
+    rare_fraction: float = typer.Option(_d("rare_fraction"), "--rare-fraction", help="Fraction of OUTPUTS sentences labelled rare (top by kNN distance)."),
+    k: int = typer.Option(_d("knn_k"), "--k", help="Nearest BASE sentences averaged for the rarity distance."),
+    clusters: int = typer.Option(_d("n_clusters"), "--clusters", help="Number of behavior clusters (k-means)."),
+    umap_points: int = typer.Option(_d("umap_max_points"), "--umap-points", help="Sentences sampled for the UMAP map and clusters."),
+    forking_quantile: float = typer.Option(_d("forking_quantile"), "--forking-quantile", help="Forking tokens: entropy at or above this quantile."),
+    repetition_n: int = typer.Option(_d("repetition_n"), "--repetition-n", help="n of the n-gram repetition rate (seq-rep-n over words)."),
+    n_boot: int = typer.Option(_d("n_boot"), "--n-boot", help="Bootstrap replicates for the 95% CIs."),
+    seed: int = typer.Option(_d("seed"), "--seed", help="Seed for bootstrap, sampling, UMAP and k-means."),
+    chat: Optional[bool] = typer.Option(_d("chat"), "--chat/--no-chat", help="Apply the tokenizer's chat template to prompts (default: when it has one)."),
+    top_k: int = typer.Option(_d("top_k"), "--top-k", help="Alternatives per token stored while scoring (report hover)."),
+    max_batch_tokens: int = typer.Option(_d("max_batch_tokens"), "--max-batch-tokens", help="Scorer batch size in (padded) tokens."),
+    text_responses: int = typer.Option(_d("text_responses"), "--text-responses", help="Responses in the report's running-text view."),
+    color_range: str = typer.Option(_d("color_range"), "--color-range", help="Text view colours: 'absolute' (0..--color-max nats) or 'run' (0..the run's 99th percentile)."),
+    color_max: float = typer.Option(_d("color_max"), "--color-max", help="Top of the absolute colour scale (nats)."),
+    limit: Optional[int] = typer.Option(_d("limit"), "--limit", help="Analyze only the first N usable records."),
+    device: Optional[str] = typer.Option(_d("device"), "--device", help="Torch device for the scorer (default: cuda if available, else cpu)."),
+    report: bool = typer.Option(_d("report"), "--report/--no-report", help="Write report.html."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
+) -> None:
+    from rich.console import Console
+
+    from entropykit.analysis import print_summary, run_analysis
+
+    cfg = AnalyzeConfig(
+        outputs=str(outputs), out=str(out), base=str(base) if base else None, model=model, scorer_differs_ok=scorer_differs_ok,
+        embedder=embedder, lexicon=lexicon, lexicon_add=str(lexicon_add) if lexicon_add else None, reflective=reflective,
+        reflective_add=str(reflective_add) if reflective_add else None, min_word_count=min_word_count,
+        pivotal_entropy=pivotal_entropy, min_responses=min_responses, min_count=min_count, mixed_model=mixed_model,
+        rare_fraction=rare_fraction, knn_k=k, n_clusters=clusters, umap_max_points=umap_points, forking_quantile=forking_quantile,
+        repetition_n=repetition_n, n_boot=n_boot, seed=seed, chat=chat, top_k=top_k, max_batch_tokens=max_batch_tokens,
+        text_responses=text_responses, color_range=color_range, color_max=color_max, limit=limit, device=device,
+        progress=progress, report=report,
+    )
+    summary = run_analysis(cfg)
+    console = Console()
+    print_summary(summary, console)
+    for w in summary.get("warnings", []):
+        typer.echo(f"entropykit: warning: {w}", err=True)
+    written = ", ".join(summary["files"].values())
+    console.print(f"wrote [bold]{Path(out) / 'report.html'}[/bold] ({written})" if report else f"wrote {written} in {out}")
+
+
+@analyze_app.command("compare")
+def compare(
+    run_a: Path = typer.Argument(..., metavar="RUN_A", help="An `entropykit analyze --out` folder (e.g. the GRPO model's)."),
+    run_b: Path = typer.Argument(..., metavar="RUN_B", help="Another one (e.g. GRPO + entropy advantage) on the same prompts."),
+    out: Path = typer.Option(Path("analyze-compare.html"), "--out", "-o", help="HTML report (a .json twin is written beside it)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Two comma-separated names (default: the folder names)."),
+    n_boot: int = typer.Option(_d("n_boot"), "--n-boot", help="Bootstrap replicates for the 95% CIs."),
+    seed: int = typer.Option(_d("seed"), "--seed"),
+) -> None:
+    """Paper Figure 8: pivotal words and reflective sentences per 1k tokens, their entropy, response
+    length and repetition rate of two analyses, per response with 95% CIs; B - A paired by prompt."""
+    from rich.console import Console
+
+    from entropykit.analysis.compare import compare_runs, print_compare
+
+    lab = [s.strip() for s in labels.split(",")] if labels else None
+    report = compare_runs(str(run_a), str(run_b), str(out), labels=lab, n_boot=n_boot, seed=seed)
+    print_compare(report, Console())
+    typer.echo(f"wrote {out} and {Path(out).with_suffix('.json')}", err=True)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("analyze", help=HELP, no_args_is_help=True)
-    def analyze(
-        outputs: Path = typer.Argument(..., help="JSONL of the studied model's outputs (prompt, response).", show_default=False),
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing).", show_default=False),
-        base: Optional[Path] = typer.Option(None, "--base", help="JSONL of a reference (e.g. base) model's outputs: enables rare-behavior analysis."),
-        model: str = typer.Option("smollm2-135m", "--model", help="Scorer: embedded alias, local HF folder, .gguf file or hub id."),
-        embedder: str = typer.Option("minilm", "--embedder", help="Sentence embedder: 'minilm' (embedded all-MiniLM-L6-v2), a local sentence-transformers folder or hub id."),
-        pivotal_words: Optional[Path] = typer.Option(None, "--pivotal-words", help="File of extra pivotal words: 'category: w1, w2' or one word per line."),
-        reflective_patterns: Optional[Path] = typer.Option(None, "--reflective-patterns", help="File of extra reflective regexes, one per line (case-insensitive)."),
-        pivotal_entropy: str = typer.Option("first", "--pivotal-entropy", help="Entropy of a multi-token word: 'first' token or 'mean' of its tokens."),
-        rare_fraction: float = typer.Option(0.1, "--rare-fraction", help="Fraction of OUTPUTS sentences labelled rare (top by kNN distance)."),
-        k: int = typer.Option(5, "--k", help="Nearest BASE sentences averaged for the rarity distance."),
-        clusters: int = typer.Option(8, "--clusters", help="Number of behavior clusters (k-means)."),
-        umap_points: int = typer.Option(4000, "--umap-points", help="Sentences sampled for the UMAP map and clusters."),
-        forking_quantile: float = typer.Option(0.8, "--forking-quantile", help="Forking tokens: entropy at or above this quantile."),
-        repetition_n: int = typer.Option(4, "--repetition-n", help="n of the n-gram repetition rate (seq-rep-n over words)."),
-        n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap replicates for the 95% CIs."),
-        seed: int = typer.Option(0, "--seed", help="Seed for bootstrap, sampling, UMAP and k-means."),
-        chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="Apply the tokenizer's chat template to prompts (default: when it has one)."),
-        max_batch_tokens: int = typer.Option(8192, "--max-batch-tokens", help="Scorer batch size in (padded) tokens."),
-        heatmap_responses: int = typer.Option(50, "--heatmap-responses", help="Responses selectable in the report's heatmap."),
-        limit: Optional[int] = typer.Option(None, "--limit", help="Analyze only the first N usable records."),
-        device: Optional[str] = typer.Option(None, "--device", help="Torch device for the scorer (default: cuda if available, else cpu)."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
-    ) -> None:
-        from rich.console import Console
-
-        from entropykit.analysis import AnalyzeConfig, print_summary, run_analysis
-
-        cfg = AnalyzeConfig(
-            outputs=str(outputs), out=str(out), base=str(base) if base else None, model=model, embedder=embedder,
-            pivotal_words=str(pivotal_words) if pivotal_words else None,
-            reflective_patterns=str(reflective_patterns) if reflective_patterns else None,
-            pivotal_entropy=pivotal_entropy, rare_fraction=rare_fraction, knn_k=k, n_clusters=clusters,
-            umap_max_points=umap_points, forking_quantile=forking_quantile, repetition_n=repetition_n, n_boot=n_boot,
-            seed=seed, chat=chat, max_batch_tokens=max_batch_tokens, heatmap_responses=heatmap_responses, limit=limit,
-            device=device, progress=progress,
-        )
-        summary = run_analysis(cfg)
-        console = Console()
-        print_summary(summary, console)
-        for w in summary.get("warnings", []):
-            typer.echo(f"entropykit: warning: {w}", err=True)
-        console.print(f"wrote [bold]{Path(out) / 'report.html'}[/bold] and summary.json, tokens.parquet, responses.jsonl, sentences.jsonl")
+    app.add_typer(analyze_app, name="analyze")

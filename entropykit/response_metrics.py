@@ -20,13 +20,15 @@ Stable API
        "repetition_n": int}
 
 - ``aggregate_metrics(rows) -> dict``: mean of each numeric field over many responses.
-- ``DEFAULT_PIVOTAL_LEXICON``: ``{category: (word, ...)}`` with the paper's four categories.
-- ``DEFAULT_REFLECTIVE_PATTERNS``: case-insensitive regexes for self-verification/correction.
-- ``find_pivotal_words(text, lexicon=None) -> list[WordMatch]`` (character spans).
-- ``split_sentences(text) -> list[tuple[int, int]]`` (character spans, pySBD per line).
+- ``PAPER_LEXICON`` (= ``DEFAULT_PIVOTAL_LEXICON``) / ``EXTENDED_LEXICON``:
+  ``{category: ("lemma/form/...", ...)}``; ``resolve_lexicon(spec, add)`` for ``--lexicon``.
+- ``PAPER_REFLECTIVE_PATTERNS`` (= ``DEFAULT_REFLECTIVE_PATTERNS``: the verify/check families) /
+  ``EXTENDED_REFLECTIVE_PATTERNS``; ``resolve_patterns(spec, add)`` for ``--reflective``.
+- ``find_pivotal_words(text, lexicon=None) -> list[WordMatch]`` (character spans, lemmas).
+- ``split_sentences(text) -> list[tuple[int, int]]`` (character spans; maths-aware, pySBD per line).
 - ``is_reflective(sentence, patterns=None) -> bool``.
 - ``repetition_rate(text, n=4) -> float``.
-- ``load_lexicon_file(path)``, ``load_patterns_file(path)``: user extensions (UserError on bad files).
+- ``load_lexicon_file(path)``, ``load_patterns_file(path)``: user files (UserError on bad files).
 
 All functions are pure and cheap (no model): pySBD segmentation is ~5 ms per KB of text.
 """
@@ -41,30 +43,57 @@ from typing import Iterable, Mapping, Sequence
 
 from entropykit.errors import UserError
 
-# The paper's four categories of pivotal tokens (section 2; examples from its text and
-# Figure 2). Words are matched case-insensitively on word boundaries; multi-word phrases work.
-DEFAULT_PIVOTAL_LEXICON: dict[str, tuple[str, ...]] = {
-    "causal": ("because", "therefore", "thus", "hence", "so", "since"),
-    "contrastive": ("however", "although", "but", "yet", "though", "whereas"),
-    "sequential": ("first", "then", "next", "finally", "second"),
-    "reasoning_verb": ("suggest", "demonstrate", "recall", "consider", "assume", "note", "imply"),
+# Pivotal words (paper section 2). An entry is "lemma" or "lemma/form/form...": every form is
+# matched and counted under its lemma. PAPER_LEXICON holds exactly the words the paper names
+# (Figure 2: first, recall, thus; the text: because, therefore, however, although, then,
+# suggest, demonstrate) in its four categories, with their inflected forms. EXTENDED_LEXICON
+# adds common connectives the paper does not name ("so", "but", "since", ...); they are frequent
+# and ambiguous (a "so" that means "very", a "since" that means time), so they are opt-in.
+# "second" is in neither: it mostly means the ordinal ("the second equation").
+PAPER_LEXICON: dict[str, tuple[str, ...]] = {
+    "causal": ("because", "therefore", "thus"),
+    "contrastive": ("however", "although"),
+    "sequential": ("first/firstly", "then"),
+    "reasoning_verb": (
+        "suggest/suggests/suggested/suggesting",
+        "demonstrate/demonstrates/demonstrated/demonstrating",
+        "recall/recalls/recalled/recalling",
+    ),
 }
+EXTENDED_LEXICON: dict[str, tuple[str, ...]] = {
+    "causal": PAPER_LEXICON["causal"] + ("hence", "so", "since", "consequently"),
+    "contrastive": PAPER_LEXICON["contrastive"] + ("but", "yet", "though", "whereas", "instead"),
+    "sequential": PAPER_LEXICON["sequential"] + ("next", "finally", "secondly"),
+    "reasoning_verb": PAPER_LEXICON["reasoning_verb"] + (
+        "consider/considers/considered/considering",
+        "assume/assumes/assumed/assuming",
+        "note/notes/noted/noting",
+        "imply/implies/implied/implying",
+        "conclude/concludes/concluded/concluding",
+    ),
+}
+DEFAULT_PIVOTAL_LEXICON = PAPER_LEXICON
+LEXICONS = {"paper": PAPER_LEXICON, "extended": EXTENDED_LEXICON}
 
-# Self-verification and correction (paper section 2, "Reflective Actions"). Case-insensitive.
-DEFAULT_REFLECTIVE_PATTERNS: tuple[str, ...] = (
+# Reflective actions (paper section 2): "sentences containing keywords such as 'verify' or
+# 'check'". PAPER: the verify and check word families (double-check, re-check included).
+# EXTENDED adds other self-correction markers. All case-insensitive.
+PAPER_REFLECTIVE_PATTERNS: tuple[str, ...] = (
     r"\bverif(?:y|ies|ied|ying|ication)\b",
-    r"\b(?:re-?)?check(?:s|ed|ing)?\b",
-    r"\bdouble[- ]?check",
+    r"\b(?:double[- ]?|re-?)?check(?:s|ed|ing)?\b",
+)
+EXTENDED_REFLECTIVE_PATTERNS: tuple[str, ...] = PAPER_REFLECTIVE_PATTERNS + (
     r"\bre-?examin(?:e|es|ed|ing)\b",
     r"\bconfirm(?:s|ed|ing)?\b",
     r"\bwait\b",
-    r"\blet(?:'s| me| us) (?:re-?)?(?:check|verify|confirm|reconsider|re-?evaluate|re-?calculate)",
     r"\breconsider",
     r"\bre-?evaluat",
     r"\bre-?calculat",
     r"\b(?:made|make) (?:a|an) (?:mistake|error)\b",
     r"\bthat(?:'s| is) (?:not right|incorrect|wrong)\b",
 )
+DEFAULT_REFLECTIVE_PATTERNS = PAPER_REFLECTIVE_PATTERNS
+PATTERN_SETS = {"paper": PAPER_REFLECTIVE_PATTERNS, "extended": EXTENDED_REFLECTIVE_PATTERNS}
 
 DEFAULT_REPETITION_N = 4
 
@@ -75,26 +104,37 @@ class WordMatch:
 
     start: int
     end: int
-    word: str  # lexicon entry (lower case)
+    word: str  # lemma of the lexicon entry (lower case)
     category: str
     surface: str
 
 
-def _normalize_lexicon(lexicon: Mapping[str, Iterable[str]] | None) -> tuple[tuple[str, str], ...]:
+def _phrase(w: str) -> str:
+    return " ".join(str(w).lower().split())
+
+
+def parse_entry(entry: str) -> tuple[str, tuple[str, ...]]:
+    """``"lemma/form/form"`` -> ``(lemma, (lemma, form, form))`` (lower case, inner spaces collapsed)."""
+    forms = tuple(dict.fromkeys(f for f in (_phrase(x) for x in str(entry).split("/")) if f))
+    return (forms[0] if forms else ""), forms
+
+
+def _normalize_lexicon(lexicon: Mapping[str, Iterable[str]] | None) -> tuple[tuple[str, str, str], ...]:
+    """``(form, lemma, category)`` for every form; the first category/lemma given for a form wins."""
     lex = DEFAULT_PIVOTAL_LEXICON if lexicon is None else lexicon
-    pairs: dict[str, str] = {}
-    for cat, words in lex.items():
-        for w in words:
-            w = " ".join(str(w).lower().split())
-            if w and w not in pairs:
-                pairs[w] = str(cat)
-    return tuple(sorted(pairs.items()))
+    out: dict[str, tuple[str, str]] = {}
+    for cat, entries in lex.items():
+        for entry in entries:
+            lemma, forms = parse_entry(entry)
+            for f in forms:
+                out.setdefault(f, (lemma, str(cat)))
+    return tuple(sorted((f, lem, cat) for f, (lem, cat) in out.items()))
 
 
 @functools.lru_cache(maxsize=32)
-def _lexicon_regex(pairs: tuple[tuple[str, str], ...]) -> re.Pattern:
+def _lexicon_regex(forms: tuple[str, ...]) -> re.Pattern:
     # Longest first so that "double check" wins over "check"; \s+ inside phrases.
-    words = sorted((w for w, _ in pairs), key=len, reverse=True)
+    words = sorted(forms, key=len, reverse=True)
     alts = "|".join(r"\s+".join(re.escape(p) for p in w.split(" ")) for w in words)
     # Bounded by non-word characters and hyphens: "so" does not match in "also" or "so-called",
     # "first" not in "first-order".
@@ -105,18 +145,19 @@ def find_pivotal_words(text: str, lexicon: Mapping[str, Iterable[str]] | None = 
     """All non-overlapping occurrences of pivotal words/phrases in ``text``, left to right.
 
     A match is case-insensitive and bounded by non-word, non-hyphen characters (Unicode-aware),
-    so "So," and "THEREFORE" match but "also", "nextgen" and "first-order" do not. ``lexicon`` maps category -> words
-    (default: the paper's causal / contrastive / sequential / reasoning-verb lists).
+    so "So," and "THEREFORE" match but "also", "nextgen" and "first-order" do not. ``lexicon``
+    maps category -> entries ``"lemma"`` or ``"lemma/form/..."`` (default: `PAPER_LEXICON`);
+    ``WordMatch.word`` is the lemma ("suggests" counts as "suggest").
     """
-    pairs = _normalize_lexicon(lexicon)
-    if not pairs:
+    triples = _normalize_lexicon(lexicon)
+    if not triples:
         return []
-    cat = dict(pairs)
+    info = {f: (lem, cat) for f, lem, cat in triples}
     out = []
-    for m in _lexicon_regex(pairs).finditer(text):
+    for m in _lexicon_regex(tuple(f for f, _, _ in triples)).finditer(text):
         surface = m.group(0)
-        key = " ".join(surface.lower().split())
-        out.append(WordMatch(m.start(), m.end(), key, cat.get(key, "custom"), surface))
+        lemma, cat = info.get(_phrase(surface), (_phrase(surface), "custom"))
+        out.append(WordMatch(m.start(), m.end(), lemma, cat, surface))
     return out
 
 
@@ -138,17 +179,141 @@ def _segmenter():
     return pysbd.Segmenter(language="en", clean=False)
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans ``(start, end)`` of ``text`` (end exclusive, whitespace trimmed).
+# Maths that must stay inside one sentence: display and inline TeX, environments. Inline $...$
+# may not cross a blank line, is capped in length and, as in TeX practice, neither starts nor
+# ends with a space, so prices ("$5. Then he pays $6.") are not taken for maths.
+_MATH = re.compile(
+    r"\$\$.+?\$\$"
+    r"|\\\[.+?\\\]"
+    r"|\\\(.+?\\\)"
+    r"|\\begin\{([A-Za-z*]+)\}.+?\\end\{\1\}"
+    r"|(?<![\\$])\$(?=\S)(?:\\.|[^$\\\n]|\n(?!\s*\n)){1,400}?(?<=\S)\$",
+    re.DOTALL,
+)
+_MAX_BRACKET = 300  # longest (...) / [...] group kept whole
+_ENDS = ".!?"
 
-    Lines are split on newlines first (reasoning traces put equations and steps on their own
-    lines), then each line is segmented with pySBD, which keeps decimals ("3.14"),
-    abbreviations ("e.g.", "Mr.") and inline LaTeX ("$x = 2.5$") inside one sentence. Spans are
-    located in the original text, so ``text[start:end]`` is exactly the sentence.
+
+def _bracket_spans(text: str) -> list[tuple[int, int]]:
+    """Outermost balanced ``(...)`` / ``[...]`` groups on one line (at most _MAX_BRACKET long).
+
+    pySBD treats an opening bracket as a possible sentence start ("log_2(y)." becomes
+    "log_2" + "(y)."), so argument lists, intervals and parentheticals are kept whole.
     """
+    spans, stack = [], []
+    pairs = {")": "(", "]": "["}
+    for i, ch in enumerate(text):
+        if ch in "([":
+            stack.append((ch, i))
+        elif ch in pairs:
+            if stack and stack[-1][0] == pairs[ch]:
+                _, j = stack.pop()
+                if not stack and i + 1 - j <= _MAX_BRACKET:
+                    spans.append((j, i + 1))
+            else:
+                stack.clear()
+        elif ch == "\n":
+            stack.clear()
+    return spans
+
+
+def protected_spans(text: str) -> list[tuple[int, int]]:
+    r"""Sorted, merged ``(start, end)`` regions that no sentence boundary may cut: TeX maths
+    (``$...$``, ``$$...$$``, ``\(...\)``, ``\[...\]``, ``\begin{env}...\end{env}``) and
+    balanced brackets (function arguments such as ``log_2(y)``, intervals, parentheticals)."""
+    spans = [m.span() for m in _MATH.finditer(text)]
+    covered = _merge(spans)
+    # brackets outside maths (inside maths they are protected already)
+    masked = _mask(text, covered, keep_end=False)
+    spans += _bracket_spans(masked)
+    return _merge(spans)
+
+
+def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for s, e in sorted(spans):
+        if out and s < out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
+def _mask(text: str, spans: Sequence[tuple[int, int]], keep_end: bool = True) -> str:
+    """``text`` with each span replaced by as many letters (same length, so positions hold).
+
+    With ``keep_end``, a span whose content ends a sentence (``$x = 3.$``) keeps that
+    punctuation as its last character, so the sentence still ends where the span ends.
+    """
+    if not spans:
+        return text
+    parts, pos = [], 0
+    for s, e in spans:
+        parts.append(text[pos:s])
+        inner = text[s:e].rstrip("$])\\ \n")
+        end_char = inner[-1] if keep_end and inner and inner[-1] in _ENDS else ""
+        parts.append("x" * (e - s - len(end_char)) + end_char)
+        pos = e
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    parts, pos = [], 0
+    for s, e in spans:
+        parts += [text[pos:s], " " * (e - s)]
+        pos = e
+    return "".join(parts) + text[pos:]
+
+
+_DISPLAY_START = ("\\[", "$$", "\\begin")
+
+
+def _join_display_lines(text: str, masked: str, prot: Sequence[tuple[int, int]]) -> str:
+    """Replace by spaces the newlines that do not end a sentence around display maths: before a
+    display (``\\[``, ``$$``, ``\\begin``) when the text before it has no final punctuation
+    ("Then\\n\\[x = 2.\\]"), and after a display without final punctuation when the next
+    line starts in lower case ("\\[x = 2,\\]\\nwhere ...")."""
+    starts = {s: e for s, e in prot if text.startswith(_DISPLAY_START, s)}
+    ends = {e for s, e in prot if text.startswith(_DISPLAY_START, s)}
+    if not starts:
+        return masked
+    chars = list(masked)
+    for m in re.finditer(r"\n\s*", masked):
+        before = masked[: m.start()].rstrip()
+        nxt = m.end()
+        if not before or nxt >= len(masked):
+            continue
+        if (nxt in starts and before[-1] not in _ENDS) or (
+            len(before) in ends and before[-1] not in _ENDS and masked[nxt].islower()
+        ):
+            for i in range(m.start(), m.end()):
+                if chars[i] == "\n":
+                    chars[i] = " "
+    return "".join(chars)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    r"""Sentence spans ``(start, end)`` of ``text`` (end exclusive, whitespace trimmed).
+
+    1. Maths and bracket groups are protected (`protected_spans`) and masked by letters of the
+       same length, so pySBD never splits inside ``$...$``, ``\(...\)``, ``\[...\]`` or
+       ``f(x)``; a protected span whose content ends in ".", "!" or "?" still ends a sentence.
+    2. The text is cut at newlines outside protected spans (reasoning traces put steps and
+       equations on their own lines) except where a sentence runs on into or out of a display
+       (`_join_display_lines`), and each line is segmented with pySBD, which keeps
+       decimals ("3.14") and abbreviations ("e.g.", "Mr.") inside a sentence.
+    3. A piece with no letter or digit outside maths (a stray ")." or "2.") joins the sentence
+       before it on the same line.
+    ``text[start:end]`` is exactly the sentence.
+    """
+    prot = protected_spans(text)
+    masked = _mask(text, prot)
+    outside = _blank(text, prot)  # text outside maths/brackets, same positions
+    masked = _join_display_lines(text, masked, prot)
     spans: list[tuple[int, int]] = []
     pos = 0
-    for line in text.split("\n"):
+    for line in masked.split("\n"):
         line_start = pos
         pos += len(line) + 1
         if not line.strip():
@@ -158,15 +323,21 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         except Exception:  # pySBD is robust, but never let a pathological line kill a run
             pieces = [line]
         cursor = 0
+        line_spans: list[tuple[int, int]] = []
         for piece in pieces:
-            s = piece.strip()
-            if not s:
+            st = piece.strip()
+            if not st:
                 continue
-            i = line.find(s, cursor)
+            i = line.find(st, cursor)
             if i < 0:  # pySBD altered the text (should not happen with clean=False)
                 continue
-            spans.append((line_start + i, line_start + i + len(s)))
-            cursor = i + len(s)
+            a, b = line_start + i, line_start + i + len(st)
+            cursor = i + len(st)
+            if line_spans and not any(c.isalnum() for c in outside[a:b]):
+                line_spans[-1] = (line_spans[-1][0], b)  # a stray fragment joins its sentence
+            else:
+                line_spans.append((a, b))
+        spans.extend(line_spans)
     return spans
 
 
@@ -245,8 +416,9 @@ def _read_lines(p: Path, what: str) -> list[str]:
 def load_lexicon_file(path: str | Path) -> dict[str, tuple[str, ...]]:
     """Read extra pivotal words: one entry per line, ``#`` comments.
 
-    A line is either ``category: word, word, ...`` or a single word/phrase (category
-    ``custom``). Returns ``{category: words}`` to merge into the default lexicon.
+    A line is either ``category: entry, entry, ...`` or a single entry (category ``custom``);
+    an entry is a word/phrase or ``lemma/form/form`` (e.g. ``suggest/suggests/suggested``).
+    Returns ``{category: entries}``.
     """
     p = Path(path)
     lines = _read_lines(p, "word list")
@@ -270,17 +442,51 @@ def load_lexicon_file(path: str | Path) -> dict[str, tuple[str, ...]]:
 
 
 def merge_lexicons(*lexicons: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
-    """Union of lexicons, category by category (first category wins for a repeated word)."""
-    out: dict[str, list[str]] = {}
-    seen: set[str] = set()
+    """Union of lexicons, category by category; entries with the same lemma merge their forms
+    (the first category given for a lemma wins)."""
+    forms: dict[str, list[str]] = {}
+    cat_of: dict[str, str] = {}
     for lex in lexicons:
-        for cat, words in lex.items():
-            for w in words:
-                key = " ".join(str(w).lower().split())
-                if key and key not in seen:
-                    seen.add(key)
-                    out.setdefault(cat, []).append(key)
+        for cat, entries in lex.items():
+            for entry in entries:
+                lemma, fs = parse_entry(entry)
+                if not lemma:
+                    continue
+                cat_of.setdefault(lemma, str(cat))
+                known = forms.setdefault(lemma, [])
+                known += [f for f in fs if f not in known]
+    out: dict[str, list[str]] = {}
+    for lemma, fs in forms.items():
+        out.setdefault(cat_of[lemma], []).append("/".join(fs))
     return {k: tuple(v) for k, v in out.items()}
+
+
+def resolve_lexicon(spec: str = "paper", add: str | Path | None = None) -> dict[str, tuple[str, ...]]:
+    """The pivotal lexicon for ``--lexicon paper|extended|FILE`` (a file *replaces* the default)
+    plus, with ``--lexicon-add FILE``, that file's entries."""
+    lex = LEXICONS.get(str(spec))
+    if lex is None:
+        p = Path(str(spec))
+        if not p.exists() and str(spec) not in LEXICONS:
+            raise UserError(f"--lexicon: '{spec}' is neither 'paper', 'extended' nor an existing file")
+        lex = load_lexicon_file(p)
+    lex = merge_lexicons(lex)
+    return merge_lexicons(lex, load_lexicon_file(add)) if add else lex
+
+
+def resolve_patterns(spec: str = "paper", add: str | Path | None = None) -> tuple[str, ...]:
+    """Reflective regexes for ``--reflective paper|extended|FILE`` (a file replaces the default)
+    plus, with ``--reflective-add FILE``, that file's patterns."""
+    pats = PATTERN_SETS.get(str(spec))
+    if pats is None:
+        p = Path(str(spec))
+        if not p.exists():
+            raise UserError(f"--reflective: '{spec}' is neither 'paper', 'extended' nor an existing file")
+        pats = load_patterns_file(p)
+    pats = tuple(pats)
+    if add:
+        pats += tuple(x for x in load_patterns_file(add) if x not in pats)
+    return pats
 
 
 def load_patterns_file(path: str | Path) -> tuple[str, ...]:

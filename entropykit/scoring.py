@@ -32,6 +32,7 @@ class ScoredResponse:
     offsets: list[tuple[int, int]]  # character offsets into the response string
     logprobs: list[float]  # log p(o_t | q, o_<t), nats
     entropies: list[float]  # H of the full next-token distribution at t, nats
+    top_k: list[list[tuple[int, str, float]]] | None = None  # per token: k most likely (id, text, logprob)
 
 
 @dataclass
@@ -99,10 +100,13 @@ def score_responses(
     temperature: float = 1.0,
     compile: bool | None = None,
     progress: Callable[[int], None] | None = None,
+    top_k: int = 0,
 ) -> list[ScoredResponse]:
     """Score each record's "response" given its "prompt"; results in input order.
 
     Entropy is of the temperature-`temperature` distribution (default 1, the model's own).
+    `top_k > 0` also returns, per token, the k most likely next tokens of that distribution as
+    (id, decoded text, log-prob) (one more pass through the LM head, in the same chunks).
     chunk_size / compile default to 768 rows with torch.compile on CUDA (measured best on an
     H200, bench/entropy.py) and 1024 rows eager on CPU.
     `progress(k)` is called after each batch with the number of records it finished.
@@ -136,6 +140,7 @@ def score_responses(
             chunk_size=chunk_size, bias=bias, temperature=temperature, softcap=softcap, compile=compile,
         )
         logp, ent = logp.cpu().tolist(), ent.cpu().tolist()
+        alts = _top_k_alternatives(picked, weight, bias, softcap, temperature, top_k, chunk_size, tok) if top_k > 0 else None
         pos = 0
         for e in batch:
             r = len(e.response_ids)
@@ -146,12 +151,31 @@ def score_responses(
                 offsets=e.offsets,
                 logprobs=logp[pos : pos + r],
                 entropies=ent[pos : pos + r],
+                top_k=alts[pos : pos + r] if alts is not None else None,
             )
             pos += r
         del hidden, picked
         if progress is not None:
             progress(len(batch))
     return results  # type: ignore[return-value]
+
+
+def _top_k_alternatives(hidden, weight, bias, softcap, temperature, k, chunk_size, tok) -> list[list[tuple[int, str, float]]]:
+    """Per row of ``hidden`` [N, D]: the k largest ``log softmax(z / T)`` entries as (id, text, logprob),
+    z = hidden @ weight.T (+ bias, soft-capped): the same logits as the entropy, ``chunk_size`` rows at a time."""
+    from entropykit.entropy import _chunk_logits
+
+    out: list[list[tuple[int, str, float]]] = []
+    text: dict[int, str] = {}  # decode each id once
+    k = min(int(k), weight.shape[0])
+    for start in range(0, hidden.shape[0], chunk_size):
+        z = _chunk_logits(hidden[start : start + chunk_size], weight, bias, 1.0 / temperature, softcap)
+        top = torch.topk(z, k, dim=-1)
+        lp = (top.values - torch.logsumexp(z, dim=-1, keepdim=True)).cpu().tolist()
+        ids = top.indices.cpu().tolist()
+        for row_ids, row_lp in zip(ids, lp):
+            out.append([(i, text[i] if i in text else text.setdefault(i, tok.decode([i])), p) for i, p in zip(row_ids, row_lp)])
+    return out
 
 
 def validate_records(records: Sequence[dict], path: str = "input") -> None:
@@ -177,6 +201,7 @@ def scored_record(record: dict, scored: ScoredResponse, model_name: str) -> dict
         "offsets": [list(o) for o in scored.offsets],
         "logprobs": scored.logprobs,
         "entropies": ents,
+        **({"top_k": [[list(a) for a in alts] for alts in scored.top_k]} if scored.top_k is not None else {}),
     }
 
 

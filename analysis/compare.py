@@ -1,0 +1,194 @@
+"""`entropykit analyze compare RUN_A RUN_B`: paper Figure 8 from two analysis folders.
+
+For each run (an `entropykit analyze` output folder), per response: pivotal words and reflective
+sentences per 1k tokens, the mean entropy of its pivotal words and of its reflective sentences,
+its length and its repetition rate (`responses.jsonl`). Each metric is summarized with the
+response as the unit: the mean over responses with a 95% cluster-bootstrap CI (prompts, then
+responses). The difference B - A is paired by prompt when the runs share prompts (the same
+benchmark problems: per-prompt means, Wilcoxon signed-rank across the shared prompts, bootstrap
+over prompts) and otherwise compares independent samples (Mann-Whitney U; difference of
+independent bootstrap replicates).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from entropykit.errors import UserError
+from entropykit.io import atomic_write_json, atomic_write_text, ensure_writable_parent, iter_jsonl
+
+from .stats import hierarchical_bootstrap_means
+
+METRICS = (  # (field of responses.jsonl, label, short label for the terminal)
+    ("pivotal_per_1k", "pivotal words per 1k tokens", "pivotal/1k"),
+    ("reflective_per_1k", "reflective sentences per 1k tokens", "reflective/1k"),
+    ("pivotal_mean_entropy", "mean entropy of pivotal words (nats)", "H pivotal"),
+    ("reflective_mean_entropy", "mean entropy of reflective sentences (nats)", "H reflective"),
+    ("num_tokens", "response length (tokens)", "length"),
+    ("repetition_rate", "repetition rate", "repetition"),
+)
+MIN_PAIRED_PROMPTS = 5
+
+
+def load_run(folder: str) -> dict:
+    """summary.json and responses.jsonl of an analysis folder (UserError when missing)."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise UserError(f"{folder}: not a folder (give two `entropykit analyze --out` folders)")
+    for f in ("summary.json", "responses.jsonl"):
+        if not (d / f).exists():
+            raise UserError(f"{folder}: no {f} (run `entropykit analyze ... --out {folder}` first)")
+    try:
+        summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{d / 'summary.json'}: unreadable ({e})") from None
+    rows = list(iter_jsonl(d / "responses.jsonl"))
+    if not rows:
+        raise UserError(f"{d / 'responses.jsonl'}: no responses")
+    if "pivotal_per_1k" not in rows[0]:
+        raise UserError(f"{folder}: made by an older `entropykit analyze`; rerun it to get the per-1k-token metrics")
+    return {"folder": str(d), "summary": summary, "rows": rows}
+
+
+def _values(rows: Sequence[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    vals, prompts = [], []
+    for r in rows:
+        v = r.get(key)
+        if v is not None:
+            vals.append(float(v))
+            prompts.append(str(r.get("prompt_key", r.get("index"))))
+    return np.asarray(vals, dtype=np.float64), np.asarray(prompts, dtype=object)
+
+
+def _ci(reps: np.ndarray) -> list[float]:
+    return [float(x) for x in np.percentile(reps, [2.5, 97.5])]
+
+
+def compare_metric(rows_a, rows_b, key: str, *, n_boot: int = 2000, seed: int = 0) -> dict:
+    """One metric of Figure 8 for runs A and B (see the module docstring)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    out: dict = {"metric": key}
+    reps = {}
+    for name, rows in (("a", rows_a), ("b", rows_b)):
+        v, p = _values(rows, key)
+        out[name] = {"responses": int(v.size), "prompts": int(len(set(p.tolist()))), "mean": float(v.mean()) if v.size else None, "ci95": None}
+        if v.size >= 2:
+            reps[name] = hierarchical_bootstrap_means(v, p, n_boot, rng)
+            out[name]["ci95"] = _ci(reps[name])
+    va, pa = _values(rows_a, key)
+    vb, pb = _values(rows_b, key)
+    out["diff"] = (out["b"]["mean"] - out["a"]["mean"]) if va.size and vb.size else None
+    out["diff_ci95"] = out["p_value"] = None
+    shared = sorted(set(pa.tolist()) & set(pb.tolist()))
+    if len(shared) >= MIN_PAIRED_PROMPTS:
+        ma = {k: va[pa == k].mean() for k in shared}
+        mb = {k: vb[pb == k].mean() for k in shared}
+        d = np.array([mb[k] - ma[k] for k in shared])
+        out["pairing"] = f"paired by prompt ({len(shared)} shared prompts): per-prompt means, Wilcoxon signed-rank"
+        out["diff"] = float(d.mean())
+        out["diff_ci95"] = _ci(hierarchical_bootstrap_means(d, np.arange(d.size), n_boot, rng))
+        if np.any(d != 0):
+            out["p_value"] = float(stats.wilcoxon(d).pvalue)
+    elif va.size >= 2 and vb.size >= 2:
+        out["pairing"] = "independent samples (no shared prompts): Mann-Whitney U over responses"
+        out["diff_ci95"] = _ci(reps["b"] - reps["a"])
+        out["p_value"] = float(stats.mannwhitneyu(vb, va, alternative="two-sided").pvalue)
+    else:
+        out["pairing"] = "too few responses"
+    return out
+
+
+def compare_runs(run_a: str, run_b: str, out: str, *, labels: Sequence[str] | None = None, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Compare two analysis folders; writes ``out`` (HTML) and its ``.json`` twin; returns the dict."""
+    ensure_writable_parent(out)
+    a, b = load_run(run_a), load_run(run_b)
+    names = list(labels) if labels else [Path(run_a).name or run_a, Path(run_b).name or run_b]
+    if len(names) != 2:
+        raise UserError("--labels needs two names, e.g. --labels grpo,grpo+entropy")
+    if names[0] == names[1]:
+        names = [f"A: {names[0]}", f"B: {names[1]}"]
+    warnings = []
+    for what, key in (("pivotal lexicon", ("pivotal", "lexicon")), ("reflective patterns", ("reflection", "patterns"))):
+        va, vb = (r["summary"].get(key[0], {}).get(key[1]) for r in (a, b))
+        if va != vb:
+            warnings.append(f"the runs used different {what}: their counts are not comparable")
+    report = {
+        "runs": [{"label": n, "folder": r["folder"], "scorer": r["summary"].get("model"), "responses": len(r["rows"])}
+                 for n, r in zip(names, (a, b))],
+        "metrics": [dict(compare_metric(a["rows"], b["rows"], k, n_boot=n_boot, seed=seed), label=lab, short=short)
+                    for k, lab, short in METRICS],
+        "warnings": warnings,
+        "unit": "response (mean over responses; 95% CI: cluster bootstrap over prompts, then responses)",
+    }
+    atomic_write_json(Path(out).with_suffix(".json"), report)
+    atomic_write_text(out, _html(report))
+    return report
+
+
+def _html(report: dict) -> str:
+    from plotly.subplots import make_subplots
+
+    from .report import _e, _fig_html, _p, _table, page
+
+    ms, runs = report["metrics"], report["runs"]
+    fig = make_subplots(rows=1, cols=len(ms), subplot_titles=[m["label"].replace(" (", "<br>(") for m in ms])
+    colours = ("#7f7f7f", "#d62728")
+    for j, m in enumerate(ms):
+        for side, run, colour in (("a", runs[0], colours[0]), ("b", runs[1], colours[1])):
+            s = m[side]
+            ci = s["ci95"] or [s["mean"], s["mean"]] if s["mean"] is not None else [0, 0]
+            fig.add_bar(x=[run["label"]], y=[s["mean"]], marker_color=colour, showlegend=False, row=1, col=j + 1,
+                        text=[f"n={s['responses']}"], textposition="outside", cliponaxis=False,
+                        error_y=dict(type="data", symmetric=False, array=[(ci[1] - s["mean"]) if s["mean"] is not None else 0],
+                                     arrayminus=[(s["mean"] - ci[0]) if s["mean"] is not None else 0], color="#333"),
+                        hovertemplate=f"{_e(run['label'])}: %{{y:.3f}}<extra></extra>")
+    fig.update_layout(title="Test-time dynamics per response (mean, 95% cluster-bootstrap CI; n = responses)")
+
+    def f(x, fmt="{:.3f}"):
+        return "–" if x is None else fmt.format(x)
+
+    def ci(c):
+        return f"[{c[0]:.3f}, {c[1]:.3f}]" if c else "–"
+
+    rows = [[_e(m["label"]), f"{f(m['a']['mean'])} {ci(m['a']['ci95'])} (n={m['a']['responses']})",
+             f"{f(m['b']['mean'])} {ci(m['b']['ci95'])} (n={m['b']['responses']})", f(m["diff"], "{:+.3f}"),
+             ci(m["diff_ci95"]), _p(m["p_value"]), _e(m.get("pairing", ""))] for m in ms]
+    body = (f"<h1>Test-time dynamics: {_e(runs[0]['label'])} vs {_e(runs[1]['label'])}</h1>"
+            + "".join(f"<p class='muted'>{_e(r['label'])}: <code>{_e(r['folder'])}</code>, {r['responses']} responses, scorer "
+                      f"<code>{_e(r['scorer'])}</code></p>" for r in runs)
+            + ("<div class='warn'><ul>" + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"]) + "</ul></div>" if report["warnings"] else "")
+            + _fig_html(fig, "ek-plot-1", 460)
+            + _table(["metric", _e(runs[0]["label"]), _e(runs[1]["label"]), "B − A", "95% CI of B − A", "p", "test"], rows)
+            + f"<p class='muted'>unit: {_e(report['unit'])}. Paper section 6.2, Figure 8.</p><p id='ek-status'>loading</p>")
+    return page("entropykit analyze compare", body)
+
+
+def print_compare(report: dict, console=None) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    a, b = report["runs"]
+    t = Table(title=f"A = {a['label']} ({a['responses']} responses)   B = {b['label']} ({b['responses']} responses)",
+              title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("metric", "A [95% CI]", "B [95% CI]", "B - A [95% CI]", "p"):
+        t.add_column(col, justify="left" if col == "metric" else "right", no_wrap=col == "metric")
+
+    def fmt(x, c):
+        return "-" if x is None else (f"{x:.3f}" + (f" [{c[0]:.2f},{c[1]:.2f}]" if c else ""))
+
+    for m in report["metrics"]:
+        p = m["p_value"]
+        t.add_row(m["short"], fmt(m["a"]["mean"], m["a"]["ci95"]), fmt(m["b"]["mean"], m["b"]["ci95"]),
+                  fmt(m["diff"], m["diff_ci95"]), "-" if p is None else f"{p:.2g}")
+    t.caption = "per response (CI: cluster bootstrap); B - A " + report["metrics"][0].get("pairing", "")
+    console.print(t)
+    for w in report["warnings"]:
+        console.print(f"[yellow]warning: {w}[/yellow]")
