@@ -134,7 +134,8 @@ def compare_runs(run_a: str, run_b: str, out: str, *, labels: Sequence[str] | No
 def _html(report: dict) -> str:
     from plotly.subplots import make_subplots
 
-    from .report import _e, _fig_html, _p, _table, page
+    from .page import fig_html, page
+    from .report import _e, _p, _table
 
     ms, runs = report["metrics"], report["runs"]
     fig = make_subplots(rows=1, cols=len(ms), subplot_titles=[m["label"].replace(" (", "<br>(") for m in ms])
@@ -163,7 +164,7 @@ def _html(report: dict) -> str:
             + "".join(f"<p class='muted'>{_e(r['label'])}: <code>{_e(r['folder'])}</code>, {r['responses']} responses, scorer "
                       f"<code>{_e(r['scorer'])}</code></p>" for r in runs)
             + ("<div class='warn'><ul>" + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"]) + "</ul></div>" if report["warnings"] else "")
-            + _fig_html(fig, "ek-plot-1", 460)
+            + fig_html(fig, "ek-plot-1", 460)
             + _table(["metric", _e(runs[0]["label"]), _e(runs[1]["label"]), "B − A", "95% CI of B − A", "p", "test"], rows)
             + f"<p class='muted'>unit: {_e(report['unit'])}. Paper section 6.2, Figure 8.</p><p id='ek-status'>loading</p>")
     return page("entropykit analyze compare", body)

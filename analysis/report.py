@@ -6,9 +6,8 @@ coloured by token entropy (Figure 2, left; `textview`); the entropy distribution
 per category and per word; forking tokens; reflective and rare examples; behavior clusters
 (UMAP, Figure 3); test-time dynamics (Figure 8).
 
-A small script records JavaScript errors and, once the page and the text view are ready,
-writes ``ok plots=N/N text=T ms=M`` (or the errors) into ``#ek-status``; the browser test and
-bench/analysis.py read it.
+The page machinery (compressed plotly.js, charts from JSON, the ``#ek-status`` line that the
+browser test and bench/analysis.py read) is in `page`.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ import math
 from typing import Sequence
 
 import numpy as np
+
+from .page import fig_html, page
 
 
 
@@ -54,14 +55,6 @@ def _wrap(s: str, width: int = 80, max_lines: int = 6) -> str:
     if len(lines) > max_lines:
         lines = lines[:max_lines] + ["…"]
     return "<br>".join(lines)
-
-
-def _fig_html(fig, div_id: str, height: int, top: int = 60) -> str:
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=60, r=30, t=top, b=50))
-    return fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, default_height=f"{height}px",
-        config={"displaylogo": False, "responsive": True},
-    )
 
 
 _GROUPS = (("pivotal", "pivotal words", "other words"), ("reflection", "reflective sentences", "other sentences"),
@@ -226,21 +219,6 @@ def _pooled_row(label: str, c: dict) -> list:
 _POOLED_HEAD = ["group vs other", "group n", "other n", "mean H", "other H", "diff", "95% CI (i.i.d. bootstrap)", "Welch p",
                 "Mann-Whitney p", "Cohen's d"]
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:16px 24px;color:#222}
-h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em} th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
-table.text td{text-align:left;max-width:800px}
-.cards{display:flex;gap:12px;flex-wrap:wrap}.card{background:#f7f7f9;border-radius:8px;padding:10px 14px;min-width:150px}
-.card b{display:block;font-size:1.4em}.muted{color:#666;font-size:.9em}.note{color:#a00;font-size:.85em}
-.scorer{background:#fff8e1;border:1px solid #f0c36d;border-radius:6px;padding:8px 12px;margin:.6em 0}
-.warn{background:#fdecea;border:1px solid #e57373;border-radius:6px;padding:6px 12px}
-nav.toc{columns:3;font-size:.9em;background:#f7f7f9;border-radius:6px;padding:8px 14px} nav.toc a{display:block}
-#ek-status{color:#999;font-size:.8em}
-"""
-
-
 def build_report(result) -> str:
     """The whole page as one string, from an `AnalysisResult`."""
     from . import textview
@@ -253,7 +231,7 @@ def build_report(result) -> str:
     def plot(fig, height, top=60):
         nonlocal n_plots
         n_plots += 1
-        parts.append(_fig_html(fig, f"ek-plot-{n_plots}", height, top))
+        parts.append(fig_html(fig, f"ek-plot-{n_plots}", height, top))
 
     def section(anchor: str, title: str, intro: str = ""):
         toc.append((anchor, title))
@@ -316,7 +294,6 @@ def build_report(result) -> str:
             "words below --min-word-count), <span class='legend-refl'>reflective sentences</span> lined above, "
             "<span class='legend-rare'>rare sentences</span> lined below. Hover a token for its entropy, log-probability "
             "and the model's top alternatives.")
-    parts.append(f"<style>{textview.CSS}</style>")
     payload = textview.build_payload(result, shown)
     parts.append(textview.render_html(payload, color_range=cfg.color_range, color_max=cfg.color_max, has_rare=bool(s.get("rare"))))
 
@@ -390,35 +367,4 @@ def build_report(result) -> str:
                          for k, v in dyn.items()]))
     parts.insert(toc_at, "<nav class='toc'><b>Contents</b>" + "".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in toc) + "</nav>")
     parts.append("<p id='ek-status'>loading</p>")
-    return page("entropykit analyze report", "\n".join(parts))
-
-
-STATUS_JS = """
-<script>
-(function(){
-  var t0 = performance.now();
-  function check(){
-    var divs = document.querySelectorAll('.plotly-graph-div'), ok = 0;
-    divs.forEach(function(d){ if (d._fullLayout && d.querySelector('.main-svg')) ok++; });
-    var errs = window.__ekErrors || [], tv = window.__ekText;
-    var txt = tv ? ' text=' + (tv.ready ? (tv.tokens || 0) : 'pending') : '';
-    document.getElementById('ek-status').textContent = (errs.length ? 'errors: ' + errs.join(' | ') : 'ok') + ' plots=' + ok + '/' + divs.length
-      + txt + ' ms=' + Math.round(performance.now());
-  }
-  window.addEventListener('load', function(){
-    var wait = (window.__ekText && window.__ekText.promise) || Promise.resolve();
-    wait.then(function(){ requestAnimationFrame(function(){ setTimeout(check, 0); }); });
-  });
-})();
-</script>"""
-
-
-def page(title: str, body: str) -> str:
-    """A self-contained page: plotly.js inlined once, an error catcher, ``body``, the status line script."""
-    from plotly.offline import get_plotlyjs
-
-    head = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title>"
-            f"<style>{_CSS}</style>"
-            "<script>window.__ekErrors=[];window.addEventListener('error',function(e){window.__ekErrors.push(String(e.message||e));});</script>"
-            f"<script>{get_plotlyjs()}</script></head><body>")
-    return head + body + STATUS_JS + "</body></html>"
+    return page("entropykit analyze report", "\n".join(parts), css=textview.CSS)

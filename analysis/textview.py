@@ -2,7 +2,9 @@
 its entropy on an absolute scale, pivotal words underlined, reflective and rare sentences
 marked, hover with the token's entropy, log-prob and the model's top alternatives.
 
-The data travel compactly: column arrays (quantized to 0.01 nats; probabilities to 1/255)
+The data travel compactly: column arrays (entropy and log-prob quantized to 0.01 nats,
+alternative probabilities to 0.5%, alternatives under 1% left out, and the most likely
+alternative stored only when it is not the token itself, whose probability is exp(log-prob)),
 gzip-compressed and base64-encoded in the page, unpacked in the browser with the standard
 ``DecompressionStream`` (no library, works offline). Only the selected response is turned into
 DOM nodes, so a page of 50 x 2K tokens opens quickly.
@@ -10,8 +12,6 @@ DOM nodes, so a page of 50 x 2K tokens opens quickly.
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import math
 from typing import Sequence
@@ -19,9 +19,10 @@ from typing import Sequence
 import numpy as np
 
 from .align import assign_tokens, token_anchors
+from .page import pack
 
-FLAG_PIVOTAL, FLAG_REFLECTIVE, FLAG_RARE, FLAG_UNCOMMON = 1, 2, 4, 8
-MIN_ALT_P = 0.005  # alternatives below this probability are left out of the page (shown as "others")
+FLAG_PIVOTAL, FLAG_REFLECTIVE, FLAG_RARE, FLAG_UNCOMMON, FLAG_TOP1_IS_TOKEN = 1, 2, 4, 8, 16
+MIN_ALT_P = 0.01  # alternatives below 1% are left out of the page (the hover says so)
 PROMPT_CHARS = 400
 
 
@@ -81,17 +82,21 @@ def build_payload(result, indices: Sequence[int]) -> dict:
         cols["h"].append(np.round(table.entropy[rows].astype(np.float64) * 100).clip(0, 65534).astype(np.uint16))
         lp = table.logprob[rows].astype(np.float64)
         cols["lp"].append(np.where(np.isfinite(lp), np.round(-lp * 100).clip(0, 65534), 65535).astype(np.uint16))
-        cols["flags"].append(flags)
         ids, lps = table.top_ids[rows], table.top_logprob[rows]
         p = np.where(ids >= 0, np.exp(np.nan_to_num(lps, nan=-np.inf)), 0.0)
         keep = (ids >= 0) & ((p >= MIN_ALT_P) | (np.arange(ids.shape[1]) == 0))
+        if ids.shape[1]:  # the top alternative is the token itself: implied by the flag (p = exp(log-prob))
+            top1 = (ids[:, 0] == table.token_id[rows]) & (ids[:, 0] >= 0) & np.isfinite(lp)
+            flags |= np.where(top1, FLAG_TOP1_IS_TOKEN, 0).astype(np.uint8)
+            keep[:, 0] &= ~top1
+        cols["flags"].append(flags)
         cols["nalt"].append(keep.sum(axis=1).astype(np.uint8))
         for i in ids[keep].tolist():
             if i not in alt_index:
                 alt_index[i] = len(alt_text)
                 alt_text.append(table.top_text.get(i, ""))
         cols["alt"].append(np.array([alt_index[i] for i in ids[keep].tolist()], dtype=np.uint32))
-        cols["altp"].append(np.round(p[keep] * 255).astype(np.uint8))
+        cols["altp"].append(np.round(p[keep] * 200).astype(np.uint8))
         row = resp_rows[r]
         texts.append(text)
         metas.append({"id": str(rec["id"]), "source": rec["source"], "n": int(n), "mean": _r(row["mean_entropy"]),
@@ -113,17 +118,13 @@ def build_payload(result, indices: Sequence[int]) -> dict:
     meta = {"responses": metas, "texts": texts, "alts": alt_text, "layout": layout,
             "p99": _r(float(np.quantile(all_h, 0.99)) if all_h.size else 1.0)}
     return {
-        "meta": _pack(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8")),
-        "bin": _pack(b"".join(blob)),
+        "meta": pack(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8")),
+        "bin": pack(b"".join(blob)),
     }
 
 
 def _r(x):
     return None if x is None or not math.isfinite(x) else round(float(x), 3)
-
-
-def _pack(raw: bytes) -> str:
-    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
 
 
 CSS = """
@@ -184,12 +185,7 @@ _JS = r"""
     var a = STOPS[i], b = STOPS[i + 1];
     return 'rgb(' + Math.round(a[0] + f * (b[0] - a[0])) + ',' + Math.round(a[1] + f * (b[1] - a[1])) + ',' + Math.round(a[2] + f * (b[2] - a[2])) + ')';
   }
-  async function unpack(b64){
-    var bin = atob(b64), bytes = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  }
+  var unpack = window.__ekUnpack;
   function col(buf, spec){
     var T = {uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array}[spec[2]];
     return new T(buf.buffer, buf.byteOffset + spec[0], spec[1]);
@@ -254,14 +250,16 @@ _JS = r"""
       var pos = 0; for (var k2 = first[r]; k2 <= i; k2++) pos += C.start[k2];
       var text = meta.texts[r].slice(pos, pos + C.len[i]);
       var lp = C.lp[i] === 65535 ? null : -C.lp[i] / 100, fl = C.flags[i], rows = '';
-      for (var q = 0; q < C.nalt[i]; q++){
-        var p = C.altp[a0 + q] / 255;
-        rows += '<tr><td><code>' + vis(meta.alts[C.alt[a0 + q]]) + '</code></td><td>' + (100 * p).toFixed(1) + '%</td><td><span class="b" style="width:' + Math.round(60 * p) + 'px"></span></td></tr>';
+      function row(t, p, self){
+        return '<tr><td><code>' + vis(t) + '</code>' + (self ? ' (this token)' : '') + '</td><td>' + (100 * p).toFixed(1) + '%</td><td><span class="b" style="width:' + Math.round(60 * p) + 'px"></span></td></tr>';
       }
+      if (fl & 16) rows += row(text, Math.exp(lp), true);
+      for (var q = 0; q < C.nalt[i]; q++) rows += row(meta.alts[C.alt[a0 + q]], C.altp[a0 + q] / 200, false);
+      var nrows = C.nalt[i] + ((fl & 16) ? 1 : 0);
       return '<b><code>' + vis(text) + '</code></b><br>entropy <b>' + (C.h[i] / 100).toFixed(2) + '</b> nats' +
         (lp == null ? '' : ' &middot; log-prob ' + lp.toFixed(2) + ' (p ' + (100 * Math.exp(lp)).toFixed(1) + '%)') +
         ((fl & 1) ? '<br><i>pivotal word</i>' : (fl & 8) ? '<br><i>lexicon word below --min-word-count</i>' : '') + ((fl & 2) ? '<br><i>reflective sentence</i>' : '') + ((fl & 4) ? '<br><i>rare sentence</i>' : '') +
-        (C.nalt[i] ? '<br>model\u2019s top alternatives:<table>' + rows + '</table>' : '<br><i>no alternatives stored</i>');
+        (nrows ? '<br>model\u2019s top alternatives (1% and up):<table>' + rows + '</table>' : '<br><i>no alternatives stored</i>');
     }
     box.addEventListener('mouseover', function(ev){
       var sp = ev.target.closest ? ev.target.closest('span.t') : null;

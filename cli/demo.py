@@ -1,11 +1,16 @@
-"""`entropykit demo`: the three tools end to end on the embedded model, offline, on a CPU.
+"""`entropykit demo`: the tools end to end on the embedded model, offline, on a CPU.
 
-It only chains the public commands, exactly as a user would type them, so the demo shows
-the real interface and cannot drift from it.
+It only chains the public commands, exactly as a user would type them, so the demo shows the
+real interface and cannot drift from it. Everything it analyzes is generated here by the
+embedded SmolLM2-135M: samples on MATH-500 problems at the paper's evaluation temperature
+(0.6) and at 1.0, each analyzed with the model that wrote it, then compared (paper Figure 8).
+Rare behaviors use the problems' MATH-500 reference solutions as the reference set: a rare
+sentence is one far from every sentence of the human-written solutions.
 """
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -14,20 +19,40 @@ import typer
 from entropykit.progress import console
 
 
+def write_reference_solutions(out: Path, limit: int) -> Path:
+    """The MATH-500 reference solutions of the first ``limit`` problems as analysis input
+    (``{"id", "prompt", "response", "source": "reference"}`` per line)."""
+    src = resources.files("entropykit.evalkit") / "data" / "math500.jsonl"
+    rows = []
+    with src.open("r", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= limit:
+                break
+            p = json.loads(line)
+            rows.append({"id": p.get("unique_id", i), "prompt": p["problem"], "response": p["solution"], "source": "reference"})
+    from entropykit.io import atomic_write_jsonl
+
+    atomic_write_jsonl(out, rows)
+    return out
+
+
 def demo_steps(out: Path, problems: int, samples: int, max_tokens: int) -> list[tuple[str, list[str]]]:
     """(title, argv) of each step of the demo."""
-    from entropykit.analysis import demo_paths
-
     sample_file = str(resources.files("entropykit") / "data" / "sample_responses.jsonl")
-    rl_outputs, base_outputs = demo_paths()
+    ref = str(out / "math500_reference.jsonl")
+    gen = ["--model", "smollm2-135m", "--benchmark", "math500", "--limit", str(problems), "--n", str(samples),
+           "--max-tokens", str(max_tokens), "--batch-size", "8"]
     return [
-        ("1/3 score: per-token entropy of the bundled sample responses",
-         ["score", sample_file, "--out", str(out / "scores.jsonl")]),
-        ("2/3 analyze: pivotal tokens, reflective sentences, rare behaviors (RL-style vs base-style answers)",
-         ["analyze", rl_outputs, "--base", base_outputs, "--out", str(out / "analysis"), "--clusters", "3"]),
-        (f"3/3 passk: {samples} samples on {problems} easy problems, math-verify, unbiased pass@k",
-         ["passk", "--model", "smollm2-135m", "--benchmark", "easy", "--limit", str(problems), "--n", str(samples),
-          "--max-tokens", str(max_tokens), "--out", str(out / "passk")]),
+        ("1/6 score: per-token entropy of the bundled sample responses", ["score", sample_file, "--out", str(out / "scores.jsonl")]),
+        (f"2/6 passk: {samples} samples at temperature 0.6 on {problems} MATH-500 problems, math-verify, pass@k",
+         ["passk", *gen, "--temperature", "0.6", "--out", str(out / "passk-t0.6")]),
+        (f"3/6 passk: the same at temperature 1.0", ["passk", *gen, "--temperature", "1.0", "--out", str(out / "passk-t1.0")]),
+        ("4/6 analyze the t=0.6 samples with the model that wrote them (rare: vs the reference solutions)",
+         ["analyze", str(out / "passk-t0.6" / "samples.jsonl"), "--base", ref, "--out", str(out / "analysis-t0.6"), "--clusters", "4"]),
+        ("5/6 analyze the t=1.0 samples", ["analyze", str(out / "passk-t1.0" / "samples.jsonl"), "--out", str(out / "analysis-t1.0")]),
+        ("6/6 analyze compare: test-time dynamics of the two (paper Figure 8)",
+         ["analyze", "compare", str(out / "analysis-t0.6"), str(out / "analysis-t1.0"), "--labels", "t=0.6,t=1.0",
+          "--out", str(out / "compare.html")]),
     ]
 
 
@@ -35,15 +60,20 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Folder for all demo results."),
-        problems: int = typer.Option(20, help="Easy problems to sample for pass@k."),
-        samples: int = typer.Option(16, help="Samples per problem (pass@1..n)."),
-        max_tokens: int = typer.Option(64, help="Max new tokens per sample (the easy problems need few)."),
+        problems: int = typer.Option(6, help="MATH-500 problems to sample."),
+        samples: int = typer.Option(4, help="Samples per problem and temperature."),
+        max_tokens: int = typer.Option(256, help="Max new tokens per sample."),
     ) -> None:
-        """Run score -> analyze -> passk on the embedded SmolLM2-135M (a few minutes on 2 CPU cores)."""
-        out.mkdir(parents=True, exist_ok=True)
+        """Run score -> passk (two temperatures) -> analyze -> analyze compare on the embedded SmolLM2-135M
+        (a few minutes on 2 CPU cores)."""
+        from entropykit.io import ensure_writable_dir
+
+        ensure_writable_dir(out)
+        write_reference_solutions(out / "math500_reference.jsonl", problems)
         for title, argv in demo_steps(out, problems, samples, max_tokens):
             console.rule(f"[bold]{title}")
             console.print("$ entropykit " + " ".join(argv), style="dim")
             app(args=argv, standalone_mode=False)
         console.rule("[bold]done")
-        console.print(f"open {out / 'analysis' / 'report.html'} and {out / 'passk' / 'passk.html'} in a browser")
+        console.print(f"open {out / 'analysis-t0.6' / 'report.html'}, {out / 'compare.html'} and "
+                      f"{out / 'passk-t0.6' / 'passk.html'} in a browser")
