@@ -290,10 +290,9 @@ def build_report(result) -> str:
     section("text", "Responses as text, coloured by token entropy",
             f"{len(shown)} of {s['num_responses']} responses (--text-responses). Background: entropy of each token on an "
             f"{'absolute scale, 0 to ' + format(cfg.color_max, 'g') + ' nats' if cfg.color_range == 'absolute' else 'the run' + chr(39) + 's own scale'}"
-            " (tokens above the top are outlined); <span class='legend-piv'>pivotal words</span> underlined (dotted: lexicon "
-            "words below --min-word-count), <span class='legend-refl'>reflective sentences</span> lined above, "
-            "<span class='legend-rare'>rare sentences</span> lined below. Hover a token for its entropy, log-probability "
-            "and the model's top alternatives.")
+            " (tokens above the top are outlined); pivotal words underlined (dotted: lexicon words below --min-word-count), "
+            "reflective sentences with a blue line above, rare sentences with a purple line below; each has a toggle. "
+            "Hover a token for its entropy, log-probability and the model's top alternatives; filter the list by response id.")
     payload = textview.build_payload(result, shown)
     parts.append(textview.render_html(payload, color_range=cfg.color_range, color_max=cfg.color_max, has_rare=bool(s.get("rare"))))
 

@@ -337,8 +337,24 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
                 line_spans[-1] = (line_spans[-1][0], b)  # a stray fragment joins its sentence
             else:
                 line_spans.append((a, b))
-        spans.extend(line_spans)
+        spans.extend(_split_after_maths(text, masked, prot, line_spans))
     return spans
+
+
+def _split_after_maths(text: str, masked: str, prot: Sequence[tuple[int, int]], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cut after a maths span that ends a sentence and runs straight into the next one
+    (``\\[ ... = 46.\\]Therefore ...``, ``$x = 3.$So``): pySBD needs a space to split there."""
+    out = []
+    for a, b in spans:
+        for _, e in prot:
+            if a < e < b and masked[e - 1] in _ENDS:
+                rest = text[e:b]
+                k = len(rest) - len(rest.lstrip())
+                if rest.strip() and rest.lstrip()[0].isupper():
+                    out.append((a, e))
+                    a = e + k
+        out.append((a, b))
+    return out
 
 
 def repetition_rate(text: str, n: int = DEFAULT_REPETITION_N) -> float:

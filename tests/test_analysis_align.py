@@ -122,6 +122,7 @@ def test_split_sentences_decimals_abbreviations_latex():
     ("Since \\(a. b\\) holds, stop. Done.", ["Since \\(a. b\\) holds, stop.", "Done."]),
     ("Thus\n\\[\nx = 2.\n\\]\nThen we stop.", ["Thus\n\\[\nx = 2.\n\\]", "Then we stop."]),  # a sentence running into a display
     ("We get\n\\[x = 2,\\]\nwhere x is real. Done.", ["We get\n\\[x = 2,\\]\nwhere x is real.", "Done."]),
+    ("\\[x = \\tan 46^\\circ.\\]Therefore, $x = 46.$", ["\\[x = \\tan 46^\\circ.\\]", "Therefore, $x = 46.$"]),  # no space after maths
     ("It costs $5. Then he pays $6. Done.", ["It costs $5.", "Then he pays $6.", "Done."]),  # prices are not maths
     ("We get (x-1)(x+2) = 0. So x=1 or x=-2.", ["We get (x-1)(x+2) = 0.", "So x=1 or x=-2."]),
     ("\\begin{align*} a &= 1. \\\\ b &= 2. \\end{align*} Hence done.", ["\\begin{align*} a &= 1. \\\\ b &= 2. \\end{align*} Hence done."]),
