@@ -31,7 +31,7 @@ METRICS = (  # (field of responses.jsonl, label, short label for the terminal)
     ("num_tokens", "response length (tokens)", "length"),
     ("repetition_rate", "repetition rate", "repetition"),
 )
-MIN_PAIRED_PROMPTS = 5
+MIN_PROMPTS = 5  # fewer prompts: no bootstrap CI (two-stage resampling of 2-4 clusters means little), no pairing
 
 
 def load_run(folder: str) -> dict:
@@ -78,7 +78,7 @@ def compare_metric(rows_a, rows_b, key: str, *, n_boot: int = 2000, seed: int = 
     for name, rows in (("a", rows_a), ("b", rows_b)):
         v, p = _values(rows, key)
         out[name] = {"responses": int(v.size), "prompts": int(len(set(p.tolist()))), "mean": float(v.mean()) if v.size else None, "ci95": None}
-        if v.size >= 2:
+        if out[name]["prompts"] >= MIN_PROMPTS:
             reps[name] = hierarchical_bootstrap_means(v, p, n_boot, rng)
             out[name]["ci95"] = _ci(reps[name])
     va, pa = _values(rows_a, key)
@@ -86,7 +86,7 @@ def compare_metric(rows_a, rows_b, key: str, *, n_boot: int = 2000, seed: int = 
     out["diff"] = (out["b"]["mean"] - out["a"]["mean"]) if va.size and vb.size else None
     out["diff_ci95"] = out["p_value"] = None
     shared = sorted(set(pa.tolist()) & set(pb.tolist()))
-    if len(shared) >= MIN_PAIRED_PROMPTS:
+    if len(shared) >= MIN_PROMPTS:
         ma = {k: va[pa == k].mean() for k in shared}
         mb = {k: vb[pb == k].mean() for k in shared}
         d = np.array([mb[k] - ma[k] for k in shared])
@@ -96,8 +96,10 @@ def compare_metric(rows_a, rows_b, key: str, *, n_boot: int = 2000, seed: int = 
         if np.any(d != 0):
             out["p_value"] = float(stats.wilcoxon(d).pvalue)
     elif va.size >= 2 and vb.size >= 2:
-        out["pairing"] = "independent samples (no shared prompts): Mann-Whitney U over responses"
-        out["diff_ci95"] = _ci(reps["b"] - reps["a"])
+        out["pairing"] = (f"independent samples ({len(shared)} shared prompts, fewer than {MIN_PROMPTS}): "
+                          "Mann-Whitney U over responses")
+        if "a" in reps and "b" in reps:
+            out["diff_ci95"] = _ci(reps["b"] - reps["a"])
         out["p_value"] = float(stats.mannwhitneyu(vb, va, alternative="two-sided").pvalue)
     else:
         out["pairing"] = "too few responses"
@@ -138,18 +140,21 @@ def _html(report: dict) -> str:
     from .report import _e, _p, _table
 
     ms, runs = report["metrics"], report["runs"]
-    fig = make_subplots(rows=1, cols=len(ms), subplot_titles=[m["label"].replace(" (", "<br>(") for m in ms])
+    cols = 3
+    fig = make_subplots(rows=(len(ms) + cols - 1) // cols, cols=cols, subplot_titles=[m["label"] for m in ms],
+                        vertical_spacing=0.16)
     colours = ("#7f7f7f", "#d62728")
     for j, m in enumerate(ms):
         for side, run, colour in (("a", runs[0], colours[0]), ("b", runs[1], colours[1])):
             s = m[side]
             ci = s["ci95"] or [s["mean"], s["mean"]] if s["mean"] is not None else [0, 0]
-            fig.add_bar(x=[run["label"]], y=[s["mean"]], marker_color=colour, showlegend=False, row=1, col=j + 1,
+            fig.add_bar(x=[run["label"]], y=[s["mean"]], marker_color=colour, showlegend=False, row=j // cols + 1, col=j % cols + 1,
                         text=[f"n={s['responses']}"], textposition="outside", cliponaxis=False,
                         error_y=dict(type="data", symmetric=False, array=[(ci[1] - s["mean"]) if s["mean"] is not None else 0],
                                      arrayminus=[(s["mean"] - ci[0]) if s["mean"] is not None else 0], color="#333"),
                         hovertemplate=f"{_e(run['label'])}: %{{y:.3f}}<extra></extra>")
     fig.update_layout(title="Test-time dynamics per response (mean, 95% cluster-bootstrap CI; n = responses)")
+    fig.update_annotations(font_size=13)
 
     def f(x, fmt="{:.3f}"):
         return "–" if x is None else fmt.format(x)
@@ -157,14 +162,16 @@ def _html(report: dict) -> str:
     def ci(c):
         return f"[{c[0]:.3f}, {c[1]:.3f}]" if c else "–"
 
-    rows = [[_e(m["label"]), f"{f(m['a']['mean'])} {ci(m['a']['ci95'])} (n={m['a']['responses']})",
-             f"{f(m['b']['mean'])} {ci(m['b']['ci95'])} (n={m['b']['responses']})", f(m["diff"], "{:+.3f}"),
-             ci(m["diff_ci95"]), _p(m["p_value"]), _e(m.get("pairing", ""))] for m in ms]
+    def cell(x):
+        return f"{f(x['mean'])}" + (f" {ci(x['ci95'])}" if x["ci95"] else "") + f" (n={x['responses']})"
+
+    rows = [[_e(m["label"]), cell(m["a"]), cell(m["b"]), f(m["diff"], "{:+.3f}"), ci(m["diff_ci95"]), _p(m["p_value"]),
+             _e(m.get("pairing", ""))] for m in ms]
     body = (f"<h1>Test-time dynamics: {_e(runs[0]['label'])} vs {_e(runs[1]['label'])}</h1>"
             + "".join(f"<p class='muted'>{_e(r['label'])}: <code>{_e(r['folder'])}</code>, {r['responses']} responses, scorer "
                       f"<code>{_e(r['scorer'])}</code></p>" for r in runs)
             + ("<div class='warn'><ul>" + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"]) + "</ul></div>" if report["warnings"] else "")
-            + fig_html(fig, "ek-plot-1", 460)
+            + fig_html(fig, "ek-plot-1", 680, top=90)
             + _table(["metric", _e(runs[0]["label"]), _e(runs[1]["label"]), "B − A", "95% CI of B − A", "p", "test"], rows)
             + f"<p class='muted'>unit: {_e(report['unit'])}. Paper section 6.2, Figure 8.</p><p id='ek-status'>loading</p>")
     return page("entropykit analyze compare", body)

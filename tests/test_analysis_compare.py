@@ -42,11 +42,11 @@ def test_compare_runs_paired_by_prompt(tmp_path, fake_scorer):
 
 
 def test_compare_metric_independent_and_hand_checked():
-    rows_a = [{"prompt_key": f"x{i}", "num_tokens": v} for i, v in enumerate([10, 20, 30, 40])]
-    rows_b = [{"prompt_key": f"y{i}", "num_tokens": v} for i, v in enumerate([50, 60, 70, 80, None])]
+    rows_a = [{"prompt_key": f"x{i}", "num_tokens": v} for i, v in enumerate([10, 20, 30, 40, 25])]
+    rows_b = [{"prompt_key": f"y{i}", "num_tokens": v} for i, v in enumerate([50, 60, 70, 80, 65, None])]
     m = compare_metric(rows_a, rows_b, "num_tokens", n_boot=500)
-    assert m["a"]["mean"] == 25 and m["b"]["mean"] == 65 and m["b"]["responses"] == 4 and m["diff"] == 40
-    assert m["p_value"] == pytest.approx(2 / 70)  # exact Mann-Whitney, complete separation of 4 vs 4
+    assert m["a"]["mean"] == 25 and m["b"]["mean"] == 65 and m["b"]["responses"] == 5 and m["diff"] == 40
+    assert m["p_value"] == pytest.approx(2 / 252)  # exact Mann-Whitney, complete separation of 5 vs 5: 2 / C(10, 5)
     assert "independent" in m["pairing"] and m["diff_ci95"][0] < 40 < m["diff_ci95"][1]
 
 
@@ -57,3 +57,9 @@ def test_compare_cli(tmp_path, fake_scorer, capsys):
     assert "pivotal/1k" in out and "reflective/1k" in out and (tmp_path / "c.html").exists()
     code, _, err = run_cli(["analyze", "compare", str(ra), str(tmp_path / "missing"), "--out", str(tmp_path / "d.html")], capsys)
     assert code == 2 and "not a folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compare_metric_too_few_prompts_gives_no_ci():
+    rows = [{"prompt_key": "p0", "num_tokens": 10}, {"prompt_key": "p1", "num_tokens": 30}]
+    m = compare_metric(rows, rows, "num_tokens", n_boot=100)
+    assert m["a"]["ci95"] is None and m["diff_ci95"] is None and m["diff"] == 0
