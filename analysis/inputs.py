@@ -28,6 +28,7 @@ from entropykit.io import iter_jsonl
 
 ARRAY_FIELDS = ("offsets", "entropies")  # a record "carries arrays" when it has both
 DEFAULT_SCORER = "smollm2-135m"
+UNNAMED = "(unnamed model: entropies from the records)"
 
 
 @dataclass
@@ -171,6 +172,9 @@ def choose_scorer(records: list[dict], named: str | None, differs_ok: bool = Fal
         if len(models) > 1:
             raise UserError(f"the records were written by {len(models)} models: {listing}; analyze each model's records "
                             "separately, or name one scorer with --model M --scorer-differs-ok")
+        if not models and all("arrays" in r for r in records):
+            return ScorerChoice(UNNAMED, "records", dict(counts), warnings=[
+                "the records carry their own entropies but do not name the model that computed them"])
         if not models:
             return ScorerChoice(DEFAULT_SCORER, "default", dict(counts), warnings=[
                 f"the records do not say which model wrote them (no 'model' field): entropies come from the default "

@@ -240,6 +240,8 @@ def build_report(result) -> str:
     sc = s["scorer"]
     how = {"records": "the model that wrote the records (their <code>model</code> field)", "option": "named with --model",
            "default": "<b>the default scorer: the records do not name the model that wrote them</b>"}[sc["source"]]
+    if sc["from_records"] == s["num_responses"]:
+        how = "as carried by the records (their per-token arrays; no model was loaded)"
     parts.append(f"<h1>Token entropy analysis</h1><p class='muted'>outputs: <code>{_e(s['inputs']['outputs'])}</code>"
                  + (f" · base: <code>{_e(s['inputs']['base'])}</code>" if s["inputs"]["base"] else "") + "</p>")
     parts.append(f"<div class='scorer'>Entropies from <b><code>{_e(sc['model'])}</code></b>, {how}. "

@@ -180,6 +180,10 @@ def test_records_with_arrays_need_no_model(tmp_path, fake_scorer):
     write_jsonl(inp, scored + [plain])
     s = run_analysis(AnalyzeConfig(outputs=str(inp), out=str(tmp_path / "o"), n_boot=50, report=False))
     assert s["scorer"]["from_records"] == 2 and s["scorer"]["scored"] == 1 and fake_scorer["models"] == ["writer"]
+    # arrays that name no model: used, and said to be of an unnamed model
+    write_jsonl(inp, [{k: v for k, v in r.items() if k != "model"} for r in scored])
+    s = run_analysis(AnalyzeConfig(outputs=str(inp), out=str(tmp_path / "o6"), n_boot=50, report=False))
+    assert s["scorer"]["from_records"] == 2 and s["model"].startswith("(unnamed model") and any("do not name" in w for w in s["warnings"])
     # malformed arrays: one clear error
     bad = dict(scored[0], offsets=scored[0]["offsets"][:-1])
     write_jsonl(inp, [bad])
