@@ -129,16 +129,13 @@ def compare_groups(
     mb = float(b.mean()) if nb else None
     diff = ma - mb if na and nb else None
     p_t = p_u = None
-    note = None
-    if min(na, nb) < min_count:
-        note = f"n = {min(na, nb)} < {min_count}: no p-value or CI"
+    testable = min(na, nb) >= min_count
+    note = None if testable else f"n = {min(na, nb)} < {min_count}: no p-value or CI"
+    if not testable:
         n_boot, mannwhitney = 0, False
-        na_test = 0
-    else:
-        na_test = na
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # scipy's precision-loss warnings on near-constant data
-        if na_test >= 2 and nb >= 2 and (a.var() > 0 or b.var() > 0):  # undefined when both are constant
+        if testable and na >= 2 and nb >= 2 and (a.var() > 0 or b.var() > 0):  # undefined when both are constant
             p_t = _finite(stats.ttest_ind(a, b, equal_var=False).pvalue)
         if mannwhitney and na >= 1 and nb >= 1:
             try:
