@@ -253,7 +253,13 @@ def score_tokens(cfg: AnalyzeConfig, records: Sequence[dict], scorer: ScorerChoi
             from entropykit.scoring import score_responses
 
             if "lm" not in lm_box:
-                lm_box["lm"] = load_model(scorer.model, device=cfg.device)
+                try:
+                    lm_box["lm"] = load_model(scorer.model, device=cfg.device)
+                except UserError as e:
+                    if scorer.source != "records":
+                        raise
+                    raise UserError(f"{e} (it is the model named by the records; to score with another one, pass "
+                                    "--model M --scorer-differs-ok)") from None
             scored = score_responses(lm_box["lm"], list(recs), chat=cfg.chat, max_batch_tokens=cfg.max_batch_tokens,
                                      progress=advance, top_k=cfg.top_k)
             return TokenTable.from_lists([s.token_ids for s in scored], [s.tokens for s in scored], [s.offsets for s in scored],
