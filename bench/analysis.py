@@ -112,7 +112,7 @@ def page_load_ms(report: Path, loads: int = 3) -> dict:
         for name, path in (("baseline", baseline), ("report", report)):
             times, status = [], ""
             for _ in range(loads):
-                pg = browser.open(path.as_uri())
+                pg = browser.open(path.resolve().as_uri())
                 status = pg.wait_for(ready, timeout=120)
                 times.append(int(status.rsplit("ms=", 1)[1]))
                 browser.send("Target.closeTarget", {"targetId": pg.send("Target.getTargetInfo")["targetInfo"]["targetId"]})
