@@ -89,14 +89,15 @@ def comparison_figure(summary: dict):
             notes.append((label, _why_empty(key, summary)))
             xs.append(label), ys.append(0), hi.append(0), lo.append(0), text.append("")
             continue
+        label += f"<br><b>n = {pr['responses']} responses, p = {_p(pr['p_value'])}</b>"
         xs.append(label)
         ys.append(pr["mean_diff"])
         hi.append(pr["ci95"][1] - pr["mean_diff"])
         lo.append(pr["mean_diff"] - pr["ci95"][0])
-        text.append(f"n = {pr['responses']} responses<br>p = {_p(pr['p_value'])}")
-    fig.add_bar(x=xs, y=ys, marker_color=["#d62728" if y > 0 else "#1f77b4" for y in ys], text=text, textposition="outside",
+        text.append(f"{pr['mean_diff']:+.2f}")
+    fig.add_bar(x=xs, y=ys, marker_color=["#d62728" if y > 0 else "#1f77b4" for y in ys], text=text, textposition="inside", insidetextanchor="start",
                 error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo, color="#333"),
-                hovertemplate="%{x}<br>mean difference %{y:+.3f} nats<extra></extra>", cliponaxis=False)
+                hovertemplate="%{x}<br>mean difference %{y:+.3f} nats<extra></extra>")
     for label, note in notes:
         fig.add_annotation(x=label, y=0, text=_wrap(note, 34), showarrow=False, yshift=40, font=dict(size=12, color="#a00"))
     fig.add_hline(y=0, line_color="#888")
@@ -114,10 +115,9 @@ def pivotal_word_figure(summary: dict, top: int = 30):
     ok = [w for w in words if w["per_response"]["ci95"] is not None]
     fig = go.Figure()
     fig.add_bar(
-        x=[w["word"] for w in ok], y=[w["per_response"]["mean_diff"] for w in ok], marker_color="#d62728",
+        x=[f"{w['word']}<br>n={w['per_response']['responses']}" for w in ok], y=[w["per_response"]["mean_diff"] for w in ok], marker_color="#d62728",
         error_y=dict(type="data", symmetric=False, array=[w["per_response"]["ci95"][1] - w["per_response"]["mean_diff"] for w in ok],
                      arrayminus=[w["per_response"]["mean_diff"] - w["per_response"]["ci95"][0] for w in ok], color="#333"),
-        text=[f"n={w['per_response']['responses']}" for w in ok], textposition="outside", cliponaxis=False,
         customdata=[[w["count"], w["category"], _p(w["per_response"]["p_value_holm"])] for w in ok],
         hovertemplate="%{x} (%{customdata[1]})<br>difference %{y:+.3f} nats<br>%{customdata[0]} occurrences, Holm p %{customdata[2]}<extra></extra>")
     fig.add_hline(y=0, line_color="#888")
