@@ -1,4 +1,8 @@
-"""Unbiased pass@k, per-problem tables and bootstrap confidence intervals.
+"""Unbiased pass@k, per-problem tallies and tables, bootstrap confidence intervals.
+
+Every pass@k tally of the project lives here (`entropykit passk` reports and the trainer's
+periodic evaluation): `problem_tallies` (records -> per-problem n, c), `pass_at_k_table`,
+`mean_pass_at_k`, `mean_accuracy`.
 
 pass@k for one problem with n samples of which c are correct is ``1 - C(n-c, k) / C(n, k)``
 (Chen et al., 2021), the probability that a random k-subset of the n samples holds at least one
@@ -134,6 +138,39 @@ def crossover_k(ks: Sequence[int], a: Sequence[float], b: Sequence[float]) -> di
             res["k_interp"] = float(2 ** (x0 + t * (x1 - x0)))
             break
     return res
+
+
+def problem_tallies(records: Iterable[dict]) -> dict[str, dict[str, dict]]:
+    """Per-problem tallies of graded samples: ``{benchmark: {problem_id: {"n", "c", "timeouts"}}}``.
+
+    `records` need ``benchmark``, ``problem_id`` and ``correct`` (``timed_out`` optional).
+    Benchmarks and problems keep their order of first appearance. The unit of every statistic
+    is the problem: pass@k and its CI come from these (n, c) pairs, never from pooled samples.
+    """
+    out: dict[str, dict[str, dict]] = {}
+    for r in records:
+        t = out.setdefault(str(r["benchmark"]), {}).setdefault(str(r["problem_id"]), {"n": 0, "c": 0, "timeouts": 0})
+        t["n"] += 1
+        t["c"] += bool(r.get("correct"))
+        t["timeouts"] += bool(r.get("timed_out"))
+    return out
+
+
+def mean_pass_at_k(counts: Sequence[tuple[int, int]], ks: Sequence[int]) -> dict[int, float]:
+    """Benchmark pass@k: ``mean over problems of pass_at_k(n_i, c_i, k)`` for each k.
+
+    `counts` holds one (n, c) pair per problem. k > n raises ValueError (never dropped).
+    """
+    if not counts:
+        return {int(k): float("nan") for k in ks}
+    table = pass_at_k_table(counts, ks)
+    return {int(k): float(m) for k, m in zip(ks, table.mean(axis=0))}
+
+
+def mean_accuracy(counts: Sequence[tuple[int, int]]) -> float:
+    """Mean accuracy over all samples, ``sum c_i / sum n_i`` (the paper's "Avg")."""
+    total = sum(n for n, _ in counts)
+    return float(sum(c for _, c in counts) / total) if total else float("nan")
 
 
 def mean(values: Iterable[float]) -> float:

@@ -22,7 +22,6 @@ records without a model, with a verdict cache in `DIR/verdicts.jsonl`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import deque
@@ -60,6 +59,7 @@ class PasskConfig:
     limit: int | None = None  # first N problems of each benchmark
     timeout_s: float = 5.0
     workers: int | None = None
+    grader: str = "entropykit"  # entropykit | mathverify-default (see entropykit.verify.GRADERS)
     batch_size: int = 16  # transformers backend
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
@@ -107,6 +107,7 @@ def _settings(cfg: PasskConfig, backend: str) -> dict:
         "seed": int(cfg.seed),
         "prompt_template": cfg.prompt_template,
         "chat": cfg.chat,
+        "grader": cfg.grader,
     }
 
 
@@ -193,9 +194,10 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     `cfg.model`/`cfg.backend` only when samples are missing.
     """
     from entropykit.generation import SamplingConfig, derive_seed
-    from entropykit.verify import Verifier, default_workers, extract_answer
+    from entropykit.verify import Verifier, default_workers
 
     log = log or (lambda s: None)
+    _check_grader(cfg.grader)
     if not cfg.benchmarks:
         raise UserError("give at least one --benchmark")
     try:
@@ -243,7 +245,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
         workers = cfg.workers
         if workers is None:
             workers = default_workers() if backend == "vllm" else max(1, default_workers() // 2)
-        verifier = Verifier(timeout_s=cfg.timeout_s, workers=workers, nice=5)
+        verifier = Verifier(timeout_s=cfg.timeout_s, workers=workers, nice=5, grader=cfg.grader)
         if generator is None:
             log(f"loading {cfg.model} ({backend} backend)")
             from entropykit.generation import make_generator
@@ -271,7 +273,8 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
                 "prompt": jb.prompt,
                 "response": comp.text,
                 "answer": jb.gold,
-                "pred": extract_answer(comp.text),
+                "pred": verdict.pred,
+                "grader": cfg.grader,
                 "correct": bool(verdict.correct),
                 "timed_out": bool(verdict.timed_out),
                 "model": cfg.model,
@@ -281,7 +284,8 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
             }
 
         def submit(pairs):
-            fut = verifier.submit([jb.gold for jb, _ in pairs], [c.text for _, c in pairs])
+            fut = verifier.submit([jb.gold for jb, _ in pairs], [c.text for _, c in pairs],
+                                  [c.finish_reason for _, c in pairs])
             pending.append((pairs, fut))
             ntok = sum(len(c.token_ids) for _, c in pairs)
             stats["generated"] += len(pairs)
@@ -315,7 +319,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     meta = {"model": cfg.model, "sampling": {**_settings(cfg, backend), "n": n}}
     summary, problems = score_records(records, ks, order=[b.name for b in benches])
     summary.update(meta)
-    write_outputs(out, summary, problems, html=cfg.html)
+    write_outputs(out, summary, problems, html=cfg.html, records=records)
     summary["_stats"] = stats
     return summary
 
@@ -372,10 +376,11 @@ def _run_stream(generator, missing, sampling, submit, drain, stats, flush_every:
 # --from-samples
 
 
-def verdict_key(gold: str, response: str) -> str:
-    from entropykit.verify import _key_response
+def _check_grader(grader: str) -> None:
+    from entropykit.verify import GRADERS
 
-    return hashlib.sha256((str(gold) + "\x00" + _key_response(response)).encode("utf-8", "surrogatepass")).hexdigest()
+    if grader not in GRADERS:
+        raise UserError(f"unknown --grader {grader!r} (use one of: {', '.join(GRADERS)})")
 
 
 def score_samples(
@@ -387,11 +392,15 @@ def score_samples(
     workers: int | None = None,
     html: bool = True,
     log: Callable[[str], None] | None = None,
+    grader: str = "entropykit",
 ) -> dict:
-    """Verify and score existing records (problem_id, response, answer; benchmark optional)."""
-    from entropykit.verify import Verdict, Verifier, extract_answer
+    """Verify and score existing records (problem_id, response, answer; benchmark and
+    finish_reason optional). Verdicts are cached in DIR/verdicts.jsonl by `verdict_key`
+    (timeouts never: a rerun, maybe with a longer --verify-timeout, tries them again)."""
+    from entropykit.verify import Verdict, Verifier, verdict_key
 
     log = log or (lambda s: None)
+    _check_grader(grader)
     src = Path(samples_path)
     records = list(iter_jsonl(src, required=("problem_id", "response", "answer")))
     if not records:
@@ -442,7 +451,7 @@ def score_samples(
         repair_jsonl_tail(cache_path)
         for c in iter_jsonl(cache_path, required=("key", "correct")):
             cache[c["key"]] = Verdict.from_dict(c)
-    keys = [verdict_key(r["answer"], r["response"]) for r in records]
+    keys = [verdict_key(r["answer"], r["response"], r.get("finish_reason"), grader) for r in records]
     todo: dict[str, int] = {}
     for i, k in enumerate(keys):
         if k not in cache and k not in todo:
@@ -450,20 +459,21 @@ def score_samples(
     log(f"verifying {len(todo)} distinct answers ({len(records) - len(todo)} cached or repeated)")
     if todo:
         idx = list(todo.values())
-        with Verifier(timeout_s=timeout_s, workers=workers) as v:
-            verdicts = v.verify([records[i]["answer"] for i in idx], [records[i]["response"] for i in idx])
-        with JsonlAppender(cache_path) as app:
-            app.write_many([{"key": keys[i], **vd.to_dict()} for i, vd in zip(idx, verdicts)])
+        with Verifier(timeout_s=timeout_s, workers=workers, grader=grader) as v:
+            verdicts = v.verify([records[i]["answer"] for i in idx], [records[i]["response"] for i in idx],
+                                [records[i].get("finish_reason") for i in idx])
+        with JsonlAppender(cache_path) as app:  # a timeout is never cached (defect: reused after a longer limit)
+            app.write_many([{"key": keys[i], **vd.to_dict()} for i, vd in zip(idx, verdicts) if not vd.timed_out])
         for i, vd in zip(idx, verdicts):
             cache[keys[i]] = vd
     for r, k in zip(records, keys):
         vd = cache[k]
         r["correct"], r["timed_out"] = bool(vd.correct), bool(vd.timed_out)
-        r.setdefault("pred", extract_answer(r["response"]))
+        r["pred"], r["grader"] = vd.pred, grader
     order = list(dict.fromkeys(str(r["benchmark"]) for r in records))
     summary, problems = score_records(records, kl, order=order)
     models = sorted({str(r["model"]) for r in records if r.get("model")})
     summary["model"] = models[0] if len(models) == 1 else (models or None)
-    summary["sampling"] = {"from_samples": str(src)}
-    write_outputs(outp, summary, problems, html=html)
+    summary["sampling"] = {"from_samples": str(src), "grader": grader}
+    write_outputs(outp, summary, problems, html=html, records=records)
     return summary

@@ -42,20 +42,23 @@ class MathReward:
     """+1 when math-verify accepts the response's final answer against the gold answer, else -1.
 
     Keeps one pool of verifier processes (hard per-item time limit) open for the whole run;
-    `close()` shuts it down. Responses are passed whole: the shared verifier prefers the last
-    \\boxed{} answer and otherwise parses the response's tail.
+    `close()` shuts it down. Responses are passed whole to the shared grader (`entropykit.verify`):
+    an answer must be stated (a box, an answer statement, ...); with `finish_reasons`, a response
+    cut off at the token limit ("length") needs a complete explicit answer.
     """
 
     def __init__(self, *, timeout_s: float = 5.0, workers: int | None = None):
         self.timeout_s, self.workers = timeout_s, workers
         self._verifier = None
 
-    def __call__(self, prompts: Sequence[str], completions: Sequence[str], answers: Sequence[str]) -> list[float]:
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str], answers: Sequence[str],
+                 finish_reasons: Sequence[str | None] | None = None) -> list[float]:
         from entropykit.verify import Verifier
 
         if self._verifier is None:
             self._verifier = Verifier(timeout_s=self.timeout_s, workers=self.workers)
-        verdicts = self._verifier.verify([str(a) for a in answers], list(completions))
+        verdicts = self._verifier.verify([str(a) for a in answers], list(completions),
+                                         None if finish_reasons is None else list(finish_reasons))
         return [1.0 if v.correct else -1.0 for v in verdicts]
 
     def close(self) -> None:
