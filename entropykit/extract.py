@@ -12,10 +12,12 @@ with examples, is documented in ``evalkit/README.md``; in short:
 2. Boxes written together (``\boxed{(2, 2)} \quad\text{and}\quad \boxed{(6, 2)}``: only
    spaces, punctuation, ``and``/``or``, ``\quad`` or math delimiters between them) form one
    answer, their contents joined with ", ".
-3. Only without any explicit marker, a *finished* response may end with a closing statement:
-   its last line ends with ``= VALUE`` or ``is/are/was/equals VALUE`` (a number or a LaTeX
-   value, optionally followed by up to three unit words). An unfinished calculation
-   (``3 + 4 =``, ``there are 5 + 5``) or a bare expression never counts.
+3. Only without any explicit marker, a *finished* response may state its answer implicitly:
+   the whole response is one value (``1/2``, ``$-3$``, ``(B)``), or its last line ends with
+   ``= VALUE``, ``is/are/was/equals VALUE`` or a quantity verb (``has``, ``needs``, ``costs``,
+   ...) and VALUE (a number, a LaTeX value or one math span without arithmetic in it,
+   optionally followed by up to three unit words). An unfinished calculation (``3 + 4 =``,
+   ``there are 5 + 5``) or a bare expression (``so we multiply 3 * 4``) never counts.
 4. A response cut off at the token limit (``finish_reason == "length"``) is graded only on an
    explicit marker that is complete (a closed box; a statement whose value does not run into
    the cut).
@@ -312,13 +314,19 @@ def _last_tag(text: str) -> Extraction | None:
 # ----------------------------------------------------------------------------------------------
 # closing statement of a finished response
 
+# a value written on its own: a number (thousands groups, decimals, a/b, percent, currency) or a
+# LaTeX value (\frac{7}{2}, 2\sqrt{3}, \pi)
+_VALUE = (
+    r"[-+]?(?:\\\$|\$)?(?:"
+    r"\d*(?:\\(?:frac|dfrac|tfrac|sqrt|pi)\b\s*(?:\{[^{}\n]*\}|\d)*)+"
+    r"|(?:\d{1,3}(?:(?:,|\\,|\\!|,\\!|\{,\}| )\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?"
+    r")(?:\s*(?:\\?%|percent\b))?"
+)
+_BARE = re.compile(r"\s*(?:\$|\\\(|\\\[)?\s*(?P<value>" + _VALUE + r"|\(?[A-J]\)?)\s*(?:\$|\\\)|\\\])?\s*\.?\s*")
 _CLOSING = re.compile(
     r"(?:=|:|\b(?:is|are|was|were|equals|be|has|have|had|needs?|costs?|gets?|got|makes?|earns?|earned|pays?|paid"
     r"|spends?|spent|remains?)\b)\s*"
-    r"(?P<value>\$[^$\n]{1,200}\$|\\\([^\n]{1,200}?\\\)|[-+]?(?:\\\$|\$)?(?:"
-    r"\d*(?:\\(?:frac|dfrac|tfrac|sqrt|pi)\b\s*(?:\{[^{}\n]*\}|\d)*)+"  # \frac{7}{2}, 2\sqrt{3}, \pi
-    r"|(?:\d{1,3}(?:(?:,|\\,|\\!|,\\!|\{,\}| )\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?"
-    r")(?:\s*(?:\\?%|percent\b))?)"
+    r"(?P<value>\$[^$\n]{1,200}\$|\\\([^\n]{1,200}?\\\)|" + _VALUE + r")"
     r"(?P<units>(?:\s+(?:\\text\{[^{}\n]*\}|[A-Za-z][A-Za-z^0-9]*)){0,3})"
     r"[\s.!*$]*(?:\\\]|\\\))?[\s.!*$]*$"
 )
@@ -370,7 +378,13 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
     if found:
         best = max(found, key=lambda x: (x.end, x.kind != "statement"))
     elif not cut_off:
-        best = _closing_statement(text)
+        bare = _BARE.fullmatch(text) if len(text) <= 200 else None
+        if bare:  # the whole reply is one value ("1/2", "$-3$", "(B)"): it is the stated answer
+            value = bare.group("value")
+            letter = re.fullmatch(r"\(?([A-J])\)?", value)
+            best = Extraction(letter.group(1) if letter else value, "bare", bare.start("value"), bare.end("value"))
+        else:
+            best = _closing_statement(text)
         if best is None:
             return NO_ANSWER
     else:

@@ -26,9 +26,11 @@ import json
 from typing import Sequence
 
 DEFAULT_MAX_SAMPLES = 16
-DEFAULT_SAMPLES_BUDGET = 850_000  # bytes of base64 text for all samples
+TARGET_PAGE_BYTES = 5_600_000  # the samples get what the rest of the page (plotly.js: 4.8 MB) leaves
+MIN_SAMPLES_BUDGET = 300_000
 _MAX_TEXT_CHARS = 20_000
 _MIN_TEXT_CHARS = 160
+_GOOD_TEXT_CHARS = 600  # below this, fewer samples per problem are shown instead
 _MAX_ANSWERS_LISTED = 50
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -91,9 +93,9 @@ def _pick_samples(recs: list[dict], cap: int) -> list[dict]:
     return sorted(chosen, key=lambda r: int(r.get("sample_idx", 0)))
 
 
-def build_data(problems: Sequence[dict], records: Sequence[dict], *, max_samples: int = DEFAULT_MAX_SAMPLES,
-               samples_budget: int = DEFAULT_SAMPLES_BUDGET) -> tuple[list[dict], str, int]:
-    """(problem rows, base64 gzip JSON of their samples, text cap used) for the page."""
+def problem_rows(problems: Sequence[dict], records: Sequence[dict], *,
+                 max_samples: int = DEFAULT_MAX_SAMPLES) -> tuple[list[dict], list[list[dict]]]:
+    """(one row per problem for the table, the samples shown for each problem)."""
     by_problem: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         by_problem.setdefault((str(r["benchmark"]), str(r["problem_id"])), []).append(r)
@@ -114,6 +116,12 @@ def build_data(problems: Sequence[dict], records: Sequence[dict], *, max_samples
                      "na": len(answers), "ans": [[a, cnt, code] for a, (cnt, code) in listed],
                      "shown": len(shown)})
         picked.append(shown)
+    return rows, picked
+
+
+def samples_blob(picked: list[list[dict]], budget: int) -> tuple[str, int]:
+    """(base64 of the gzip JSON of the shown samples, text cap used): texts are folded to the
+    longest cap that keeps the blob within `budget` bytes."""
     cap = _MAX_TEXT_CHARS
     while True:
         samples = [[[int(r.get("sample_idx", 0)), r.get("pred"), _verdict_code(r), r.get("num_tokens"),
@@ -121,9 +129,9 @@ def build_data(problems: Sequence[dict], records: Sequence[dict], *, max_samples
                      len(str(r.get("response") or ""))] for r in shown] for shown in picked]
         raw = json.dumps(samples, ensure_ascii=True, separators=(",", ":")).encode("ascii")
         blob = base64.b64encode(gzip.compress(raw, 9, mtime=0)).decode("ascii")
-        if len(blob) <= samples_budget or cap <= _MIN_TEXT_CHARS:
-            return rows, blob, cap
-        cap = max(_MIN_TEXT_CHARS, int(cap * min(0.8, 0.95 * samples_budget / len(blob))))
+        if len(blob) <= budget or cap <= _MIN_TEXT_CHARS:
+            return blob, cap
+        cap = max(_MIN_TEXT_CHARS, int(cap * min(0.8, 0.95 * budget / len(blob))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +310,7 @@ window.addEventListener('load',async()=>{try{S=blob?await inflate(blob):P.map(()
 
 
 def passk_page(summary: dict, problems: Sequence[dict] | None = None, records: Sequence[dict] | None = None, *,
-               max_samples: int = DEFAULT_MAX_SAMPLES, samples_budget: int = DEFAULT_SAMPLES_BUDGET) -> str:
+               max_samples: int = DEFAULT_MAX_SAMPLES, target_bytes: int = TARGET_PAGE_BYTES) -> str:
     """The whole passk.html for a scored run (see the module docstring)."""
     import plotly.graph_objects as go
 
@@ -325,18 +333,26 @@ def passk_page(summary: dict, problems: Sequence[dict] | None = None, records: S
             parts.append(figure_html(_accuracy_histogram(go, name, probs), False))
         if recs:
             parts.append(figure_html(_length_figure(go, name, recs), False))
-    rows, blob, cap = build_data(problems, records, max_samples=max_samples, samples_budget=samples_budget)
-    note = (f"Response texts longer than {cap:,} characters are folded (beginning, the part around the "
-            f"extracted answer, end)." if cap < _MAX_TEXT_CHARS else "")
-    parts.append(
-        "<h2>Problems</h2><p>Click a column to sort, a problem to see its extracted answers and samples. "
-        f"{_e(note)}</p><p><input id='ek-search' type='search' placeholder='search problem id, gold or extracted answer'> "
-        "<span id='ek-count' class='muted'></span></p>"
-        "<table id='ek-problems'><thead></thead><tbody></tbody></table>"
-        f"<script type='application/json' id='ek-problems-data'>{_script_json(rows)}</script>"
-        f"<script type='text/plain' id='ek-samples-data'>{blob}</script>"
-        "<p id='ek-status'>loading</p>"
-        f"<script>{_JS}</script>")
     title = f"pass@k — {summary.get('model')}"
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + _e(title) + "</title><style>" + _CSS
-            + "</style></head><body><h1>" + _e(title) + "</h1>" + "".join(parts) + "</body></html>")
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + _e(title) + "</title><style>" + _CSS
+            + "</style></head><body><h1>" + _e(title) + "</h1>" + "".join(parts)
+            + "<h2>Problems</h2><p>Click a column to sort, a problem to see its extracted answers and samples. @NOTE@</p>"
+            "<p><input id='ek-search' type='search' placeholder='search problem id, gold or extracted answer'> "
+            "<span id='ek-count' class='muted'></span></p>"
+            "<table id='ek-problems'><thead></thead><tbody></tbody></table>"
+            "<script type='application/json' id='ek-problems-data'>@ROWS@</script>"
+            "<script type='text/plain' id='ek-samples-data'>@BLOB@</script>"
+            f"<p id='ek-status'>loading</p><script>{_JS}</script></body></html>")
+    # Fewer samples per problem with readable texts beat many samples cut to a few words.
+    for shown in sorted({m for m in (max_samples, 8, 4) if m <= max_samples}, reverse=True):
+        rows, picked = problem_rows(problems, records, max_samples=shown)
+        rows_json = _script_json(rows)
+        budget = max(MIN_SAMPLES_BUDGET, target_bytes - len(page.encode("utf-8")) - len(rows_json))
+        blob, cap = samples_blob(picked, budget)
+        if cap >= _GOOD_TEXT_CHARS:
+            break
+    note = (f"Response texts longer than {cap:,} characters are folded (beginning, the part around the "
+            f"extracted answer, end) to keep this page small." if cap < _MAX_TEXT_CHARS else "")
+    if any(r["shown"] < r["n"] for r in rows):
+        note = f"At most {shown} samples per problem are shown (one per distinct answer first). " + note
+    return page.replace("@NOTE@", _e(note), 1).replace("@ROWS@", rows_json, 1).replace("@BLOB@", blob, 1)

@@ -91,6 +91,8 @@ def test_extract_answer():
     assert extract_answer(r"so \boxed 5.") == "5"
     assert extract_answer(r"\fbox{7}") == "7"
     assert extract_answer(r"\boxed{3} and \boxed{4") == "3"  # unclosed last box
+    assert extract_answer(r"\boxed{3} and \boxed{}") == "3"  # empty last box
+    assert extract_answer(r"\boxed{\{1, 2\}}") == r"\{1, 2\}"  # escaped braces do not close the box
     assert extract_answer("no box") is None
     assert extract_answer("") is None
 
@@ -223,12 +225,18 @@ def test_from_samples_exact_pass_at_k_and_cache(tmp_path):
     assert [(p["problem_id"], p["n"], p["c"]) for p in probs] == [("p1", 4, 3), ("p2", 4, 1)]
     html = (out / "passk.html").read_text()
     assert "<script src" not in html and "Plotly" in html and len(html) > 1_000_000  # inlined
-    # re-scoring hits the verdict cache: no new verdicts, and fast even with the hostile answer
-    lines = (out / "verdicts.jsonl").read_text().count("\n")
-    r2 = _run_cli(["passk", "--from-samples", str(samples), "--k", "1,2,4", "--out", str(out), "--no-html"])
+    # re-scoring hits the verdict cache, except for the timeout, which is never cached (a rerun
+    # with a longer --verify-timeout must try it again)
+    cached = [json.loads(line) for line in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert len(cached) == 7 and not any(c["timed_out"] for c in cached)  # 8 distinct gradings, 1 timeout
+    r2 = _run_cli(["passk", "--from-samples", str(samples), "--k", "1,2,4", "--out", str(out), "--no-html",
+                   "--verify-timeout", "1"])
     assert r2.returncode == 0, r2.stderr
-    assert (out / "verdicts.jsonl").read_text().count("\n") == lines
+    assert "verifying 1 distinct answers" in r2.stderr
+    assert (out / "verdicts.jsonl").read_text().count("\n") == 7
     assert json.loads((out / "summary.json").read_text())["benchmarks"] == s["benchmarks"]
+    recs = {(p["problem_id"], p["n"]) for p in probs}
+    assert recs == {("p1", 4), ("p2", 4)}
 
 
 def test_cli_errors_are_one_line_exit_2(tmp_path):
@@ -282,3 +290,4 @@ def test_compare_reports_crossover_and_dynamics(tmp_path):
     assert "<script src" not in html and "overtakes" in html
     r = _run_cli(["passk", "compare", str(tmp_path / "rl"), "--out", str(out)])
     assert r.returncode == 2 and "at least two" in r.stderr
+    assert "rl-model overtakes" not in r.stdout and "base-model overtakes rl-model at k=8" in html
