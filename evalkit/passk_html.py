@@ -119,19 +119,43 @@ def problem_rows(problems: Sequence[dict], records: Sequence[dict], *,
     return rows, picked
 
 
+def _encode(picked: list[list[dict]], cap: int) -> str:
+    samples = [[[int(r.get("sample_idx", 0)), r.get("pred"), _verdict_code(r), r.get("num_tokens"),
+                 r.get("finish_reason"), _fold(str(r.get("response") or ""), r.get("pred"), cap),
+                 len(str(r.get("response") or ""))] for r in shown] for shown in picked]
+    raw = json.dumps(samples, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return base64.b64encode(gzip.compress(raw, 6, mtime=0)).decode("ascii")
+
+
 def samples_blob(picked: list[list[dict]], budget: int) -> tuple[str, int]:
-    """(base64 of the gzip JSON of the shown samples, text cap used): texts are folded to the
-    longest cap that keeps the blob within `budget` bytes."""
-    cap = _MAX_TEXT_CHARS
+    """(base64 of the gzip JSON of the shown samples, text cap used): texts are folded to about
+    the longest cap that keeps the blob within `budget` bytes.
+
+    The cap is first estimated from the compression ratio of an evenly spread subset (one
+    compression of everything per try, not one per candidate cap), then trimmed if needed.
+    """
+    flat = [r for shown in picked for r in shown]
+    if not flat:
+        return _encode(picked, _MAX_TEXT_CHARS), _MAX_TEXT_CHARS
+    lengths = sorted(len(str(r.get("response") or "")) for r in flat)
+    step = max(1, len(flat) // 300)
+    probe = [flat[i::step][:1] for i in range(0, min(len(flat), 300 * step), step)]
+    probe_raw = sum(min(len(str(r[0].get("response") or "")), _MAX_TEXT_CHARS) + 60 for r in probe)
+    ratio = len(_encode(probe, _MAX_TEXT_CHARS)) / max(1, probe_raw)  # blob bytes per raw character
+
+    def raw_size(cap: int) -> int:
+        return sum(min(n, cap) + 60 for n in lengths)
+
+    lo, hi = _MIN_TEXT_CHARS, _MAX_TEXT_CHARS
+    while lo < hi:  # the largest cap whose estimated blob fits
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if raw_size(mid) * ratio <= budget else (lo, mid - 1)
+    cap = lo
     while True:
-        samples = [[[int(r.get("sample_idx", 0)), r.get("pred"), _verdict_code(r), r.get("num_tokens"),
-                     r.get("finish_reason"), _fold(str(r.get("response") or ""), r.get("pred"), cap),
-                     len(str(r.get("response") or ""))] for r in shown] for shown in picked]
-        raw = json.dumps(samples, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-        blob = base64.b64encode(gzip.compress(raw, 9, mtime=0)).decode("ascii")
+        blob = _encode(picked, cap)
         if len(blob) <= budget or cap <= _MIN_TEXT_CHARS:
             return blob, cap
-        cap = max(_MIN_TEXT_CHARS, int(cap * min(0.8, 0.95 * budget / len(blob))))
+        cap = max(_MIN_TEXT_CHARS, int(cap * min(0.9, 0.97 * budget / len(blob))))
 
 
 # ---------------------------------------------------------------------------------------------

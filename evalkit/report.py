@@ -271,7 +271,7 @@ def print_compare(report: dict, console=None) -> None:
     if report.get("message"):
         console.print(f"[yellow]{report['message']}[/yellow]")
     for bname, e in report["benchmarks"].items():
-        t = Table(title=f"{bname}: pass@k")
+        t = Table(title=f"{bname}: pass@k", min_width=60)
         labels = list(e["curves"])
         ks = sorted({int(k) for c in e["curves"].values() for k in c})
         t.add_column("k", justify="right")
