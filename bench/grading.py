@@ -76,23 +76,51 @@ def path_differences(cases: list[dict], pooled, workers: int, timeout_s: float) 
             "pool_workers": workers}
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by the running child processes of this one (Linux)."""
+    me, total = str(os.getpid()), 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def throughput(golds, responses, reasons, workers: int, grader: str = "entropykit") -> dict:
+    """Wall-clock verdicts/s of one process and of the pool, and the CPU each spends per verdict.
+
+    On a shared machine the wall-clock ratio depends on what else runs; the CPU seconds per
+    verdict do not, so `projected_ratio` = workers x (single CPU/verdict) / (pool CPU/verdict,
+    parent and workers together) is what the pool would reach on idle cores.
+    """
     from entropykit.verify import Verifier
 
     with Verifier(workers=0, cache=False, grader=grader) as v:
         v.verify(golds[:20], responses[:20], reasons[:20])  # imports, parser caches
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         single = v.verify(golds, responses, reasons)
-        single_s = time.perf_counter() - t
+        single_s, single_cpu = time.perf_counter() - t, time.process_time() - c
     with Verifier(workers=workers, cache=False, grader=grader) as v:
         v.verify(golds[:4 * workers], responses[:4 * workers], reasons[:4 * workers])  # workers up
-        t = time.perf_counter()
+        t, c, k = time.perf_counter(), time.process_time(), _children_cpu_s()
         pooled = v.verify(golds, responses, reasons)
         pool_s = time.perf_counter() - t
+        parent_cpu, workers_cpu = time.process_time() - c, _children_cpu_s() - k
         timeouts = v.stats["timeouts"]
     diff = sum(a != b for a, b in zip(single, pooled))
     n = len(golds)
+    pool_cpu = parent_cpu + workers_cpu
     return {"n": n, "single_per_s": n / single_s, "pool_per_s": n / pool_s, "ratio": single_s / pool_s,
+            "single_cpu_us": 1e6 * single_cpu / n, "pool_cpu_us": 1e6 * pool_cpu / n,
+            "parent_cpu_us": 1e6 * parent_cpu / n, "single_cpu_share": single_cpu / single_s,
+            "projected_ratio": workers * single_cpu / pool_cpu if pool_cpu > 0 else float("nan"),
+            "projected_per_s": workers * n / pool_cpu if pool_cpu > 0 else float("nan"),
             "workers": workers, "differences": diff, "pool_timeouts": timeouts}
 
 
@@ -171,6 +199,10 @@ def main() -> None:
             print(f"\nspeed, {name} ({s['n']} items, cache off): one process {s['single_per_s']:.0f} verdicts/s, "
                   f"pool({workers}) {s['pool_per_s']:.0f} verdicts/s -> {s['ratio']:.2f}x  "
                   f"(goal >= 1.8x and >= 2500/s); differences {s['differences']}", flush=True)
+            print(f"  CPU per verdict: one process {s['single_cpu_us']:.0f} us (it got {100 * s['single_cpu_share']:.0f}% "
+                  f"of a core), pool {s['pool_cpu_us']:.0f} us of which the coordinator {s['parent_cpu_us']:.0f} us "
+                  f"-> on {workers} idle cores: {s['projected_ratio']:.2f}x, {s['projected_per_s']:.0f} verdicts/s",
+                  flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2, default=str))
     sys.exit(0)

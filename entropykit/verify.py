@@ -520,12 +520,16 @@ class Verifier:
                 job.future.set_result(job.results)
 
     def _assign(self, w: _Worker) -> None:
+        """Send `w` a chunk when it has less than one chunk of work left: the next chunk waits in
+        the pipe while the current one runs, so a worker never idles for a round trip."""
         with self._lock:
-            if not self._queue:
+            if not self._queue or not w.ready:
                 return
             size = max(1, min(self.max_chunk, len(self._queue) // (2 * self.num_workers)))
+            if len(w.outstanding) >= size:
+                return
             chunk = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
-        w.outstanding = dict(chunk)
+        w.outstanding.update(chunk)
         try:
             w.send_conn.send(chunk)
         except Exception:
@@ -575,7 +579,7 @@ class Verifier:
     def _loop_inner(self) -> None:
         while not self._closed:
             for w in list(self._workers):
-                if w.ready and not w.outstanding and self._queue:
+                if self._queue:
                     self._assign(w)
             now = time.monotonic()
             wait_s = None
@@ -630,7 +634,7 @@ class Verifier:
                 self.stats["verified"] += 1
                 self.stats["errors"] += err is not None
                 self._resolve(seq, task, Verdict(bool(ok), False, err, pred))
-        if not w.outstanding and self._queue:
+        if self._queue:
             self._assign(w)
 
 

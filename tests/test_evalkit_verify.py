@@ -191,3 +191,40 @@ def test_pool_batches_keep_each_items_limit():
     assert [g.timed_out for g in got] == [i == 17 for i in range(40)]
     assert all(g.correct for i, g in enumerate(got) if i != 17)
     assert elapsed < 1.0 + 6.0, elapsed  # one limit plus a worker restart on a loaded machine
+
+
+# ------------------------------------------------------------------ passk records and run folders
+
+
+class _CannedGenerator:
+    """Stands in for a model: every prompt gets 'So the total is 3 + 4 = 7.', the odd samples cut off."""
+
+    backend_name = "hf"
+
+    def generate(self, prompts, sampling, seeds):
+        from entropykit.generation import Completion
+
+        return [[Completion("So the total is 3 + 4 = 7.", [1, 2, 3], "length" if s % 2 else "stop", s) for s in ss]
+                for _, ss in zip(prompts, seeds)]
+
+
+def test_passk_records_carry_pred_and_grader_and_other_graders_are_refused(tmp_path):
+    from entropykit.errors import UserError
+    from entropykit.evalkit.runner import PasskConfig, run_passk
+
+    cfg = PasskConfig(model="canned", benchmarks=["easy"], out=str(tmp_path / "run"), n=4, limit=2, workers=1,
+                      html=False, quiet=True)
+    s = run_passk(cfg, generator=_CannedGenerator())
+    recs = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    assert len(recs) == 8 and all(r["grader"] == "entropykit" for r in recs)
+    for r in recs:  # cut off: no explicit answer, so no pred and wrong; finished: "= 7" is the answer
+        cut = r["finish_reason"] == "length"
+        assert (r["pred"], r["correct"]) == ((None, False) if cut else ("7", r["answer"] == "7")), r
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["grader"] == "entropykit"
+    assert s["sampling"]["grader"] == "entropykit"
+    cfg.grader = "mathverify-default"
+    with pytest.raises(UserError, match="grader='entropykit'"):
+        run_passk(cfg, generator=_CannedGenerator())
+    cfg.grader = "nope"
+    with pytest.raises(UserError, match="unknown --grader"):
+        run_passk(cfg, generator=_CannedGenerator())
