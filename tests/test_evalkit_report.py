@@ -6,7 +6,6 @@ import json
 import math
 import random
 import re
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -140,18 +139,7 @@ def test_passk_html_500x16_stays_under_6mb(big_page):
     assert "temperature" in html and "synthetic &lt;model&gt;" in html
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        p = shutil.which(name)
-        if p:
-            return p
-    return None
-
-
-def _browser_status(page: Path, tmp_path: Path) -> tuple[str, str]:
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
+def _browser_status(exe: str, page: Path, tmp_path: Path) -> tuple[str, str]:
     flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
              "--enable-logging=stderr", "--v=0", "--virtual-time-budget=30000", "--window-size=1200,900"]
@@ -162,15 +150,15 @@ def _browser_status(page: Path, tmp_path: Path) -> tuple[str, str]:
 
 
 @pytest.mark.browser
-def test_passk_html_in_headless_chromium(big_page, tmp_path):
+def test_passk_html_in_headless_chromium(chromium_exe, big_page, tmp_path):
     """Plots drawn, samples unpacked, and search, sort and open work through the page's own handlers."""
-    status, dom = _browser_status(big_page, tmp_path)
+    status, dom = _browser_status(chromium_exe, big_page, tmp_path)
     assert status.startswith("ok plots=3/3 problems=500 selftest=pass"), status
     assert "<title>owned</title>" not in dom and "answer graded" in dom
 
 
 @pytest.mark.browser
-def test_from_samples_page_in_headless_chromium(tmp_path):
+def test_from_samples_page_in_headless_chromium(chromium_exe, tmp_path):
     """The page `passk --from-samples` writes, with a timeout, no-answer and cut-off samples."""
     from entropykit.evalkit.runner import score_samples
 
@@ -181,6 +169,6 @@ def test_from_samples_page_in_headless_chromium(tmp_path):
     src.write_text("".join(json.dumps(r) + "\n" for r in recs))
     s = score_samples(str(src), "1,2,4", str(tmp_path / "out"), timeout_s=1.0, workers=1)
     assert s["benchmarks"]["hand"]["timeouts"] == 1 and s["benchmarks"]["hand"]["mean_accuracy"] == 0.25
-    status, dom = _browser_status(tmp_path / "out" / "passk.html", tmp_path)
+    status, dom = _browser_status(chromium_exe, tmp_path / "out" / "passk.html", tmp_path)
     assert status.startswith("ok plots=3/3 problems=1 selftest=pass samples=4"), status
     assert "timeout" in dom and "(no answer)" in dom
