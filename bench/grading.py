@@ -154,7 +154,7 @@ def format_agreement(ag: dict, markdown: bool) -> str:
 
 
 def main() -> None:
-    from entropykit.verify import GRADERS, default_workers
+    from entropykit.verify import default_workers
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=None, help="pool size (default: all cores)")
