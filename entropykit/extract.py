@@ -6,22 +6,25 @@ with examples, is documented in ``evalkit/README.md``; in short:
 
 1. An answer must be *stated*. Explicit markers are ``\boxed{..}``/``\fbox{..}``,
    ``<answer>..</answer>`` and answer statements ("the answer is X", "Final Answer: X",
-   "**Answer:** X"). The explicit marker that ends last in the response wins: a box after a
-   statement (self-correction) and a statement after the last box ("The final answer is
-   $10,455$") alike.
+   "**Answer:** X", "$x \geq 5$ is the solution"; after "Final Answer:" the value after "is",
+   else the sentence's only number or math span). The explicit marker that ends last in the
+   response wins: a box after a statement (self-correction) and a statement after the last
+   box ("The final answer is $10,455$") alike.
 2. Boxes written together (``\boxed{(2, 2)} \quad\text{and}\quad \boxed{(6, 2)}``: only
    spaces, punctuation, ``and``/``or``, ``\quad`` or math delimiters between them) form one
    answer, their contents joined with ", ".
 3. Only without any explicit marker, a *finished* response may state its answer implicitly:
-   the whole response is one value (``1/2``, ``$-3$``, ``(B)``), or its last line ends with
+   the whole response is one value (``1/2``, ``$\frac13$``, ``(B)``, ``3 * 4``), or its last
+   sentence ends with one math span (``we find that $x < 3$``), or its last line ends with
    ``= VALUE``, ``is/are/was/equals VALUE`` or a quantity verb (``has``, ``needs``, ``costs``,
-   ...) and VALUE (a number, a LaTeX value or one math span without arithmetic in it,
-   optionally followed by up to three unit words). An unfinished calculation (``3 + 4 =``,
-   ``there are 5 + 5``) or a bare expression (``so we multiply 3 * 4``) never counts.
+   ...) and VALUE (a number or a LaTeX value, optionally followed by up to three unit words).
+   An unfinished calculation (``3 + 4 =``, ``there are 5 + 5``, ``we get $4 + 6$``) or a bare
+   trailing expression (``so we multiply 3 * 4``) never counts.
 4. A response cut off at the token limit (``finish_reason == "length"``) is graded only on an
    explicit marker that is complete (a closed box; a statement whose value does not run into
    the cut).
-5. No fixed tail cut: the whole response is searched, up to its last `MAX_SEARCH_CHARS`
+5. The reply ends at the first chat-template token (``<|im_end|>``, ``<|im_start|>``, ...).
+   No fixed tail cut: the whole response is searched, up to its last `MAX_SEARCH_CHARS`
    characters (a bound against hostile input; 200k characters is about 50k tokens).
 """
 
@@ -34,7 +37,7 @@ __all__ = ["Extraction", "extract_final_answer", "extract_answer", "normalize_an
            "MAX_SEARCH_CHARS"]
 
 # Bumped whenever the policy changes what is extracted: persistent verdict caches key on it.
-POLICY_VERSION = "entropykit-extract-2"
+POLICY_VERSION = "entropykit-extract-3"
 MAX_SEARCH_CHARS = 200_000
 _MAX_BOXES_TRIED = 64  # from the end; bounds the work on text full of unclosed boxes
 _MAX_STATEMENTS_TRIED = 64
@@ -72,7 +75,8 @@ def normalize_answer(s: str) -> str:
     s = _THIN_SEP.sub("", s)
     s = s.replace("\\varnothing", "\\emptyset")
     s = s.strip("*`").strip()
-    s = re.sub(r"^(-?)(?:\\\$|\$)(?=\d)", r"\1", s)  # currency: "$18.90" -> "18.90"
+    if s.count("$") == 1:  # currency ("$18.90" -> "18.90"), not a math span like "$3\sqrt{13}$"
+        s = re.sub(r"^(-?)(?:\\\$|\$)(?=\d)", r"\1", s)
     if s.endswith(".") and not s.endswith("..."):
         s = s[:-1].rstrip()
     if _SPACE_GROUPED.match(s):
@@ -138,7 +142,8 @@ def _box_at(text: str, m: re.Match) -> tuple[str, int, int] | None:
 
 
 _BOX_SEP = re.compile(
-    r"(?:\s|[,;&]|\$|\\quad|\\qquad|\\[,;:! ]|\\\\|\\text\s*\{\s*(?:and|or|,)?\s*\}|\band\b|\bor\b|\\\(|\\\)|\\\[|\\\]"
+    r"(?:\s|[,;&]|\$|\\quad|\\qquad|\\[,;:! ]|\\\\|\\text\s*\{[^{}]{0,40}?(?:\band|\bor|,)?\s*\}|\band\b|\bor\b"
+    r"|\\\(|\\\)|\\\[|\\\]"
     r"|\b[a-zA-Z](?:_\{?\w+\}?)?\s*=)*"  # "x = \boxed{1} or x = \boxed{2}"
 )
 
@@ -188,8 +193,8 @@ def extract_answer(text: str | None) -> str | None:
 
 _TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 _STATEMENT = re.compile(
-    r"(?:\bfinal\s+answer|\banswer)(?:\s*\*\*)?\s*(?:\}\s*)?"
-    r"(?:is|:|=|would\s+be|will\s+be|should\s+be|must\s+be)"
+    r"(?:(?P<final>\bfinal\s+answer)|\banswer)(?:\s*\*\*)?\s*(?:\}\s*)?"
+    r"(?:is|:|=|would\s+be|will\s+be|should\s+be|must\s+be|(?=\s*(?:\$|\\\(|\\\[)))"
     r"(?:\s*\*\*)?\s*(?:\}\s*)?:?[ \t]*(?:\n[ \t]*)?",
     re.IGNORECASE,
 )
@@ -255,10 +260,15 @@ def _plain_value(seg: str) -> tuple[str, int] | None:
     return value, last_end
 
 
+_ENV_JOIN = re.compile(r"\s*(?:,\s*and|,|and|or)\s+")
+
+
 def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | None:
     """The stated value starting at `pos` (after an answer statement): (value, start, end)."""
-    while pos < len(text) and text[pos] in " \t*":
+    while pos < len(text) and text[pos] in " \t*\"'":
         pos += 1
+    if text.startswith('\\"', pos):  # an escaped quote: "The final answer is \"$12$\""
+        pos += 2
     seg = text[pos : pos + 2000]
     if not seg:
         return None
@@ -272,7 +282,17 @@ def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | N
         if not inner:
             return None
         inner_box = extract_answer(inner)
-        return (inner_box if inner_box is not None else inner), pos, pos + m.end()
+        values, end = [inner_box if inner_box is not None else inner], m.end()
+        while len(values) < _MAX_JOINED_BOXES:  # "$12$ and $13$": one answer of several parts
+            j = _ENV_JOIN.match(seg, end)
+            nxt = _ENV.match(seg, j.end()) if j else None
+            if nxt is None:
+                break
+            part = next(g for g in nxt.groups() if g is not None).strip()
+            if part:
+                values.append(part)
+            end = nxt.end()
+        return ", ".join(values), pos, pos + end
     pv = _plain_value(seg)
     if pv is None:
         return None
@@ -282,13 +302,58 @@ def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | N
     return value, pos, pos + length
 
 
+_SENTENCE_END = re.compile(r"\.(?!\d)|\n|[!?]")
+_IS = re.compile(r"\b(?:is|are|was|be|equals)\b:?")
+
+
+def _final_sentence_value(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | None:
+    """After "Final Answer:" a sentence: the value after its "is", else its only number or math span."""
+    end = _SENTENCE_END.search(text, pos, pos + 300)
+    sentence = text[pos : end.start() if end else pos + 300]
+    m = _IS.search(sentence)
+    if m:
+        v = _value_after(text, pos + m.end(), cut_off)
+        if v is not None:
+            return v
+    if re.search(r"\bnot\b", sentence):
+        return None
+    envs = list(_ENV.finditer(sentence))
+    rest = _ENV.sub(" ", sentence)
+    nums = [x for x in _NUMBER_RE.finditer(rest) if x.group(0).strip("+-$\\")]
+    if len(envs) + len(nums) != 1:
+        return None
+    if envs:
+        e = envs[0]
+        return next(g for g in e.groups() if g is not None).strip(), pos + e.start(), pos + e.end()
+    x = nums[0].group(0)
+    at = pos + sentence.find(x)
+    return x, at, at + len(x)
+
+
+_IS_THE_ANSWER = re.compile(
+    r"(\$[^$\n]{1,200}\$|\\\(.{1,200}?\\\))\s+is\s+(?:the|our|my)\s+(?:final\s+)?(?:answer|solution|result)\b",
+    re.IGNORECASE)
+
+
 def _last_statement(text: str, cut_off: bool) -> Extraction | None:
+    found = None
     matches = list(_STATEMENT.finditer(text))
     for m in reversed(matches[-_MAX_STATEMENTS_TRIED:]):
         v = _value_after(text, m.end(), cut_off)
+        if v is None and m.group("final"):
+            v = _final_sentence_value(text, m.end(), cut_off)
         if v is not None:
-            return Extraction(v[0], "statement", v[1], v[2])
-    return None
+            found = Extraction(v[0], "statement", v[1], v[2])
+            break
+    # "$x \geq 5$ is the solution": the value comes before the statement
+    for m in reversed(list(_IS_THE_ANSWER.finditer(text))[-_MAX_STATEMENTS_TRIED:]):
+        if found is None or m.end() > found.end:
+            inner = m.group(1).strip("$")
+            inner = inner[2:-2] if inner.startswith("\\(") else inner
+            if inner.strip():
+                found = Extraction(inner.strip(), "statement", m.start(1), m.end())
+        break
+    return found
 
 
 def _last_tag(text: str) -> Extraction | None:
@@ -322,22 +387,49 @@ _VALUE = (
     r"|(?:\d{1,3}(?:(?:,|\\,|\\!|,\\!|\{,\}| )\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?"
     r")(?:\s*(?:\\?%|percent\b))?"
 )
-_BARE = re.compile(r"\s*(?:\$|\\\(|\\\[)?\s*(?P<value>" + _VALUE + r"|\(?[A-J]\)?)\s*(?:\$|\\\)|\\\])?\s*\.?\s*")
+_BARE = re.compile(r"\s*(?P<value>" + _VALUE + r"|\(?[A-J]\)?)\s*(?:pct\b)?\s*\.?\s*")
 _CLOSING = re.compile(
     r"(?:=|:|\b(?:is|are|was|were|equals|be|has|have|had|needs?|costs?|gets?|got|makes?|earns?|earned|pays?|paid"
     r"|spends?|spent|remains?)\b)\s*"
-    r"(?P<value>\$[^$\n]{1,200}\$|\\\([^\n]{1,200}?\\\)|" + _VALUE + r")"
+    r"(?P<value>" + _VALUE + r")"
     r"(?P<units>(?:\s+(?:\\text\{[^{}\n]*\}|[A-Za-z][A-Za-z^0-9]*)){0,3})"
     r"[\s.!*$]*(?:\\\]|\\\))?[\s.!*$]*$"
 )
-
-
+# a finished reply whose last sentence ends with one math span (and maybe a few unit words)
+_TRAILING_ENV = re.compile(
+    r"(?P<env>\$\$(?:(?!\$\$).){1,400}\$\$|\\\[(?:(?!\\\]).){1,400}\\\]|(?<![$\\])\$[^$\n]{1,200}\$|\\\((?:(?!\\\)).){1,200}\\\))"
+    r"(?P<units>(?:\s+[A-Za-z]+){0,3})[\s.!*]*$",
+    re.DOTALL,
+)
 _BINARY_OP = re.compile(r"(?<=[\w})\]])\s*(?:[-+*/×÷]|\\times|\\cdot|\\div)\s*(?=[\w\\({\[])")
+_LAST_SIDE = re.compile(r"(?<![!<>=\\])=(?!=)")  # "=", not "!=", "<=", ">=", "=="
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b|pct\b)", re.IGNORECASE)
+
+
+def _env_value(env: re.Match) -> str | None:
+    """The math inside a closing span, unless it is an unevaluated expression ("$5 + 5$")."""
+    inner = env.group(0)
+    for a, b in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
+        if inner.startswith(a) and inner.endswith(b):
+            inner = inner[len(a) : len(inner) - len(b)].strip()
+            break
+    last = _LAST_SIDE.split(inner)[-1].strip().rstrip(".,")
+    if not last or _BINARY_OP.search(last):
+        return None
+    return inner
 
 
 def _closing_statement(text: str) -> Extraction | None:
-    tail_start = max(0, len(text) - 400)
+    tail_start = max(0, len(text) - 500)
     tail = text[tail_start:].rstrip()
+    m = _TRAILING_ENV.search(tail)
+    if m is not None:
+        value = _env_value(m)
+        if value is None:
+            return None
+        start = tail_start + m.start("env")
+        return Extraction(value, "closing", start, tail_start + m.end("env"))
     nl = tail.rfind("\n", 0, max(0, len(tail) - 1))
     line_start = nl + 1 if nl >= 0 else 0
     line = tail[line_start:]
@@ -350,18 +442,40 @@ def _closing_statement(text: str) -> Extraction | None:
     if m.group(0).startswith("=") and before and before[-1] in _OPS:
         return None  # "a == b" or "x <= 5" are not a stated value
     value = m.group("value")
-    env = _ENV.fullmatch(value)
-    if env:  # "$(1, -2, 3)$": the math inside
-        value = next(g for g in env.groups() if g is not None).strip()
-        if "=" in value:  # "$x = 5$": the last side
-            value = value.rsplit("=", 1)[1].strip()
-        if not value or _BINARY_OP.search(value):
-            return None  # "there are $5 + 5$": an unevaluated expression is not a stated value
     start = tail_start + line_start + m.start("value")
     return Extraction(value, "closing", start, start + len(value))
 
 
+def _whole_reply(text: str) -> Extraction | None:
+    r"""A reply that is nothing but one value: "1/2", "(B)", "$\frac13$", "$$x \geq 5$$", "28 pct"."""
+    stripped = text.strip()
+    if not stripped or len(stripped) > 1000:
+        return None
+    lead = len(text) - len(text.lstrip())
+    bare = _BARE.fullmatch(stripped)
+    if bare:
+        value = bare.group("value")
+        letter = re.fullmatch(r"\(?([A-J])\)?", value)
+        return Extraction(letter.group(1) if letter else value, "bare", lead + bare.start("value"),
+                          lead + bare.end("value"))
+    env = _ENV.match(stripped)
+    if env:
+        rest = stripped[env.end():]
+        pct = _PERCENT_AFTER.match(rest)
+        if pct:
+            rest = rest[pct.end():]
+        if not rest.strip(" \t\n.!"):
+            inner = next(g for g in env.groups() if g is not None).strip()
+            return Extraction(inner + ("\\%" if pct else ""), "bare", lead, lead + env.end()) if inner else None
+    if not _WORD.search(re.sub(r"\\[A-Za-z]+", " ", stripped)) and re.search(r"\d", stripped) and len(stripped) <= 200:
+        return Extraction(stripped.rstrip("."), "bare", lead, lead + len(stripped))  # "3 * 4", "x+1=5"
+    return None
+
+
 # ----------------------------------------------------------------------------------------------
+
+# The reply ends at the first chat-template token (models sometimes write on into a new turn).
+_END_OF_TURN = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end_of_text|end)\|>|</s>")
 
 
 def extract_final_answer(response: str | None, finish_reason: str | None = None) -> Extraction:
@@ -373,18 +487,15 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
         return NO_ANSWER
     offset = max(0, len(response) - MAX_SEARCH_CHARS)
     text = (response[offset:] if offset else response).translate(_MINUS)  # 1:1, so positions hold
-    cut_off = finish_reason == "length"
+    eot = _END_OF_TURN.search(text)
+    if eot:
+        text = text[: eot.start()]
+    cut_off = finish_reason == "length" and eot is None
     found = [x for x in (_last_box_group(text), _last_statement(text, cut_off), _last_tag(text)) if x is not None]
     if found:
         best = max(found, key=lambda x: (x.end, x.kind != "statement"))
     elif not cut_off:
-        bare = _BARE.fullmatch(text) if len(text) <= 200 else None
-        if bare:  # the whole reply is one value ("1/2", "$-3$", "(B)"): it is the stated answer
-            value = bare.group("value")
-            letter = re.fullmatch(r"\(?([A-J])\)?", value)
-            best = Extraction(letter.group(1) if letter else value, "bare", bare.start("value"), bare.end("value"))
-        else:
-            best = _closing_statement(text)
+        best = _whole_reply(text) or _closing_statement(text)
         if best is None:
             return NO_ANSWER
     else:
