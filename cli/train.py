@@ -79,11 +79,25 @@ def register(app: typer.Typer) -> None:
         grad_checkpointing: Optional[bool] = typer.Option(None, "--grad-checkpointing/--no-grad-checkpointing", help="activation checkpointing [default: off]"),
         max_grad_norm: Optional[float] = typer.Option(None, "--max-grad-norm", help=_h("gradient clipping", "max_grad_norm")),
         warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps", help=_h("linear lr warm-up (optimizer updates)", "warmup_steps")),
+        engine: str = typer.Option("native", "--engine", help="native (this machine) or verl (veRL on a GPU node or Ray cluster; see train/README.md)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="verl: write the data files and print the veRL command without running it"),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="verl: join this Ray cluster (e.g. auto, HOST:6379) [default: start Ray here]"),
+        nnodes: Optional[int] = typer.Option(None, "--nnodes", help="verl: nodes [default: 1]"),
+        gpus_per_node: Optional[int] = typer.Option(None, "--gpus-per-node", help="verl: GPUs per node [default: 8]"),
+        verl_python: Optional[str] = typer.Option(None, "--verl-python", help="verl: Python that has verl installed [default: this one]"),
+        verl_arg: Optional[List[str]] = typer.Option(None, "--verl-arg", help="verl: extra Hydra override KEY=VALUE for veRL (repeatable; wins over entropykit's)"),
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
         from entropykit.train.loop import resume_config, train
 
+        verl_opts = {k: ctx.params.pop(k) for k in ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python", "verl_arg")}
+        if verl_opts["engine"] not in ("native", "verl"):
+            raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
+        if verl_opts["engine"] == "verl" and resume is not None:
+            raise UserError("--resume is for native runs; a veRL run resumes by running RUN/verl/command.sh again")
+        if verl_opts["engine"] == "native" and any(v for k, v in verl_opts.items() if k != "engine"):
+            raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python and --verl-arg need --engine verl")
         given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
         if resume is not None:
             extra = sorted(set(given) - {"steps"})
@@ -96,6 +110,17 @@ def register(app: typer.Typer) -> None:
             cfg = TrainConfig(**given)
         from entropykit.progress import console
 
+        if verl_opts["engine"] == "verl":
+            from entropykit.train.verl_launch import VerlLaunch, launch_verl
+
+            launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
+                                extra=list(verl_opts["verl_arg"] or []))
+            if verl_opts["nnodes"] is not None:
+                launch.nnodes = verl_opts["nnodes"]
+            if verl_opts["gpus_per_node"] is not None:
+                launch.gpus_per_node = verl_opts["gpus_per_node"]
+            launch_verl(cfg, launch, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))
+            return
         run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False))
         console.print(f"run folder: {run}  (dashboard: entropykit train report {run})", highlight=False)
 
