@@ -21,7 +21,10 @@ want="$(sha256sum "$ROOT/scripts/setup_verl.sh" | cut -d' ' -f1)"
 
 if [[ "$(cat "$STAMP" 2>/dev/null)" == "$want" ]] && "$VENV/bin/python" -c "import verl, torch, math_verify, entropykit" 2>/dev/null; then
     # Reinstall the project itself (cheap) so an edited checkout and its entry points are picked up.
-    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT" >/dev/null
+    if ! "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT" >"$VENV/reinstall.log" 2>&1; then
+        tail -n 20 "$VENV/reinstall.log" >&2
+        exit 1
+    fi
     echo "setup_verl: reusing $VENV"
     exit 0
 fi

@@ -20,6 +20,7 @@ from entropykit.train.verl_launch import (
     VerlPaths,
     build_overrides,
     check_translatable,
+    command_script,
     hydra_value,
 )
 
@@ -97,6 +98,20 @@ def test_untranslatable_settings(bad, match):
 def test_more_prompts_than_problems():
     with pytest.raises(UserError, match="more than the 40 problems"):
         overrides(TrainConfig(data="x"), n=40)
+
+
+def test_command_script_keeps_earlier_metrics(tmp_path):
+    """Rerunning command.sh resumes; veRL's logger truncates its file, so the old one is kept."""
+    metrics = tmp_path / "run dir" / "metrics.jsonl"
+    metrics.parent.mkdir()
+    script = tmp_path / "command.sh"
+    script.write_text(command_script(["bash", "-c", f"echo new > '{metrics}'"], metrics))
+    for attempt in ("first", "second"):
+        if metrics.exists():
+            metrics.write_text(attempt + "\n")
+        assert subprocess.run(["bash", str(script)]).returncode == 0
+    kept = sorted(p.read_text() for p in metrics.parent.glob("metrics.*.jsonl"))
+    assert metrics.read_text() == "new\n" and kept == ["second\n"]
 
 
 @pytest.fixture(scope="module")

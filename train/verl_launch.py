@@ -8,8 +8,9 @@ native trainer) into a veRL run:
     RUN/verl/val.parquet     the --eval-data problems (when --eval-every is set)
     RUN/verl/command.sh      the exact `python -m verl.trainer.main_ppo ...` command
     RUN/verl/launch.json     the TrainConfig and the launch options it came from
-    RUN/metrics.jsonl        veRL's per-step metrics (its `file` logger), RUN/tb/ (tensorboard)
-    RUN/checkpoints/         veRL checkpoints (rerunning command.sh resumes from the latest)
+    RUN/verl/metrics.jsonl   veRL's per-step metrics (its `file` logger: {"step", "data": {...}})
+    RUN/tb/                  the same as TensorBoard events
+    RUN/checkpoints/         veRL checkpoints (running command.sh again resumes from the latest)
 
 and runs the command (or prints it with --dry-run). The reward is `entropykit.train.verl_reward`
 (the shared math-verify verifier), the entropy advantage `entropykit.train.verl_plugin`.
@@ -232,7 +233,7 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
     o["trainer.experiment_name"] = paths.run.name or "train"
     o["trainer.logger"] = ["console", "file"] + (["tensorboard"] if cfg.tensorboard else [])
     env = "+ray_kwargs.ray_init.runtime_env.env_vars."
-    o[env + "VERL_FILE_LOGGER_PATH"] = str(paths.run / "metrics.jsonl")
+    o[env + "VERL_FILE_LOGGER_PATH"] = str(paths.run / "verl" / "metrics.jsonl")
     o[env + "TENSORBOARD_DIR"] = str(paths.run / "tb")
     if launch.ray_address:
         o["+ray_kwargs.ray_init.address"] = launch.ray_address
@@ -245,6 +246,22 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
 
 def verl_command(python: str, overrides: list[str]) -> list[str]:
     return [python, "-m", VERL_MAIN, *overrides]
+
+
+def command_script(cmd: list[str], metrics: Path) -> str:
+    """RUN/verl/command.sh: runs (and, run again, resumes) the veRL job.
+
+    veRL's file logger truncates its file when it starts, so the metrics of an earlier attempt
+    are moved aside first (metrics.TIMESTAMP.jsonl) rather than lost.
+    """
+    m = shlex.quote(str(metrics))
+    return (
+        "#!/usr/bin/env bash\n"
+        "# written by `entropykit train --engine verl`; run it again to resume from the latest checkpoint\n"
+        "set -euo pipefail\n"
+        f"if [[ -s {m} ]]; then mv {m} {shlex.quote(str(metrics.with_suffix('')))}.$(date +%Y%m%d-%H%M%S).jsonl; fi\n"
+        "exec " + " \\\n    ".join(shlex.quote(c) for c in cmd) + "\n"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,9 +368,7 @@ def launch_verl(
     if val:
         write_parquet(verl_rows(val, cfg, _data_source(cfg.eval_data), "val"), paths.val)
     atomic_write_json(folder / "launch.json", {"train_config": cfg.to_dict(), "launch": dataclasses.asdict(launch), "command": cmd})
-    script = "#!/usr/bin/env bash\n# written by `entropykit train --engine verl`; rerun to resume from RUN/checkpoints\n"
-    script += "set -euo pipefail\nexec " + " \\\n    ".join(shlex.quote(c) for c in cmd) + "\n"
-    atomic_write_text(folder / "command.sh", script)
+    atomic_write_text(folder / "command.sh", command_script(cmd, folder / "metrics.jsonl"))
     os.chmod(folder / "command.sh", 0o755)
     if launch.dry_run:
         log(f"veRL inputs written to {folder} (command.sh runs the command below)")
@@ -362,7 +377,7 @@ def launch_verl(
     preflight(python)
     log(f"running veRL ({launch.nnodes} node(s) x {launch.gpus_per_node} GPU(s)"
         + (f", Ray cluster {launch.ray_address}" if launch.ray_address else "") + f"); command in {folder / 'command.sh'}")
-    rc = subprocess.call(cmd)
+    rc = subprocess.call(["bash", str(folder / "command.sh")])
     if rc != 0:
         raise UserError(f"veRL exited with status {rc} (command: {folder / 'command.sh'})")
     return cmd
