@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from entropykit.errors import UserError
-from entropykit.evalkit.benchmarks import Benchmark, load_benchmark
+from entropykit.benchmarks import Benchmark, load_benchmark
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
 from entropykit.io import JsonlAppender, iter_jsonl, repair_jsonl_tail, atomic_write_json
@@ -134,16 +134,6 @@ def _check_run_json(out: Path, settings: dict) -> None:
         atomic_write_json(path, {"settings": settings})
 
 
-def _resolve_backend(backend: str, model: str) -> str:
-    from entropykit.generation import vllm_available
-
-    if backend not in ("auto", "hf", "vllm"):
-        raise UserError(f"unknown backend '{backend}' (use auto, hf or vllm)")
-    if backend == "auto":
-        return "vllm" if vllm_available() else "hf"
-    return backend
-
-
 def _load_existing(path: Path) -> dict[tuple[str, str, int], dict]:
     done: dict[tuple[str, str, int], dict] = {}
     if not path.exists():
@@ -222,7 +212,9 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create output folder {out}: {e.strerror}") from None
-    backend = getattr(generator, "backend_name", None) or _resolve_backend(cfg.backend, cfg.model)
+    from entropykit.generation import choose_backend
+
+    backend = generator.backend_name if generator is not None else choose_backend(cfg.backend)
     _check_run_json(out, _settings(cfg, backend))
     samples_path = out / SAMPLES
     done = _load_existing(samples_path)
@@ -296,7 +288,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
 
         try:
             with JsonlAppender(samples_path) as app:
-                if hasattr(generator, "stream"):
+                if backend == "vllm":
                     _run_stream(generator, missing, sampling, submit, lambda: drain(app, False), stats)
                 else:
                     _run_chunks(generator, jobs_all, done, sampling, cfg.batch_size, submit,
