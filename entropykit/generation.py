@@ -33,6 +33,10 @@ from entropykit.errors import UserError
 from entropykit.models import LoadedModel, encode_prompt, load_model, resolve_model_path
 
 BACKENDS = ("auto", "hf", "vllm")
+# The paper's evaluation sampling (section 5: temperature 0.6, top-p 0.95), used by `passk` and by
+# the trainer's periodic evaluation; rollouts sample at temperature 1.
+PAPER_EVAL_TEMPERATURE = 0.6
+PAPER_EVAL_TOP_P = 0.95
 
 
 @dataclass(frozen=True)

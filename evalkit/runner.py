@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from entropykit.errors import UserError
+from entropykit.generation import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
 from entropykit.benchmarks import Benchmark, load_benchmark
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
@@ -49,8 +50,8 @@ class PasskConfig:
     out: str
     n: int | None = None
     ks: list[int] | None = None
-    temperature: float = 0.6
-    top_p: float = 0.95
+    temperature: float = PAPER_EVAL_TEMPERATURE
+    top_p: float = PAPER_EVAL_TOP_P
     max_tokens: int = 8192
     seed: int = 0
     backend: str = "auto"

@@ -427,11 +427,11 @@ def train(
 
 def evaluate(gen, cfg: TrainConfig, problems: list[dict], reward_fn: RewardFn) -> dict:
     """Held-out check with the paper's eval sampling (T 0.6, top-p 0.95): accuracy and pass@k."""
-    from entropykit.generation import SamplingConfig, derive_seed
+    from entropykit.generation import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, SamplingConfig, derive_seed
 
     if not problems:
         return {}
-    sp = SamplingConfig(n=cfg.eval_n, temperature=0.6, top_p=0.95, max_tokens=cfg.max_tokens, seed=cfg.seed)
+    sp = SamplingConfig(n=cfg.eval_n, temperature=PAPER_EVAL_TEMPERATURE, top_p=PAPER_EVAL_TOP_P, max_tokens=cfg.max_tokens, seed=cfg.seed)
     prompts = [cfg.render_prompt(p["problem"]) for p in problems]
     seeds = [[derive_seed(cfg.seed, "eval", i, j) for j in range(cfg.eval_n)] for i in range(len(problems))]
     comps = gen.generate(prompts, sp, seeds=seeds)
