@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from entropykit.errors import UserError
-from entropykit.generation import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
+from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
 from entropykit.benchmarks import Benchmark, load_benchmark
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
