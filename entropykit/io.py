@@ -20,8 +20,10 @@ from entropykit.errors import UserError
 def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterator[dict]:
     """Yield the JSON objects of a JSONL file one by one (blank lines are skipped).
 
-    Raises UserError for a missing/unreadable file, binary or non-UTF-8 data, a line that is
-    not a JSON object, or a record without one of the `required` fields.
+    A UTF-8 byte-order mark (as Windows editors and Excel write) is accepted at the start of
+    the file and of any line (files joined with `cat`). Raises UserError for a missing/unreadable
+    file, binary or non-UTF-8 data, a line that is not a JSON object, or a record without one
+    of the `required` fields.
     """
     p = Path(path)
     if not p.exists():
@@ -38,10 +40,12 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
             try:
                 line = fh.readline()
             except UnicodeDecodeError:
-                raise UserError(f"{p}:{lineno + 1}: not UTF-8 text (binary file?)") from None
+                raise UserError(f"{p}:{lineno + 1}: not UTF-8 text ({_not_utf8_hint(p, lineno)})") from None
             if not line:
                 break
             lineno += 1
+            if line.startswith(UTF8_BOM):
+                line = line[1:]
             if not line.strip():
                 continue
             if "\x00" in line:
@@ -56,6 +60,18 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
             if missing:
                 raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
             yield rec
+
+
+UTF8_BOM = "\ufeff"  # other readers of user files open them with encoding="utf-8-sig", which drops it
+
+
+def _not_utf8_hint(p: Path, lineno: int) -> str:
+    if lineno == 0:
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return "UTF-16 text: save it as UTF-8"
+    return "binary file?"
 
 
 def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> list[dict]:
