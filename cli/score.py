@@ -63,9 +63,9 @@ def empty_response_warnings(records: list[dict], num_tokens: list[int], path: st
     empty = [i for i, (r, n) in enumerate(zip(records, num_tokens), 1) if n == 0 or not r["response"].strip()]
     if not empty:
         return []
-    shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
-    return [f"{path}: {len(empty)} of {len(records)} record(s) have an empty (or whitespace-only) response "
-            f"(record {shown}); they are kept, with mean_entropy null when no token was scored"]
+    shown = ("record " if len(empty) == 1 else "records ") + ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+    return [f"{path}: {len(empty)} of {len(records)} records have an empty (or whitespace-only) response "
+            f"({shown}); they are kept, with mean_entropy null where no token was scored"]
 
 
 def print_summary(summary: dict, title: str = "token entropy (nats)") -> None:
