@@ -75,8 +75,6 @@ def passk(
 
 def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, backend, prompt_template, chat,
            from_samples, columns, limit, timeout, workers, batch_size, tp, dp, html, quiet) -> None:
-    from entropykit.evalkit.report import print_table
-
     console = _console()
     log = (lambda s: None) if quiet else (lambda s: console.print(f"[dim]{s}[/dim]"))
     if out is None:
@@ -112,6 +110,8 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
             log(f"generated {st['generated']} samples ({st['tokens']} tokens) in {st['wall_time_s']:.1f}s; "
                 f"reused {st['reused']}")
     from rich.console import Console
+
+    from entropykit.evalkit.report import print_table  # numpy: not on the argument-error path
 
     print_table(summary, Console())
     written = ["summary.json", "problems.jsonl"] + (["passk.html"] if html else [])
