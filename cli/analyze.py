@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
 
         from entropykit.io import ensure_writable_dir
 
-        ensure_writable_dir(out)  # before any work
+        ensure_writable_dir(out, create=False)  # before any work; nothing created yet
         from entropykit.analysis import AnalyzeConfig, print_summary, run_analysis
 
         cfg = AnalyzeConfig(

@@ -86,7 +86,7 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
     if from_samples is not None:
         if model or benchmark:
             raise UserError("--from-samples scores existing samples: drop --model/--benchmark")
-        ensure_writable_dir(out)  # before any work
+        ensure_writable_dir(out, create=False)  # before any work
         from entropykit.evalkit.runner import score_samples
 
         summary = score_samples(str(from_samples), k, str(out), timeout_s=timeout, workers=workers, html=html, log=log)
@@ -95,7 +95,7 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
             raise UserError("--model is required (or --from-samples FILE)")
         if not benchmark:
             raise UserError("--benchmark is required (e.g. --benchmark math500)")
-        ensure_writable_dir(out)  # before any work
+        ensure_writable_dir(out, create=False)  # before any work
         from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, run_passk
 
         cfg = PasskConfig(
@@ -130,7 +130,7 @@ def compare(
 
     try:
         lab = [s.strip() for s in labels.split(",")] if labels else None
-        ensure_writable_parent(out)  # before any work (its .json twin goes in the same folder)
+        ensure_writable_parent(out, create=False)  # before any work (its .json twin goes in the same folder)
         report = compare_runs([str(d) for d in dirs], str(out), labels=lab, max_samples=max_samples)
     except UserError as e:
         _fail(str(e))

@@ -33,7 +33,7 @@ def score_file(
     if (chunk_size is not None and chunk_size < 1) or max_batch_tokens < 1:
         raise UserError("--chunk-size and --batch-tokens must be >= 1")
     records = read_jsonl(input_path, required=("prompt", "response"))
-    ensure_writable_parent(out_path)  # before the model: a scoring run must not be lost at its last write
+    ensure_writable_parent(out_path, create=False)  # before the model: a scoring run must not be lost at its last write
 
     from entropykit.models import load_model  # torch: only once the arguments are known to be good
     from entropykit.scoring import score_responses, scored_record, summarize_scores, validate_records

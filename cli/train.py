@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
             if "out" in given:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
-            ensure_writable_dir(cfg.validate().out)  # before torch and the model are loaded
+            ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
         from entropykit.train.loop import train
         from entropykit.progress import console
 
@@ -116,8 +116,7 @@ def register(app: typer.Typer) -> None:
         from entropykit.train.report import build_report
 
         target = out or Path(runs[0]) / "report.html"
-        if out is not None or Path(runs[0]).is_dir():  # before any work (a missing run is build_report's error)
-            ensure_writable_parent(target)
+        ensure_writable_parent(target, create=False)  # before any work
         path = build_report(runs, target)
         typer.echo(str(path))
 

@@ -93,12 +93,29 @@ def _probe_writable(folder: Path, what: Path) -> None:
         raise UserError(f"{what}: cannot write in {folder} ({e.strerror or e})") from None
 
 
-def ensure_writable_dir(path: str | os.PathLike) -> Path:
+def _check_creatable(folder: Path, what: Path) -> None:
+    """Check, without creating anything, that `folder` could be made with `mkdir -p` and
+    written in: its nearest existing ancestor must be a folder that takes files."""
+    base = folder
+    while not base.exists() and base.parent != base:
+        base = base.parent
+    if not base.is_dir():
+        raise UserError(f"{what}: {base} is not a folder")
+    _probe_writable(base, what)
+
+
+def ensure_writable_dir(path: str | os.PathLike, *, create: bool = True) -> Path:
     """Create the folder `path` if needed and check that files can be written in it; UserError
-    (one line, exit 2) otherwise. Call it for every output folder before the work starts."""
+    (one line, exit 2) otherwise. Call it for every output folder before the work starts.
+
+    With `create=False` nothing is left behind: a missing folder is only checked to be creatable
+    (for commands that validate their inputs afterwards and must not leave an empty folder)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{path}: exists and is not a folder")
+    if not create and not path.exists():
+        _check_creatable(path, path)
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -107,15 +124,19 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
     return path
 
 
-def ensure_writable_parent(path: str | os.PathLike) -> None:
+def ensure_writable_parent(path: str | os.PathLike, *, create: bool = True) -> None:
     """Create `path`'s folder if needed; UserError when it cannot be created or written in,
-    or `path` itself is a folder. Call it for every output file before the work starts."""
+    or `path` itself is a folder. Call it for every output file before the work starts.
+    `create=False`: as for ensure_writable_dir."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory")
     parent = path.parent if str(path.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
         raise UserError(f"{path}: {parent} is not a folder")
+    if not create and not parent.exists():
+        _check_creatable(parent, path)
+        return
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -134,3 +134,38 @@ def test_word_and_pattern_files_with_bom(tmp_path):
     pats = tmp_path / "pats.txt"
     pats.write_bytes(BOM + b"^wait\n")
     assert load_patterns_file(pats) == ("^wait",)
+
+
+# ---- output checks (they really write: os.access says yes to root even on /proc)
+
+
+def test_ensure_writable_creates_or_only_checks(tmp_path):
+    from entropykit.io import ensure_writable_dir, ensure_writable_parent
+
+    ensure_writable_dir(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+    ensure_writable_dir(tmp_path / "c" / "d", create=False)
+    ensure_writable_parent(tmp_path / "e" / "f.json", create=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # checked, nothing created, no probe left
+    assert list((tmp_path / "a" / "b").iterdir()) == []
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_ensure_writable_refuses_with_one_line(tmp_path, create):
+    from entropykit.io import ensure_writable_dir, ensure_writable_parent
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for check, bad, needle in [
+        (ensure_writable_dir, afile, "exists and is not a folder"),
+        (ensure_writable_dir, afile / "sub" / "dir", "afile"),
+        (ensure_writable_parent, afile / "sub" / "out.json", "afile"),
+        (ensure_writable_parent, tmp_path, "is a directory"),
+        (ensure_writable_dir, "/proc/entropykit-test/sub", "/proc/entropykit-test/sub"),
+        (ensure_writable_dir, "/proc/self", "cannot write in /proc/self"),
+        (ensure_writable_parent, "/proc/self/out.json", "cannot write in /proc/self"),
+    ]:
+        with pytest.raises(UserError) as e:
+            check(bad, create=create)
+        assert needle in str(e.value) and "\n" not in str(e.value)
+    assert afile.read_text() == "x"
