@@ -8,6 +8,7 @@ and renamed over the target; logs are appended line by line and fsynced.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -90,7 +91,9 @@ def _probe_writable(folder: Path, what: Path) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise UserError(f"{what}: cannot write in {folder} ({e.strerror or e})") from None
+        # a pseudo file system (/proc, /sys) answers ENOENT for a folder that plainly exists
+        reason = "it takes no new files" if e.errno == errno.ENOENT and folder.is_dir() else (e.strerror or e)
+        raise UserError(f"{what}: cannot write in {folder} ({reason})") from None
 
 
 def _check_creatable(folder: Path, what: Path) -> None:
