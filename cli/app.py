@@ -7,8 +7,9 @@ exit code 2, never a traceback.
 
 Start-up matters (`--help` and argument errors must answer in well under a second), so this
 module and everything it imports stay light: torch, transformers, plotly and friends are
-imported inside the commands that use them (`tests/test_cli_outputs.py` checks it,
-`bench/startup.py` times it).
+imported inside the commands that use them (`tests/test_core_cli.py` checks it,
+`bench/startup.py` times it), and each command checks its outputs before that
+(`tests/test_cli_outputs.py`).
 """
 
 from __future__ import annotations
