@@ -11,6 +11,7 @@ non-number), and ones entropykit rejects before any work (a missing input, a bad
 
     python bench/startup.py               # 7 repeats
     python bench/startup.py --repeats 15
+    python bench/startup.py --other /path/to/old/venv/bin/entropykit   # and another install, same run
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def run_once(argv: list[str], cwd: str) -> tuple[float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--other", help="another `entropykit` executable (e.g. an older install) timed in the same run")
     args = ap.parse_args()
 
     exe = entry_point()
@@ -85,6 +87,7 @@ def main() -> None:
     baseline = [sys.executable, "-c", "pass"]
     times: dict[str, list[float]] = {"python -c pass (baseline)": []}
     times.update({label: [] for label, _, _ in all_cases})
+    other: dict[str, list[float]] = {label: [] for label, _, _ in all_cases} if args.other else {}
     wrong_rc: dict[str, int] = {}
     env_note = f"COLUMNS={os.environ.get('COLUMNS', '-')}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
 
@@ -99,20 +102,29 @@ def main() -> None:
                 times[label].append(dt)
                 if rc != expected:
                     wrong_rc[label] = rc
+                if args.other:
+                    other[label].append(run_once([args.other, *argv], cwd)[0])
             for leftover in ("a", "p", "t"):  # folders a refused command may have created
                 shutil.rmtree(Path(cwd, leftover), ignore_errors=True)
 
     base = statistics.median(times["python -c pass (baseline)"])
     print(f"entropykit start-up, {args.repeats} fresh processes per case ({env_note})")
-    print(f"{'case':<42} {'median s':>9} {'min s':>7} {'x baseline':>11}")
+    print(f"{'case':<42} {'median s':>9} {'min s':>7} {'x baseline':>11}" + (f" {'other s':>8} {'x baseline':>11}" if other else ""))
     for label, ts in times.items():
         med = statistics.median(ts)
         flag = "" if label.startswith("python") or med < GOAL_S else "  > goal"
-        print(f"{label:<42} {med:9.3f} {min(ts):7.3f} {med / base:11.1f}{flag}")
+        extra = ""
+        if other and label in other:
+            o = statistics.median(other[label])
+            extra = f" {o:8.3f} {o / base:11.1f}"
+        print(f"{label:<42} {med:9.3f} {min(ts):7.3f} {med / base:11.1f}{extra}{flag}")
     medians = {k: statistics.median(v) for k, v in times.items() if not k.startswith("python")}
     worst = max(medians, key=medians.get)
     print(f"\nslowest: {worst} {medians[worst]:.3f} s = {medians[worst] / base:.1f}x the bare interpreter "
           f"({base:.3f} s); goal < {GOAL_S} s: {'met' if medians[worst] < GOAL_S else 'NOT met'}")
+    if other:
+        ratio = statistics.median(statistics.median(other[k]) / medians[k] for k in medians)
+        print(f"--other {args.other}: median case {ratio:.1f}x slower than this install")
     if wrong_rc:
         print(f"unexpected exit codes (a case did not fail or succeed as intended): {wrong_rc}")
         sys.exit(1)
