@@ -111,7 +111,7 @@ def test_utf16_jsonl_says_so(tmp_path):
 
 @pytest.mark.parametrize("ext", ["jsonl", "json", "csv"])
 def test_local_benchmark_files_with_bom(tmp_path, ext):
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.evalkit import load_benchmark  # public API (the loader lives in the core on main)
 
     rows = [{"problem": "1+1?", "answer": "2"}, {"problem": "2+2?", "answer": "4"}]
     text = {
