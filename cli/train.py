@@ -82,18 +82,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
-        from entropykit.train.loop import resume_config, train
+        from entropykit.io import ensure_writable_dir
 
         given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
         if resume is not None:
             extra = sorted(set(given) - {"steps"})
             if extra:
                 raise UserError(f"--resume uses the run's saved config; only --steps may change (got --{extra[0].replace('_', '-')})")
+            if not resume.is_dir():
+                raise UserError(f"--resume {resume}: no such run folder")
+            ensure_writable_dir(resume)  # before torch and the model are loaded
+            from entropykit.train.loop import resume_config
+
             cfg = resume_config(resume, steps=given.get("steps"))
         else:
             if "out" in given:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
+            ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
+        from entropykit.train.loop import train
         from entropykit.progress import console
 
         run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False))
@@ -105,9 +112,12 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: FIRST_RUN/report.html]"),
     ) -> None:
         """Write an offline HTML dashboard of the training curves of one or more runs."""
+        from entropykit.io import ensure_writable_parent
         from entropykit.train.report import build_report
 
-        path = build_report(runs, out or Path(runs[0]) / "report.html")
+        target = out or Path(runs[0]) / "report.html"
+        ensure_writable_parent(target, create=False)  # before any work
+        path = build_report(runs, target)
         typer.echo(str(path))
 
     app.add_typer(train_app, name="train")
