@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
-        from entropykit.train.loop import resume_config, train
+        from entropykit.io import ensure_writable_dir
 
         verl_opts = {k: ctx.params.pop(k) for k in ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python", "verl_arg")}
         if verl_opts["engine"] not in ("native", "verl"):
@@ -103,11 +103,18 @@ def register(app: typer.Typer) -> None:
             extra = sorted(set(given) - {"steps"})
             if extra:
                 raise UserError(f"--resume uses the run's saved config; only --steps may change (got --{extra[0].replace('_', '-')})")
+            if not resume.is_dir():
+                raise UserError(f"--resume {resume}: no such run folder")
+            ensure_writable_dir(resume)  # before torch and the model are loaded
+            from entropykit.train.loop import resume_config
+
             cfg = resume_config(resume, steps=given.get("steps"))
         else:
             if "out" in given:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
+            ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
+        from entropykit.train.loop import train
         from entropykit.progress import console
 
         if verl_opts["engine"] == "verl":
@@ -130,9 +137,12 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: FIRST_RUN/report.html]"),
     ) -> None:
         """Write an offline HTML dashboard of the training curves of one or more runs."""
+        from entropykit.io import ensure_writable_parent
         from entropykit.train.report import build_report
 
-        path = build_report(runs, out or Path(runs[0]) / "report.html")
+        target = out or Path(runs[0]) / "report.html"
+        ensure_writable_parent(target, create=False)  # before any work
+        path = build_report(runs, target)
         typer.echo(str(path))
 
     app.add_typer(train_app, name="train")

@@ -9,7 +9,8 @@ import torch
 from entropykit.errors import UserError
 from entropykit.io import atomic_write_text, read_jsonl
 from entropykit.train.config import PAPER_ALPHA, TrainConfig
-from entropykit.train.data import build_toy_model, load_problems, toy_problems
+from entropykit.benchmarks import load_problems
+from entropykit.train.data import build_toy_model, toy_problems
 from entropykit.train.loop import train
 
 NO_MODEL = "/nonexistent/model/folder"

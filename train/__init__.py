@@ -22,7 +22,7 @@ _EXPORTS = {
         "grpo_advantages", "kl_penalty", "masked_mean", "policy_loss", "shape_advantages", "value_loss",
     ],
     "config": ["PAPER_ALPHA", "PROMPT_TEMPLATES", "TrainConfig"],
-    "data": ["RewardFn", "MathReward", "load_problems", "math_reward", "resolve_reward", "toy_reward"],
+    "data": ["RewardFn", "MathReward", "math_reward", "resolve_reward", "toy_reward"],
     "loop": ["train", "resume_config"],
     "report": ["build_report"],
 }

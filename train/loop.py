@@ -19,7 +19,6 @@ is derived from (seed, step), so a resumed run repeats an uninterrupted one exac
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import time
@@ -28,13 +27,15 @@ from typing import Callable
 
 import torch
 
+from entropykit.benchmarks import load_problems
 from entropykit.errors import UserError
 from entropykit.io import JsonlAppender, atomic_write_json, atomic_write_text
+from entropykit.models import encode_prompt
 
 from . import algos
 from .checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
-from .data import RewardFn, load_problems, resolve_reward
+from .data import RewardFn, resolve_reward
 from .policy import Packed, ValueModel, pack, policy_logprobs_entropy, unwrap
 
 Log = Callable[[str], None]
@@ -58,37 +59,11 @@ def step_problem_indices(step: int, per_step: int, num_problems: int, seed: int)
     return out
 
 
-def encode_prompt(tokenizer, prompt: str, chat: bool | None) -> list[int]:
-    """Token ids of the prompt exactly as the shared generator feeds it to the model."""
-    from entropykit.models import format_prompt
-
-    text = format_prompt(tokenizer, prompt, chat)
-    has_template = bool(getattr(tokenizer, "chat_template", None))
-    with_special = not (has_template if chat is None else chat)
-    return tokenizer(text, add_special_tokens=with_special)["input_ids"]
-
-
-def response_ids(c, eos_id: int, eos_ids: set) -> list[int]:
-    """The sampled tokens to train on: a response that stopped on end-of-sequence keeps that token
-    (the model must learn to stop); the transformers generator leaves it out, vLLM keeps it."""
-    ids = list(c.token_ids)
-    if c.finish_reason == "stop" and (not ids or ids[-1] not in eos_ids):
-        ids.append(eos_id)
-    return ids
-
-
 def _rollout_backend(cfg: TrainConfig) -> str:
-    if cfg.rollout_backend == "hf":
-        return "hf"
-    from entropykit.generation import vllm_available
+    from entropykit.generation import choose_backend
 
-    if cfg.rollout_backend == "auto":
-        return "vllm" if vllm_available() and cfg.lora_rank == 0 else "hf"
-    if importlib.util.find_spec("vllm") is None:
-        raise UserError("--rollout-backend vllm needs vllm (pip install 'entropykit[vllm]')")
-    if cfg.lora_rank > 0:
-        raise UserError("--rollout-backend vllm with --lora-rank: pushing LoRA weights is not implemented; use hf")
-    return "vllm"
+    return choose_backend(cfg.rollout_backend, vllm_ok=cfg.lora_rank == 0,
+                          why_not="pushing LoRA weights into vLLM is not implemented; use --rollout-backend hf")
 
 
 def rows(x: torch.Tensor, idx: torch.Tensor, sub: Packed) -> torch.Tensor:
@@ -224,7 +199,6 @@ def train(
     lm = _load_policy(cfg, device, ckpt)
     policy, tok = lm.model, lm.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    eos_id = tok.eos_token_id
     params = [p for p in policy.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps))
@@ -254,15 +228,11 @@ def train(
         return run
 
     if backend == "vllm":  # colocated engine; the policy's weights are pushed into it after each update
-        from .vllm_sync import EXTENSION, push_weights
-
         vllm_kw = {"gpu_memory_utilization": cfg.vllm_gpu_memory} if device.type == "cuda" else {}
         vllm_kw.update(cfg.extra.get("vllm", {}))
-        gen = make_generator(lm, backend="vllm", chat=cfg.chat, worker_extension_cls=EXTENSION, seed=cfg.seed, **vllm_kw)
+        gen = make_generator(lm, backend="vllm", chat=cfg.chat, weight_sync=True, seed=cfg.seed, **vllm_kw)
     else:  # transformers: samples the live policy in place, nothing to sync
         gen = make_generator(lm, backend="hf", chat=cfg.chat, batch_size=cfg.extra.get("gen_batch_size", 64))
-    gen_eos = getattr(getattr(unwrap(policy), "generation_config", None), "eos_token_id", None)
-    eos_ids = ({eos_id} | set(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])) - {None}
     sampling = SamplingConfig(n=cfg.n_samples, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed)
     prompt_cache: dict[str, list[int]] = {}
     tb = _TB(run / "tb", cfg.tensorboard)
@@ -295,8 +265,6 @@ def train(
             prompts = [cfg.render_prompt(p["problem"]) for p in batch_problems]
             seeds = [[derive_seed(cfg.seed, "rollout", step, k, j) for j in range(cfg.n_samples)] for k in range(len(idx))]
             policy.eval()
-            if backend == "vllm":  # prompts rarely recur across steps; a fresh cache is also safer
-                gen._llm.reset_prefix_cache()
             with torch.autocast(device.type, dtype=amp) if amp else torch.no_grad():
                 completions = gen.generate(prompts, sampling, seeds=seeds)
             t_rollout = time.perf_counter() - t_step
@@ -319,10 +287,10 @@ def train(
             kept = keep.nonzero().squeeze(-1).tolist()
             for p in set(prompts):
                 if p not in prompt_cache:
-                    prompt_cache[p] = encode_prompt(tok, p, cfg.chat)
+                    prompt_cache[p] = encode_prompt(tok, p, cfg.chat)  # exactly what the generator fed
             batch = pack(
                 [prompt_cache[prompts[flat[i][0]]] for i in kept],
-                [response_ids(flat[i][1], eos_id, eos_ids) for i in kept],
+                [flat[i][1].token_ids for i in kept],  # as sampled, with the stop token (generation contract)
                 pad_id,
             ).to(device)
             mask = batch.resp_mask
@@ -410,8 +378,8 @@ def train(
                         opt.step()
                         sched.step()
                         n_updates += 1
-            if backend == "vllm" and n_updates:
-                push_weights(gen._llm, unwrap(policy).state_dict().items(), folder=run)
+            if n_updates:  # vLLM: load the new weights into the engine (transformers: samples the live policy)
+                gen.sync_weights(unwrap(policy).state_dict().items(), folder=str(run))
             t_update = time.perf_counter() - t0
 
             # ---- 5. log + checkpoint -----------------------------------------------------------
@@ -451,6 +419,7 @@ def train(
     finally:
         metrics.close()
         tb.close()
+        gen.close()
         if hasattr(reward_fn, "close"):
             reward_fn.close()
     return run
@@ -458,11 +427,11 @@ def train(
 
 def evaluate(gen, cfg: TrainConfig, problems: list[dict], reward_fn: RewardFn) -> dict:
     """Held-out check with the paper's eval sampling (T 0.6, top-p 0.95): accuracy and pass@k."""
-    from entropykit.generation import SamplingConfig, derive_seed
+    from entropykit.generation import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, SamplingConfig, derive_seed
 
     if not problems:
         return {}
-    sp = SamplingConfig(n=cfg.eval_n, temperature=0.6, top_p=0.95, max_tokens=cfg.max_tokens, seed=cfg.seed)
+    sp = SamplingConfig(n=cfg.eval_n, temperature=PAPER_EVAL_TEMPERATURE, top_p=PAPER_EVAL_TOP_P, max_tokens=cfg.max_tokens, seed=cfg.seed)
     prompts = [cfg.render_prompt(p["problem"]) for p in problems]
     seeds = [[derive_seed(cfg.seed, "eval", i, j) for j in range(cfg.eval_n)] for i in range(len(problems))]
     comps = gen.generate(prompts, sp, seeds=seeds)
