@@ -114,10 +114,8 @@ def register(app: typer.Typer) -> None:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
             ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
-        from entropykit.train.loop import train
-        from entropykit.progress import console
-
         if verl_opts["engine"] == "verl":
+            from entropykit.progress import console
             from entropykit.train.verl_launch import VerlLaunch, launch_verl
 
             launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
@@ -128,6 +126,9 @@ def register(app: typer.Typer) -> None:
                 launch.gpus_per_node = verl_opts["gpus_per_node"]
             launch_verl(cfg, launch, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))
             return
+        from entropykit.train.loop import train
+        from entropykit.progress import console
+
         run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False))
         console.print(f"run folder: {run}  (dashboard: entropykit train report {run})", highlight=False)
 

@@ -128,7 +128,7 @@ def _cli(*args):
 def test_cli_dry_run_writes_verl_inputs(tmp_path, toy_dir):
     import pyarrow.parquet as pq
 
-    from entropykit.train.data import load_problems
+    from entropykit.benchmarks import load_problems
 
     run = tmp_path / "run"
     r = _cli("--engine", "verl", "--dry-run", "--data", "easy", "--model", toy_dir, "--out", run, "--prompts-per-step", "8",

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from entropykit.errors import UserError
+from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
 from entropykit.train.config import TrainConfig
 
 # Where veRL finds entropykit (strings: this module must import without verl installed).
@@ -198,10 +199,10 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
     o[rollout + "tensor_model_parallel_size"] = launch.rollout_tp
     o[rollout + "gpu_memory_utilization"] = launch.gpu_memory_utilization
     o[rollout + "seed"] = cfg.seed
-    # held-out evaluation as the native trainer's: temperature 0.6, top-p 0.95, eval_n samples
+    # held-out evaluation as the native trainer's: the paper's eval sampling, eval_n samples
     o[rollout + "val_kwargs.do_sample"] = True
-    o[rollout + "val_kwargs.temperature"] = 0.6
-    o[rollout + "val_kwargs.top_p"] = 0.95
+    o[rollout + "val_kwargs.temperature"] = PAPER_EVAL_TEMPERATURE
+    o[rollout + "val_kwargs.top_p"] = PAPER_EVAL_TOP_P
     o[rollout + "val_kwargs.n"] = cfg.eval_n
     if ppo:
         o["critic.model.path"] = paths.model
@@ -345,7 +346,7 @@ def launch_verl(
     that it can be piped).
     """
     from entropykit.io import atomic_write_json, atomic_write_text, ensure_writable_dir
-    from entropykit.train.data import load_problems
+    from entropykit.benchmarks import load_problems
 
     cfg.validate()
     launch.validate()

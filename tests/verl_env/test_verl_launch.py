@@ -49,7 +49,7 @@ def test_dry_run_writes_data_verl_reads(toy_model, tmp_path):
     from transformers import AutoTokenizer
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from entropykit.train.data import load_problems
+    from entropykit.benchmarks import load_problems
     from entropykit.train.verl_launch import VerlLaunch, launch_verl
 
     cfg = TrainConfig(data="easy", model=toy_model, out=str(tmp_path / "run"), prompts_per_step=8, n_samples=4,
