@@ -27,7 +27,6 @@ the updates per step.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
