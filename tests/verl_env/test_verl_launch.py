@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import tempfile
 import sys
 
 import pytest
@@ -134,7 +135,10 @@ def _probe(env_extra: dict, *args: str) -> list[dict]:
     import os
 
     env = {**os.environ, **env_extra}
-    r = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, timeout=300)
+    # cwd outside the checkout: `-c` puts the cwd first on sys.path, where a stale
+    # entropykit.egg-info (from an old editable build) would hide the installed entry points
+    r = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, timeout=300,
+                       cwd=tempfile.gettempdir())
     assert r.returncode == 0, r.stderr[-2000:]
     return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
 
