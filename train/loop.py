@@ -400,6 +400,8 @@ def describe_plan(cfg: TrainConfig, *, device: torch.device, dtype: str, backend
     per_step = cfg.rollout_size * (prompt_tokens + cfg.max_tokens)
     gen_step = cfg.rollout_size * cfg.max_tokens
     reuse = cfg.prompts_per_step / num_problems
+    data_use = (f"each used {reuse:.2g} times per step on average" if reuse >= 1
+                else f"{cfg.prompts_per_step} per step, one pass over them every {1 / reuse:.3g} steps")
     micro = [f"<= {cfg.micro_batch_tokens} tokens" if cfg.micro_batch_tokens else "",
              f"<= {cfg.micro_batch_size} samples" if cfg.micro_batch_size else ""]
     lines = [
@@ -407,7 +409,7 @@ def describe_plan(cfg: TrainConfig, *, device: torch.device, dtype: str, backend
         f"  rollout  {cfg.prompts_per_step} prompts x {cfg.n_samples} samples = {cfg.rollout_size} responses per step, "
         f"up to {cfg.max_tokens} tokens each, temperature {cfg.temperature:g}, top-p {cfg.top_p:g}; backend {backend}",
         f"  tokens   up to {_si(per_step)} per step (mean prompt {prompt_tokens:.0f} + {cfg.max_tokens} response tokens per "
-        f"sample, {_si(gen_step)} generated); {num_problems} problems, each {reuse:.2g} times per step on average",
+        f"sample, {_si(gen_step)} generated); {num_problems} problems, {data_use}",
         f"  update   {cfg.updates_per_step} policy updates per step (mini-batch {cfg.mini_batch_size} samples; micro-batches "
         f"{' and '.join(x for x in micro if x) or 'whole mini-batches'})"
         + (f"; critic only for the first {cfg.critic_warmup} steps" if cfg.algo == "ppo" and cfg.critic_warmup else ""),
