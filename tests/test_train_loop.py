@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from entropykit.io import atomic_write_text, read_jsonl
-from entropykit.train import loop
+from entropykit.train import loop, monitor
 from entropykit.train.config import TrainConfig
 from entropykit.train.data import TOY_WORDS, build_toy_model, toy_problems, toy_reward
 
@@ -122,7 +122,7 @@ def test_plan_is_printed_before_the_first_rollout(toy, tmp_path):
 
 def test_paper_defaults_on_a_cpu_warn_before_running():
     c = TrainConfig(data="easy")
-    lines = loop.describe_plan(c, device=torch.device("cpu"), dtype="float32", backend="hf", num_problems=40,
+    lines = monitor.describe_plan(c, device=torch.device("cpu"), dtype="float32", backend="hf", num_problems=40,
                                prompt_tokens=60.0, start=0)
     text = "\n".join(lines)
     assert "512 prompts x 8 samples = 4096 responses" in text and "up to 8192 tokens" in text

@@ -27,10 +27,10 @@ PAPER_ALPHA = {"grpo": 0.4, "ppo": 0.1}
 # the advantage estimator (a name in `entropykit.train.algos.ADV_ESTIMATORS`) each algorithm runs
 ADV_ESTIMATOR_OF_ALGO = {"grpo": "grpo", "ppo": "gae"}
 
-_PAPER = ("algo", "prompt_template", "reward", "prompts_per_step", "n_samples", "max_tokens", "temperature", "top_p",
+_PAPER = ("algo", "prompt_template", "reward", "prompts_per_step", "n_samples", "max_tokens", "temperature",
           "mini_batch_size", "epochs", "lr", "critic_lr", "eps_low", "eps_high", "entropy_adv", "alpha", "kappa",
           "entropy_coef", "kl_coef", "gamma", "lam", "critic_warmup", "norm_adv_by_std")
-_VERL = ("clip_ratio_c", "weight_decay", "betas", "max_grad_norm", "whiten_advantages", "value_clip", "loss_mode")
+_VERL = ("top_p", "clip_ratio_c", "weight_decay", "betas", "max_grad_norm", "whiten_advantages", "value_clip", "loss_mode")
 _MACHINE = ("rollout_backend", "micro_batch_size", "micro_batch_tokens", "device", "bf16", "chunk_size",
             "grad_checkpointing", "vllm_gpu_memory")
 DEFAULT_SOURCE = {**{k: "paper" for k in _PAPER}, **{k: "veRL" for k in _VERL}, **{k: "machine" for k in _MACHINE}}
