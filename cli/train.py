@@ -103,21 +103,54 @@ def register(app: typer.Typer) -> None:
         grad_checkpointing: Optional[bool] = _o("grad_checkpointing", "--grad-checkpointing/--no-grad-checkpointing", help="activation checkpointing"),
         max_grad_norm: Optional[float] = _o("max_grad_norm", "--max-grad-norm", help="gradient clipping"),
         warmup_steps: Optional[int] = _o("warmup_steps", "--warmup-steps", help="linear lr warm-up (optimizer updates)"),
+        engine: str = typer.Option("native", "--engine", help="native (this machine) or verl (veRL on a GPU node or Ray cluster; see train/README.md)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="verl: write the data files and print the veRL command without running it"),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="verl: join this Ray cluster (e.g. auto, HOST:6379)", show_default="start Ray here"),
+        nnodes: Optional[int] = typer.Option(None, "--nnodes", help="verl: nodes", show_default="1"),
+        gpus_per_node: Optional[int] = typer.Option(None, "--gpus-per-node", help="verl: GPUs per node", show_default="8"),
+        verl_python: Optional[str] = typer.Option(None, "--verl-python", help="verl: Python that has verl installed", show_default="this one"),
+        verl_arg: Optional[List[str]] = typer.Option(None, "--verl-arg", help="verl: extra Hydra override KEY=VALUE for veRL (repeatable; wins over entropykit's)"),
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
-        from entropykit.train.loop import resume_config, train
+        from entropykit.io import ensure_writable_dir
 
+        verl_opts = {k: ctx.params.pop(k) for k in ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python", "verl_arg")}
+        if verl_opts["engine"] not in ("native", "verl"):
+            raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
+        if verl_opts["engine"] == "verl" and resume is not None:
+            raise UserError("--resume is for native runs; a veRL run resumes by running RUN/verl/command.sh again")
+        if verl_opts["engine"] == "native" and any(v for k, v in verl_opts.items() if k != "engine"):
+            raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python and --verl-arg need --engine verl")
         given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
         if resume is not None:
             extra = sorted(set(given) - {"steps"})
             if extra:
                 raise UserError(f"--resume uses the run's saved config; only --steps may change (got --{extra[0].replace('_', '-')})")
+            if not resume.is_dir():
+                raise UserError(f"--resume {resume}: no such run folder")
+            ensure_writable_dir(resume)  # before torch and the model are loaded
+            from entropykit.train.loop import resume_config
+
             cfg = resume_config(resume, steps=given.get("steps"))
         else:
             if "out" in given:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
+            ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
+        if verl_opts["engine"] == "verl":
+            from entropykit.progress import console
+            from entropykit.train.verl_launch import VerlLaunch, launch_verl
+
+            launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
+                                extra=list(verl_opts["verl_arg"] or []))
+            if verl_opts["nnodes"] is not None:
+                launch.nnodes = verl_opts["nnodes"]
+            if verl_opts["gpus_per_node"] is not None:
+                launch.gpus_per_node = verl_opts["gpus_per_node"]
+            launch_verl(cfg, launch, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))
+            return
+        from entropykit.train.loop import train
         from entropykit.progress import console
 
         run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False, markup=False), progress=True)
@@ -129,9 +162,12 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: FIRST_RUN/report.html]"),
     ) -> None:
         """Write an offline HTML dashboard of the training curves of one or more runs."""
+        from entropykit.io import ensure_writable_parent
         from entropykit.train.report import build_report
 
-        path = build_report(runs, out or Path(runs[0]) / "report.html")
+        target = out or Path(runs[0]) / "report.html"
+        ensure_writable_parent(target, create=False)  # before any work
+        path = build_report(runs, target)
         typer.echo(str(path))
 
     @train_app.command("export")

@@ -210,7 +210,7 @@ def _read_local(p: Path) -> list[dict]:
 
             return list(iter_jsonl(p))
         if ext == ".json":
-            with open(p, encoding="utf-8") as fh:
+            with open(p, encoding="utf-8-sig") as fh:  # utf-8-sig: a leading BOM (Windows editors) is dropped
                 data = json.load(fh)
             if isinstance(data, dict):
                 for k in ("data", "problems", "rows", "examples", "test"):
@@ -221,7 +221,7 @@ def _read_local(p: Path) -> list[dict]:
                 raise UserError(f"{p}: expected a JSON list of objects (or {{\"data\": [...]}})")
             return data
         if ext == ".csv":
-            with open(p, encoding="utf-8", newline="") as fh:
+            with open(p, encoding="utf-8-sig", newline="") as fh:  # Excel writes a BOM before the first header
                 return list(csv.DictReader(fh))
         if ext == ".parquet":
             import pyarrow.parquet as pq

@@ -1,10 +1,13 @@
 """entropykit.train: GRPO and PPO with the entropy-based advantage (paper section 3).
 
-- `entropykit.train.algos`: the algorithm as pure tensor functions (shared with a veRL plugin):
+- `entropykit.train.algos`: the algorithm as pure tensor functions (shared with the veRL plugin):
   `shape_advantages`, `grpo_advantages`, `gae_advantages`, `policy_loss`, `entropy_regularizer`,
   `kl_penalty`, `value_loss`, registries `ADV_ESTIMATORS` / `POLICY_LOSSES`.
 - `entropykit.train.config.TrainConfig`: the paper's defaults, validated before any model load.
 - `entropykit.train.loop.train(cfg)`: the single-machine loop; `train.report.build_report` the dashboard.
+- `entropykit.train.verl_launch.launch_verl(cfg, launch)`: the same config on veRL (`--engine verl`);
+  `entropykit.train.verl_plugin` (a `verl.plugins` entry point, imported only by veRL) applies
+  `shape_advantages` in veRL's actor loss; `entropykit.train.verl_reward` is the veRL reward.
 
 Names are imported lazily (PEP 562) so that `import entropykit.train.config` stays torch-free.
 """

@@ -2,7 +2,8 @@
 
 Everything the trainer computes about advantages and losses lives here, one plain function per
 estimator/loss, registered by name like veRL's `core_algos.py`, so that the single-machine loop
-and a veRL plugin call the very same code. Shapes use
+and the veRL plugin (`entropykit.train.verl_plugin`: `shape_advantages`, `entropy_bonus_stats`)
+call the very same code. Shapes use
 
     B = number of responses (samples) in the batch,  T = padded response length,
     mask = response mask [B, T] (1.0 on real response tokens, 0.0 on padding).
