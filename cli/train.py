@@ -178,6 +178,11 @@ def register(app: typer.Typer) -> None:
         dtype: Optional[str] = typer.Option(None, "--dtype", help="bfloat16, float16 or float32", show_default="as saved (float32)"),
     ) -> None:
         """Export a checkpoint's policy alone (no optimizer state): a model folder every tool loads."""
+        from entropykit.io import ensure_writable_parent
+
+        if out.exists():
+            raise UserError(f"{out}: exists already; choose a new folder")
+        ensure_writable_parent(out, create=False)  # before torch is imported
         from entropykit.train.checkpoint import export_policy
 
         typer.echo(str(export_policy(run, out, step=step, dtype=dtype)))
