@@ -51,6 +51,7 @@ CLASSIFIED = {
     (("passk",), "--from-samples"): "input",
     (("passk", "compare"), "DIRS"): "input",
     (("train", "report"), "RUNS"): "input",
+    (("train", "export"), "RUN"): "input",
     (("train",), "--data"): "input",
     (("train",), "--eval-data"): "input",
 }
@@ -143,6 +144,7 @@ def base_args(path: tuple[str, ...], option: str, tmp: Path) -> list[list[str]]:
         ("train",): [["train", "--data", "easy", "--steps", "1", "--prompts-per-step", "2", "--n-samples", "2",
                       "--mini-batch-size", "4", "--max-tokens", "8"]],
         ("train", "report"): [["train", "report", str(i["run_a"])]],
+        ("train", "export"): [["train", "export", str(i["run_a"])]],
     }
     assert path in table, f"add valid base arguments for `entropykit {' '.join(path)}` to base_args()"
     return table[path]

@@ -19,11 +19,13 @@ import importlib
 _EXPORTS = {
     "algos": [
         "ADV_ESTIMATORS", "POLICY_LOSSES", "PolicyLossOutput", "entropy_regularizer", "gae_advantages",
-        "grpo_advantages", "kl_penalty", "masked_mean", "policy_loss", "shape_advantages", "value_loss",
+        "get_adv_estimator", "get_policy_loss", "grpo_advantages", "kl_penalty", "outcome_token_rewards",
+        "policy_loss", "shape_advantages", "token_mean", "value_loss",
     ],
     "config": ["PAPER_ALPHA", "PROMPT_TEMPLATES", "TrainConfig"],
     "data": ["RewardFn", "MathReward", "math_reward", "resolve_reward", "toy_reward"],
-    "loop": ["train", "resume_config"],
+    "loop": ["train", "resume_config", "update_step"],
+    "checkpoint": ["export_policy"],
     "report": ["build_report"],
 }
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}

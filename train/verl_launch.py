@@ -178,6 +178,7 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
     o[actor + "ppo_max_token_len_per_gpu"] = token_budget
     o[actor + "clip_ratio_low"] = cfg.eps_low
     o[actor + "clip_ratio_high"] = cfg.eps_high
+    o[actor + "clip_ratio_c"] = cfg.clip_ratio_c  # dual clip, the same as the native loss
     o[actor + "loss_agg_mode"] = "token-mean"
     o[actor + "entropy_coeff"] = cfg.entropy_coef
     o[actor + "use_kl_loss"] = cfg.kl_coef > 0
