@@ -46,7 +46,7 @@ def bench_verify(num: int, workers: int | None) -> dict:
 
 
 def bench_pipeline(args) -> dict:
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
     from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, format_problem, run_passk
     from entropykit.generation import SamplingConfig, derive_seed, make_generator
 

@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from rich.console import Console
 
+        from entropykit.io import ensure_writable_dir
+
+        ensure_writable_dir(out, create=False)  # before any work; nothing created yet
         from entropykit.analysis import AnalyzeConfig, print_summary, run_analysis
 
         cfg = AnalyzeConfig(

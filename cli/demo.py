@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         max_tokens: int = typer.Option(64, help="Max new tokens per sample (the easy problems need few)."),
     ) -> None:
         """Run score -> analyze -> passk on the embedded SmolLM2-135M (a few minutes on 2 CPU cores)."""
-        out.mkdir(parents=True, exist_ok=True)
+        from entropykit.io import ensure_writable_dir
+
+        ensure_writable_dir(out)
         for title, argv in demo_steps(out, problems, samples, max_tokens):
             console.rule(f"[bold]{title}")
             console.print("$ entropykit " + " ".join(argv), style="dim")

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from entropykit.errors import UserError
+from entropykit.io import ensure_writable_dir, ensure_writable_parent
 
 
 def _fail(msg: str) -> None:
@@ -75,8 +76,6 @@ def passk(
 
 def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, backend, prompt_template, chat,
            from_samples, columns, limit, timeout, workers, batch_size, tp, dp, html, quiet, grader="entropykit") -> None:
-    from entropykit.evalkit.report import print_table
-
     console = _console()
     log = (lambda s: None) if quiet else (lambda s: console.print(f"[dim]{s}[/dim]"))
     if out is None:
@@ -88,6 +87,7 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
     if from_samples is not None:
         if model or benchmark:
             raise UserError("--from-samples scores existing samples: drop --model/--benchmark")
+        ensure_writable_dir(out, create=False)  # before any work
         from entropykit.evalkit.runner import score_samples
 
         summary = score_samples(str(from_samples), k, str(out), timeout_s=timeout, workers=workers, html=html, log=log,
@@ -97,6 +97,7 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
             raise UserError("--model is required (or --from-samples FILE)")
         if not benchmark:
             raise UserError("--benchmark is required (e.g. --benchmark math500)")
+        ensure_writable_dir(out, create=False)  # before any work
         from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, run_passk
 
         cfg = PasskConfig(
@@ -111,6 +112,8 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
             log(f"generated {st['generated']} samples ({st['tokens']} tokens) in {st['wall_time_s']:.1f}s; "
                 f"reused {st['reused']}")
     from rich.console import Console
+
+    from entropykit.evalkit.report import print_table  # numpy: not on the argument-error path
 
     print_table(summary, Console())
     written = ["summary.json", "problems.jsonl"] + (["passk.html"] if html else [])
@@ -129,6 +132,7 @@ def compare(
 
     try:
         lab = [s.strip() for s in labels.split(",")] if labels else None
+        ensure_writable_parent(out, create=False)  # before any work (its .json twin goes in the same folder)
         report = compare_runs([str(d) for d in dirs], str(out), labels=lab, max_samples=max_samples)
     except UserError as e:
         _fail(str(e))

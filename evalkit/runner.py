@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from entropykit.errors import UserError
-from entropykit.evalkit.benchmarks import Benchmark, load_benchmark
+from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
+from entropykit.benchmarks import Benchmark, load_benchmark
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
 from entropykit.io import JsonlAppender, iter_jsonl, repair_jsonl_tail, atomic_write_json
@@ -48,8 +49,8 @@ class PasskConfig:
     out: str
     n: int | None = None
     ks: list[int] | None = None
-    temperature: float = 0.6
-    top_p: float = 0.95
+    temperature: float = PAPER_EVAL_TEMPERATURE
+    top_p: float = PAPER_EVAL_TOP_P
     max_tokens: int = 8192
     seed: int = 0
     backend: str = "auto"
@@ -135,16 +136,6 @@ def _check_run_json(out: Path, settings: dict) -> None:
         atomic_write_json(path, {"settings": settings})
 
 
-def _resolve_backend(backend: str, model: str) -> str:
-    from entropykit.generation import vllm_available
-
-    if backend not in ("auto", "hf", "vllm"):
-        raise UserError(f"unknown backend '{backend}' (use auto, hf or vllm)")
-    if backend == "auto":
-        return "vllm" if vllm_available() else "hf"
-    return backend
-
-
 def _load_existing(path: Path) -> dict[tuple[str, str, int], dict]:
     done: dict[tuple[str, str, int], dict] = {}
     if not path.exists():
@@ -224,7 +215,9 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create output folder {out}: {e.strerror}") from None
-    backend = getattr(generator, "backend_name", None) or _resolve_backend(cfg.backend, cfg.model)
+    from entropykit.generation import choose_backend
+
+    backend = generator.backend_name if generator is not None else choose_backend(cfg.backend)
     _check_run_json(out, _settings(cfg, backend))
     samples_path = out / SAMPLES
     done = _load_existing(samples_path)
@@ -300,7 +293,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
 
         try:
             with JsonlAppender(samples_path) as app:
-                if hasattr(generator, "stream"):
+                if backend == "vllm":
                     _run_stream(generator, missing, sampling, submit, lambda: drain(app, False), stats)
                 else:
                     _run_chunks(generator, jobs_all, done, sampling, cfg.batch_size, submit,

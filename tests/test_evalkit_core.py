@@ -111,7 +111,7 @@ def test_verify_equivalent_forms_and_raw_latex_gold():
 
 def test_every_math500_gold_answer_verifies_against_itself():
     """Raw LaTeX golds (\\frac, \\text{}, intervals, \\$18.90, 32,\\!348, ...) all parse."""
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
     from entropykit.verify import verify_batch
 
     golds = [p.answer for p in load_benchmark("math500").problems]
@@ -149,7 +149,7 @@ def test_verifier_in_process_matches_pool():
 
 
 def test_bundled_benchmarks():
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
 
     m = load_benchmark("math500")
     assert len(m) == 500 and len({p.id for p in m.problems}) == 500
@@ -159,7 +159,7 @@ def test_bundled_benchmarks():
 
 
 def test_local_benchmark_files_and_columns(tmp_path):
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
 
     rows = [{"q": "1+1?", "final": 2, "idx": "a"}, {"q": "2+2?", "final": "$4$", "idx": "b"}]
     (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -184,7 +184,7 @@ def test_local_benchmark_files_and_columns(tmp_path):
 
 
 def test_hub_unreachable_is_a_user_error(monkeypatch):
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match="cannot load benchmark 'aime24'.*pass the file"):

@@ -1,7 +1,7 @@
 """Training prompts and rewards.
 
-- `load_problems`: problems through the eval engine's loaders (bundled sets, hub benchmarks,
-  local files with problem/answer columns). Checked before any model is loaded.
+- Problems come from the core's `entropykit.benchmarks.load_problems` (bundled sets, hub
+  benchmarks, local files with problem/answer columns), checked before any model is loaded.
 - Rewards are pluggable: a `RewardFn` is any callable `(prompts, completions, answers) ->
   list[float]`. `math_reward` (+1 correct / -1 otherwise, through the shared math-verify
   verifier) is the paper's; `--reward module:function` loads another.
@@ -19,20 +19,6 @@ from typing import Callable, Sequence
 from entropykit.errors import UserError
 
 RewardFn = Callable[[Sequence[str], Sequence[str], Sequence[str]], list[float]]
-
-def load_problems(spec: str, problem_key: str = "problem", answer_key: str = "answer") -> list[dict]:
-    """Problems as [{"problem_id", "problem", "answer"}] from anything the eval engine loads.
-
-    `spec`: a bundled set (`easy`, `math500`), a registered hub benchmark, or a local
-    JSONL/JSON/parquet/CSV file or folder whose columns `problem_key` / `answer_key` hold the
-    problem and gold answer. UserError for a missing file or column (before any model load).
-    """
-    from entropykit.evalkit import load_benchmark
-
-    custom = (problem_key, answer_key) != ("problem", "answer")
-    bench = load_benchmark(spec, columns={"problem": problem_key, "answer": answer_key} if custom else None)
-    return [{"problem_id": p.id, "problem": p.problem, "answer": p.answer} for p in bench]
-
 
 # --------------------------------------------------------------------------------------------
 # rewards
