@@ -192,12 +192,34 @@ def extract_answer(text: str | None) -> str | None:
 
 
 _TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-_STATEMENT = re.compile(
-    r"(?:(?P<final>\bfinal\s+answer)|\banswer)(?:\s*\*\*)?\s*(?:\}\s*)?"
+# what follows the word "answer" in an answer statement ("answer is", "Answer:", "answer $...$")
+_STATEMENT_TAIL = re.compile(
+    r"(?:\s*\*\*)?\s*(?:\}\s*)?"
     r"(?:is|:|=|would\s+be|will\s+be|should\s+be|must\s+be|(?=\s*(?:\$|\\\(|\\\[)))"
     r"(?:\s*\*\*)?\s*(?:\}\s*)?:?[ \t]*(?:\n[ \t]*)?",
     re.IGNORECASE,
 )
+_FINAL_BEFORE = re.compile(r"final\s+$")
+
+
+def _statements(text: str, low: str) -> list[tuple[int, bool]]:
+    """(end of the statement, is it a "final answer" one) for the last answer statements.
+
+    Found with str.find on "answer" first: a regex alternation tried at every position of a
+    long response costs milliseconds, this costs microseconds.
+    """
+    hits: list[int] = []
+    i = low.rfind("answer")
+    while i >= 0 and len(hits) < _MAX_STATEMENTS_TRIED:
+        if i == 0 or not low[i - 1].isalnum():
+            hits.append(i)
+        i = low.rfind("answer", 0, i)
+    out = []
+    for i in reversed(hits):
+        m = _STATEMENT_TAIL.match(text, i + 6)
+        if m is not None:
+            out.append((m.end(), _FINAL_BEFORE.search(low, max(0, i - 16), i) is not None))
+    return out
 # math environments that may hold the value right after a statement
 _ENV = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$\n]+?)\$", re.DOTALL)
 _NUMBER = (
@@ -330,29 +352,36 @@ def _final_sentence_value(text: str, pos: int, cut_off: bool) -> tuple[str, int,
     return x, at, at + len(x)
 
 
-_IS_THE_ANSWER = re.compile(
-    r"(\$[^$\n]{1,200}\$|\\\(.{1,200}?\\\))\s+is\s+(?:the|our|my)\s+(?:final\s+)?(?:answer|solution|result)\b",
-    re.IGNORECASE)
+# "$x \geq 5$ is the solution": found by its cheap tail, then the math span right before it
+# (matched on the lower-cased text: a pattern that starts with a literal is searched fast)
+_IS_THE_ANSWER = re.compile(r"is\s+(?:the|our|my)\s+(?:final\s+)?(?:answer|solution|result)\b")
+_SPAN_BEFORE = re.compile(r"(?:\$[^$\n]{1,200}\$|\\\((?:(?!\\\)).){1,200}\\\))$")
 
 
 def _last_statement(text: str, cut_off: bool) -> Extraction | None:
     found = None
-    matches = list(_STATEMENT.finditer(text))
-    for m in reversed(matches[-_MAX_STATEMENTS_TRIED:]):
-        v = _value_after(text, m.end(), cut_off)
-        if v is None and m.group("final"):
-            v = _final_sentence_value(text, m.end(), cut_off)
+    low = text.lower()  # same length as text for the scripts models write answers in
+    if len(low) != len(text):
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    for end, final in reversed(_statements(text, low)):
+        v = _value_after(text, end, cut_off)
+        if v is None and final:
+            v = _final_sentence_value(text, end, cut_off)
         if v is not None:
             found = Extraction(v[0], "statement", v[1], v[2])
             break
-    # "$x \geq 5$ is the solution": the value comes before the statement
-    for m in reversed(list(_IS_THE_ANSWER.finditer(text))[-_MAX_STATEMENTS_TRIED:]):
-        if found is None or m.end() > found.end:
-            inner = m.group(1).strip("$")
-            inner = inner[2:-2] if inner.startswith("\\(") else inner
+    for m in reversed(list(_IS_THE_ANSWER.finditer(low))[-_MAX_STATEMENTS_TRIED:]):
+        if found is not None and m.end() <= found.end:
+            break
+        window = max(0, m.start() - 210)
+        before = text[window : m.start()].rstrip()
+        span = _SPAN_BEFORE.search(before)
+        if span is not None:
+            inner = span.group(0)
+            inner = inner[2:-2] if inner.startswith("\\(") else inner[1:-1]
             if inner.strip():
-                found = Extraction(inner.strip(), "statement", m.start(1), m.end())
-        break
+                found = Extraction(inner.strip(), "statement", window + span.start(), m.end())
+                break
     return found
 
 
