@@ -364,12 +364,13 @@ class Verifier:
 
     `workers=0` grades in this process without any time limit (trusted input; the single-process
     baseline of the benchmarks). Identical tasks (the same answer to the same problem, frequent
-    among n samples) are judged once. Timed-out verdicts are never cached (a later call, or one
-    with a longer limit, tries again); `cache=False` turns the cache off (benchmarks).
+    among n samples) are judged once; the cache keeps the last `cache_size` verdicts. Timed-out
+    verdicts are never cached (a later call, or one with a longer limit, tries again);
+    `cache=False` turns the cache off (benchmarks).
     """
 
     def __init__(self, *, timeout_s: float = 5.0, workers: int | None = None, grader: str = "entropykit",
-                 max_chunk: int = 64, nice: int = 0, cache: bool = True):
+                 max_chunk: int = 64, nice: int = 0, cache: bool = True, cache_size: int = 200_000):
         if timeout_s is None or timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.grader = _check_grader(grader)
@@ -380,7 +381,8 @@ class Verifier:
         self.max_chunk = max(1, int(max_chunk))
         self.nice = int(nice)
         self.use_cache = bool(cache)
-        self._cache: dict[_Task, Verdict] = {}
+        self.cache_size = max(1, int(cache_size))
+        self._cache: dict[_Task, Verdict] = {}  # oldest first: a long training run must not grow it forever
         self._lock = threading.RLock()  # future callbacks may call submit() again
         self._queue: deque = deque()  # (seq, task)
         self._pending: dict[_Task, list[tuple[_Job, int]]] = {}
@@ -483,6 +485,12 @@ class Verifier:
         except Exception:
             pass
 
+    def _remember(self, task: _Task, verdict: Verdict) -> None:
+        self._cache[task] = verdict
+        if len(self._cache) > self.cache_size:  # drop the oldest tenth at once (dicts keep insertion order)
+            for key in list(self._cache)[: max(1, self.cache_size // 10)]:
+                del self._cache[key]
+
     # -- in process ---------------------------------------------------------------------------
 
     def _judge_here(self, task: _Task) -> Verdict:
@@ -494,7 +502,7 @@ class Verifier:
         self.stats["verified"] += 1
         self.stats["errors"] += v.error is not None
         if self.use_cache:
-            self._cache[task] = v
+            self._remember(task, v)
         return v
 
     # -- dispatcher thread --------------------------------------------------------------------
@@ -512,7 +520,7 @@ class Verifier:
     def _resolve(self, seq: int, task: _Task, verdict: Verdict, *, cacheable: bool = True) -> None:
         # called with the lock held
         if cacheable and self.use_cache:
-            self._cache[task] = verdict
+            self._remember(task, verdict)
         for job, i in self._pending.pop(self._pkey(seq, task), []):
             job.results[i] = verdict
             job.remaining -= 1

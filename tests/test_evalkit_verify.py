@@ -227,3 +227,11 @@ def test_passk_records_carry_pred_and_grader_and_other_graders_are_refused(tmp_p
     cfg.grader = "nope"
     with pytest.raises(UserError, match="unknown --grader"):
         run_passk(cfg, generator=_CannedGenerator())
+
+
+def test_verdict_cache_is_bounded():
+    with Verifier(workers=0, cache_size=10) as v:
+        v.verify([str(i) for i in range(25)], [f"\\boxed{{{i}}}" for i in range(25)])
+        judged = v.stats["verified"]
+        assert v.verify(["24"], ["\\boxed{24}"])[0].correct and v.stats["verified"] == judged  # recent: cached
+        assert v.verify(["0"], ["\\boxed{0}"])[0].correct and v.stats["verified"] == judged + 1  # oldest: dropped
