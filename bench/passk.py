@@ -35,6 +35,7 @@ def bench_verify(num: int, workers: int | None) -> dict:
         out["single_per_s"] = num / (time.perf_counter() - t)
     w = workers or default_workers()
     with Verifier(workers=w, cache=False) as v:
+        v.wait_ready()  # a worker still importing would count its start-up as verification time
         v.verify([str(-i) for i in range(1, 2 * w + 1)], [f"\\boxed{{{-i}}}" for i in range(1, 2 * w + 1)])  # warm
         t = time.perf_counter()
         pooled = v.verify(golds, preds)

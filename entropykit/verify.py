@@ -450,6 +450,19 @@ class Verifier:
             self._wake()
         return job.future
 
+    def wait_ready(self, timeout_s: float = 120.0) -> bool:
+        """Block until every worker process has started (imports done); False after `timeout_s`.
+
+        Not needed for correctness (work waits for ready workers); benchmarks use it so that a
+        worker's start-up is not counted as grading time.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.num_workers and not all(w.ready for w in self._workers):
+            if time.monotonic() > deadline or self._broken is not None:
+                return False
+            time.sleep(0.01)
+        return True
+
     def verify(self, golds: Sequence[str], responses: Sequence[str],
                finish_reasons: Sequence[str | None] | None = None) -> list[Verdict]:
         return self.submit(golds, responses, finish_reasons).result()
