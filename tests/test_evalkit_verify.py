@@ -183,7 +183,7 @@ def test_pool_batches_keep_each_items_limit():
     resps = [f"\\boxed{{{i}}}" for i in range(40)]
     resps[17] = "\\boxed{10^{10^{10^{10}}}}"
     with Verifier(workers=2, timeout_s=1.0, cache=False) as v:
-        v.verify(["1"], ["\\boxed{1}"])
+        assert v.wait_ready()
         t = time.monotonic()
         got = v.verify(golds, resps)
         elapsed = time.monotonic() - t
