@@ -35,7 +35,7 @@ import torch
 
 from entropykit.benchmarks import load_problems
 from entropykit.errors import UserError
-from entropykit.evalkit.metrics import pass_at_k  # the lead may move pass@k into the core
+from entropykit.pass_at_k import mean_accuracy, mean_pass_at_k
 from entropykit.io import JsonlAppender, atomic_write_json, atomic_write_text, ensure_writable_dir
 from entropykit.models import encode_prompt
 
@@ -508,11 +508,10 @@ def evaluate(gen, cfg: TrainConfig, problems: list[dict], reward_fn: RewardFn) -
         r = call_reward(reward_fn, [prompts[i]] * len(cs), [c.text for c in cs], [problems[i]["answer"]] * len(cs),
                         [c.finish_reason for c in cs])
         correct.append(sum(x > 0 for x in r))
-    out: dict[str, float] = {"eval_accuracy": sum(correct) / (len(problems) * cfg.eval_n)}
-    k = 1
-    while k <= cfg.eval_n:
-        out[f"eval_pass@{k}"] = sum(pass_at_k(cfg.eval_n, c, k) for c in correct) / len(problems)
-        k *= 2
+    counts = [(cfg.eval_n, c) for c in correct]
+    out: dict[str, float] = {"eval_accuracy": mean_accuracy(counts)}
+    ks = [2**i for i in range(cfg.eval_n.bit_length()) if 2**i <= cfg.eval_n]
+    out.update({f"eval_pass@{k}": v for k, v in mean_pass_at_k(counts, ks).items()})
     return out
 
 
