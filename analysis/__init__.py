@@ -13,35 +13,40 @@ Entry points:
   ``load_embedder`` / ``embed_texts`` (rare behaviors).
 - Per-response test-time dynamics, the lexicons and sentence splitting live in the core:
   ``entropykit.response_metrics``.
+
+Names are imported on first use (PEP 562), so that ``import entropykit.analysis.config`` (the
+CLI's start-up) pulls in no numpy, scipy or plotly.
 """
 
-from .align import align_spans, assign_tokens, token_anchors, tokens_in_span, word_entropy
-from .behaviors import WordUnits, sentence_rows, top_counts, word_units
-from .inputs import choose_scorer, load_records
-from .pipeline import AnalysisResult, AnalyzeConfig, analyze, print_summary, run_analysis
-from .rare import central_members, cluster, embed_texts, embed_with_cache, knn_rarity, load_embedder, project_2d, resolve_embedder_path, top_fraction_mask
-from .stats import (
-    Comparison,
-    PerResponse,
-    bootstrap_means,
-    cohens_d,
-    compare_groups,
-    describe,
-    hierarchical_bootstrap_means,
-    holm,
-    mixed_model,
-    paired_differences,
-    per_response_comparison,
-)
-from .tokens import TokenTable, cache_key, read_token_table, write_token_table
+from __future__ import annotations
 
-__all__ = [
-    "AnalyzeConfig", "AnalysisResult", "run_analysis", "analyze", "print_summary", "load_records", "choose_scorer",
-    "align_spans", "assign_tokens", "token_anchors", "tokens_in_span", "word_entropy",
-    "WordUnits", "word_units", "sentence_rows", "top_counts",
-    "central_members", "cluster", "embed_texts", "embed_with_cache", "knn_rarity", "load_embedder", "project_2d",
-    "resolve_embedder_path", "top_fraction_mask",
-    "Comparison", "PerResponse", "bootstrap_means", "cohens_d", "compare_groups", "describe", "hierarchical_bootstrap_means",
-    "holm", "mixed_model", "paired_differences", "per_response_comparison",
-    "TokenTable", "cache_key", "read_token_table", "write_token_table",
-]
+import importlib
+
+_WHERE = {
+    "align": ("align_spans", "assign_tokens", "token_anchors", "tokens_in_span", "word_entropy"),
+    "behaviors": ("WordUnits", "sentence_rows", "top_counts", "word_units"),
+    "compare": ("compare_runs",),
+    "config": ("AnalyzeConfig",),
+    "inputs": ("choose_scorer", "load_records"),
+    "pipeline": ("AnalysisResult", "analyze", "print_summary", "run_analysis"),
+    "rare": ("central_members", "cluster", "embed_texts", "embed_with_cache", "knn_rarity", "load_embedder", "project_2d",
+             "resolve_embedder_path", "top_fraction_mask"),
+    "stats": ("Comparison", "PerResponse", "bootstrap_means", "cohens_d", "compare_groups", "describe",
+              "hierarchical_bootstrap_means", "holm", "mixed_model", "paired_differences", "per_response_comparison"),
+    "tokens": ("TokenTable", "cache_key", "read_token_table", "write_token_table"),
+}
+_MODULE_OF = {name: mod for mod, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    mod = _MODULE_OF.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'entropykit.analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

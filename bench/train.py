@@ -1,12 +1,16 @@
 """Throughput of a training step of `entropykit train` (rollout + scoring + update).
 
-    python bench/train.py                 # CPU: the embedded SmolLM2-135M on the bundled easy problems
-    python bench/train.py --device cuda   # GPU: a 0.5B-class Qwen2 model built from a config, bf16 autocast
+    python bench/train.py                           # CPU: the embedded SmolLM2-135M on the bundled easy problems
+    python bench/train.py --device cuda --compare   # GPU: a 0.5B-class Qwen2 model, with and without the entropy advantage
+    python bench/train.py --qwen --layers 2 --vocab 4096 --compare --max-tokens 16   # CPU smoke test of the GPU path
 
 Runs the real loop (`entropykit.train.loop.train`) for a few GRPO steps with the entropy
-advantage and reports, for the steps after the first (warm-up): generated tokens/s of the whole
-step, trained tokens/s of the update (prompt + response tokens through forward + backward), and
-the share of the step spent in rollout / scoring / update. Rewards: on CPU math-verify runs
+advantage (`--compare`: also without it, same model, data and seeds, in the same process) and
+reports, for the steps after the first (warm-up): generated tokens/s of the whole step, trained
+tokens/s of the update (prompt + response tokens through forward + backward), and the share of
+the step spent in rollout / scoring / update (the loop's phase timer; on CUDA each phase waits
+for its kernels). With --compare a last line gives the ratios entropy-adv / plain (the cost of
+the paper's term: one min() per token, the entropies come from the same forward). Rewards: on CPU math-verify runs
 (and is timed) on the responses; so that every sample carries a gradient (the worst case for the
 update), the verified rewards are then replaced by alternating +1/-1 within each group. The GPU
 model is random, so its rewards are alternating +1/-1 outright and responses run to
@@ -136,6 +140,8 @@ def main() -> None:
     ap.add_argument("--qwen", action="store_true", help="use the Qwen2 0.5B-shape model (default on cuda)")
     ap.add_argument("--layers", type=int, default=24, help="Qwen2 layers (smaller for a dry run)")
     ap.add_argument("--vocab", type=int, default=151936, help="Qwen2 vocabulary (smaller for a dry run)")
+    ap.add_argument("--compare", action="store_true", help="also run without the entropy advantage and print the ratios")
+    ap.add_argument("--rollout-backend", default="hf", help="hf (default: the on-device transformers sampler), vllm or auto")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     _ensure_importable()
@@ -168,21 +174,36 @@ def main() -> None:
             reward = TimedMathThenAlternating()
             extra = {"device": "cpu", "threads": torch.get_num_threads(), "model": "smollm2-135m (float32)"}
             cfg_kw = {}
-        cfg = TrainConfig(
-            model=str(model), data=str(data), out=str(tmp / "run"), steps=steps, prompts_per_step=prompts, n_samples=n,
-            max_tokens=mt, mini_batch_size=prompts * n // 2, lr=1e-6, save_every=0, tensorboard=False,
-            device=args.device, seed=0, extra={"gen_batch_size": prompts * n}, **cfg_kw,
-        )
-        t0 = time.perf_counter()
-        run = train(cfg, reward_fn=reward)
-        wall = time.perf_counter() - t0
-        extra.update(prompts_per_step=prompts, n_samples=n, max_tokens=mt, updates_per_step=2, wall_s=round(wall, 1))
-        res = summarize(run, 1, extra)
+        results = {}
+        for variant in (["entropy_adv", "plain"] if args.compare else ["entropy_adv"]):
+            cfg = TrainConfig(
+                model=str(model), data=str(data), out=str(tmp / f"run-{variant}"), steps=steps, prompts_per_step=prompts,
+                n_samples=n, max_tokens=mt, mini_batch_size=prompts * n // 2, lr=1e-6, save_every=0, tensorboard=False,
+                device=args.device, seed=0, extra={"gen_batch_size": prompts * n}, entropy_adv=variant == "entropy_adv",
+                rollout_backend=args.rollout_backend, **cfg_kw,
+            )
+            if gpu:
+                torch.cuda.reset_peak_memory_stats()
+            if isinstance(reward, TimedMathThenAlternating):
+                reward.accuracy = []
+            t0 = time.perf_counter()
+            run = train(cfg, reward_fn=reward)
+            wall = time.perf_counter() - t0
+            res = summarize(run, 1, {**extra, "variant": variant, "rollout_backend": args.rollout_backend})
+            res.update(prompts_per_step=prompts, n_samples=n, max_tokens=mt, updates_per_step=2, wall_s=round(wall, 1))
+            if isinstance(reward, TimedMathThenAlternating):
+                res["true_accuracy"] = round(sum(reward.accuracy) / len(reward.accuracy), 3)
+            if gpu:
+                res["peak_gpu_mem_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
+            results[variant] = res
+            print(json.dumps(res), flush=True)
+        if args.compare:
+            a, b = results["entropy_adv"], results["plain"]
+            print(json.dumps({"ratio": "entropy_adv / plain", "step_s": round(a["step_s"] / b["step_s"], 3),
+                              "update_s": round(a["share_update"] * a["step_s"] / (b["share_update"] * b["step_s"]), 3),
+                              "update_tokens_per_s": round(a["update_tokens_per_s"] / b["update_tokens_per_s"], 3)}))
         if isinstance(reward, TimedMathThenAlternating):
-            res["true_accuracy"] = round(sum(reward.accuracy) / len(reward.accuracy), 3)
-        if gpu:
-            res["peak_gpu_mem_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
-        print(json.dumps(res))
+            reward.close()
 
 
 if __name__ == "__main__":

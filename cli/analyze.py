@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from entropykit.analysis.pipeline import AnalyzeConfig
+from entropykit.analysis.config import AnalyzeConfig
 
 _HELP = """Token- and sentence-level entropy analysis of model outputs (paper section 2).
 
@@ -47,16 +47,24 @@ def _d(name: str):
 
 
 class _AnalyzeGroup(TyperGroup):
-    """`analyze OUTPUTS ...` runs the analysis; `analyze compare ...` compares two runs."""
+    """`analyze OUTPUTS ...` runs the analysis (the hidden default command `run`); `analyze
+    compare ...` compares two runs; `analyze --help` shows the analysis' help and the commands."""
 
     def parse_args(self, ctx, args):
-        if not args or args[0] not in self.commands:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
     def resolve_command(self, ctx, args):
         name, cmd, rest = super().resolve_command(ctx, args)
         return ("" if name == "run" else name), cmd, rest  # usage reads "entropykit analyze [OPTIONS] OUTPUTS"
+
+    def format_help(self, ctx, formatter) -> None:
+        run = self.commands["run"]
+        run.format_help(run.make_context(ctx.info_name, [], parent=ctx.parent, resilient_parsing=True), formatter)
+        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name, cmd in self.commands.items() if not cmd.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 analyze_app = typer.Typer(cls=_AnalyzeGroup, add_completion=False, pretty_exceptions_enable=False, help=HELP)
@@ -98,6 +106,9 @@ def analyze(
     report: bool = typer.Option(_d("report"), "--report/--no-report", help="Write report.html."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
 ) -> None:
+    from entropykit.io import ensure_writable_dir
+
+    ensure_writable_dir(out, create=False)  # before any work (and any heavy import); nothing created yet
     from rich.console import Console
 
     from entropykit.analysis import print_summary, run_analysis
@@ -132,6 +143,9 @@ def compare(
 ) -> None:
     """Paper Figure 8: pivotal words and reflective sentences per 1k tokens, their entropy, response
     length and repetition rate of two analyses, per response with 95% CIs; B - A paired by prompt."""
+    from entropykit.io import ensure_writable_parent
+
+    ensure_writable_parent(out)  # before any work (and any heavy import)
     from rich.console import Console
 
     from entropykit.analysis.compare import compare_runs, print_compare

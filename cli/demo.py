@@ -22,7 +22,7 @@ from entropykit.progress import console
 def write_reference_solutions(out: Path, limit: int) -> Path:
     """The MATH-500 reference solutions of the first ``limit`` problems as analysis input
     (``{"id", "prompt", "response", "source": "reference"}`` per line)."""
-    src = resources.files("entropykit.evalkit") / "data" / "math500.jsonl"
+    src = resources.files("entropykit") / "data" / "benchmarks" / "math500.jsonl"
     rows = []
     with src.open("r", encoding="utf-8") as fh:
         for i, line in enumerate(fh):

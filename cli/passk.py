@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from entropykit.errors import UserError
+from entropykit.io import ensure_writable_dir, ensure_writable_parent
 
 
 def _fail(msg: str) -> None:
@@ -55,6 +56,7 @@ def passk(
     limit: Optional[int] = typer.Option(None, "--limit", help="use only the first N problems of each benchmark"),
     timeout: float = typer.Option(5.0, "--verify-timeout", help="hard time limit per answer check, seconds"),
     workers: Optional[int] = typer.Option(None, "--verify-workers", help="verifier processes (default: all cores; half of them while the transformers backend generates; 0: in this process, no time limit)"),
+    grader: str = typer.Option("entropykit", "--grader", help="entropykit (a stated answer only; see evalkit/README.md) or mathverify-default (Math-Verify's own extraction, to reproduce other papers)"),
     batch_size: int = typer.Option(16, "--batch-size", help="transformers backend: sequences per batch"),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM: GPUs per engine"),
     data_parallel_size: int = typer.Option(1, "--data-parallel-size", "--dp", help="vLLM: engine replicas"),
@@ -67,15 +69,13 @@ def passk(
     try:
         _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, backend, prompt_template, chat,
                from_samples, columns, limit, timeout, workers, batch_size, tensor_parallel_size, data_parallel_size,
-               html, quiet)
+               html, quiet, grader)
     except UserError as e:
         _fail(str(e))
 
 
 def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, backend, prompt_template, chat,
-           from_samples, columns, limit, timeout, workers, batch_size, tp, dp, html, quiet) -> None:
-    from entropykit.evalkit.report import print_table
-
+           from_samples, columns, limit, timeout, workers, batch_size, tp, dp, html, quiet, grader="entropykit") -> None:
     console = _console()
     log = (lambda s: None) if quiet else (lambda s: console.print(f"[dim]{s}[/dim]"))
     if out is None:
@@ -87,21 +87,24 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
     if from_samples is not None:
         if model or benchmark:
             raise UserError("--from-samples scores existing samples: drop --model/--benchmark")
+        ensure_writable_dir(out, create=False)  # before any work
         from entropykit.evalkit.runner import score_samples
 
-        summary = score_samples(str(from_samples), k, str(out), timeout_s=timeout, workers=workers, html=html, log=log)
+        summary = score_samples(str(from_samples), k, str(out), timeout_s=timeout, workers=workers, html=html, log=log,
+                                grader=grader)
     else:
         if not model:
             raise UserError("--model is required (or --from-samples FILE)")
         if not benchmark:
             raise UserError("--benchmark is required (e.g. --benchmark math500)")
+        ensure_writable_dir(out, create=False)  # before any work
         from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, run_passk
 
         cfg = PasskConfig(
             model=model, benchmarks=list(benchmark), out=str(out), n=n, ks=k, temperature=temperature, top_p=top_p,
             max_tokens=max_tokens, seed=seed, backend=backend, prompt_template=prompt_template or DEFAULT_TEMPLATE,
             chat=chat, columns=columns, limit=limit, timeout_s=timeout, workers=workers, batch_size=batch_size,
-            tensor_parallel_size=tp, data_parallel_size=dp, html=html, quiet=quiet,
+            tensor_parallel_size=tp, data_parallel_size=dp, html=html, quiet=quiet, grader=grader,
         )
         summary = run_passk(cfg, log=log)
         st = summary.get("_stats", {})
@@ -109,6 +112,8 @@ def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, ba
             log(f"generated {st['generated']} samples ({st['tokens']} tokens) in {st['wall_time_s']:.1f}s; "
                 f"reused {st['reused']}")
     from rich.console import Console
+
+    from entropykit.evalkit.report import print_table  # numpy: not on the argument-error path
 
     print_table(summary, Console())
     written = ["summary.json", "problems.jsonl"] + (["passk.html"] if html else [])
@@ -127,6 +132,7 @@ def compare(
 
     try:
         lab = [s.strip() for s in labels.split(",")] if labels else None
+        ensure_writable_parent(out, create=False)  # before any work (its .json twin goes in the same folder)
         report = compare_runs([str(d) for d in dirs], str(out), labels=lab, max_samples=max_samples)
     except UserError as e:
         _fail(str(e))

@@ -25,17 +25,20 @@ def score_file(
 ) -> dict:
     """Score every record of `input_path` and write them, with per-token arrays, to `out_path` atomically.
 
-    Returns the corpus summary (see `entropykit.scoring.summarize_scores`).
+    Returns the corpus summary (see `entropykit.scoring.summarize_scores`) with "warnings": lines
+    for the user (empty responses).
     """
     from entropykit.io import atomic_path, ensure_writable_parent, read_jsonl
-    from entropykit.models import load_model
-    from entropykit.scoring import score_responses, scored_record, summarize_scores, validate_records
 
     if (chunk_size is not None and chunk_size < 1) or max_batch_tokens < 1:
         raise UserError("--chunk-size and --batch-tokens must be >= 1")
     records = read_jsonl(input_path, required=("prompt", "response"))
+    ensure_writable_parent(out_path, create=False)  # before the model: a scoring run must not be lost at its last write
+
+    from entropykit.models import load_model  # torch: only once the arguments are known to be good
+    from entropykit.scoring import score_responses, scored_record, summarize_scores, validate_records
+
     validate_records(records, str(input_path))
-    ensure_writable_parent(out_path)
     lm = load_model(model, device=device, dtype=dtype)
     if show_progress:
         from entropykit.progress import make_progress
@@ -49,7 +52,20 @@ def score_file(
     with atomic_path(out_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # whole file or nothing
         for rec, s in zip(records, scored):
             fh.write(json.dumps(scored_record(rec, s, model), ensure_ascii=False) + "\n")
-    return summarize_scores(scored, records)
+    summary = summarize_scores(scored, records)
+    summary["warnings"] = empty_response_warnings(records, [len(s.entropies) for s in scored], str(input_path))
+    return summary
+
+
+def empty_response_warnings(records: list[dict], num_tokens: list[int], path: str) -> list[str]:
+    """The warning (as `analyze` gives) for records whose response is empty or whitespace-only:
+    they are kept, in input order, but an empty one has no tokens and `mean_entropy: null`."""
+    empty = [i for i, (r, n) in enumerate(zip(records, num_tokens), 1) if n == 0 or not r["response"].strip()]
+    if not empty:
+        return []
+    shown = ("record " if len(empty) == 1 else "records ") + ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+    return [f"{path}: {len(empty)} of {len(records)} records have an empty (or whitespace-only) response "
+            f"({shown}); they are kept, with mean_entropy null where no token was scored"]
 
 
 def print_summary(summary: dict, title: str = "token entropy (nats)") -> None:
@@ -88,4 +104,6 @@ def register(app: typer.Typer) -> None:
         summary = score_file(input_path, out, model=model, chat=chat, chunk_size=chunk_size,
                              max_batch_tokens=batch_tokens, device=device, dtype=dtype)
         print_summary(summary)
+        for w in summary["warnings"]:
+            typer.echo(f"entropykit: warning: {w}", err=True)
         typer.echo(f"wrote {summary['num_responses']} scored records to {out}", err=True)

@@ -1,7 +1,8 @@
-"""`entropykit train` (GRPO/PPO with the entropy-based advantage) and `entropykit train report`.
+"""`entropykit train` (GRPO/PPO with the entropy-based advantage), `train report` and `train export`.
 
-Options left unset take the paper's defaults from `TrainConfig` (shown in --help); with
-`--resume RUN` the run's saved config is used and only --steps may change.
+Options left unset take their defaults from `TrainConfig`; --help shows each default and where
+it comes from (the paper, veRL's defaults, or the machine: see `TrainConfig.DEFAULT_SOURCE`);
+with `--resume RUN` the run's saved config is used and only --steps may change.
 """
 
 from __future__ import annotations
@@ -14,89 +15,145 @@ import typer
 
 from entropykit.errors import UserError
 
-from entropykit.train.config import TrainConfig
+from entropykit.train.config import DEFAULT_SOURCE, TrainConfig
 
 _D = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+# defaults that are not one value
+_SPECIAL = {
+    "alpha": "0.4 GRPO, 0.1 PPO",
+    "chat": "when the tokenizer has one",
+    "device": "cuda if available, else cpu",
+    "rollout_backend": "auto = vLLM when a GPU and vLLM are present, else transformers",
+    "micro_batch_size": "0 = no limit",
+    "eval_data": "none",
+}
 
 
-def _h(text: str, name: str | None = None) -> str:
-    if name is None:
-        return text
-    return f"{text} [default: {_D[name]}]"
+def _default(name: str) -> str:
+    """The [default: ...] text of option `name`: its value and, where known, its source."""
+    value = _SPECIAL.get(name)
+    if value is None:
+        v = _D[name]
+        value = ("on" if v else "off") if isinstance(v, bool) else str(v)
+    source = DEFAULT_SOURCE.get(name)
+    return f"{value}; {source}" if source else value
+
+
+def _o(name: str, *decls: str, help: str) -> typer.models.OptionInfo:
+    """An option for config field `name`: unset (None) unless given, its default shown in --help."""
+    return typer.Option(None, *decls, help=help, show_default=_default(name))
 
 
 def register(app: typer.Typer) -> None:
     train_app = typer.Typer(
-        help="Train with GRPO or PPO and the paper's entropy-based advantage (see `train report` for the dashboard).",
+        help="Train with GRPO or PPO and the paper's entropy-based advantage (see `train report` for the dashboard). "
+        "Defaults marked 'paper' are the paper's setup (appendix B), 'veRL' veRL's defaults that the paper's runs used, "
+        "'machine' chosen to fit the machine; the paper-sized run needs a GPU cluster (train/README.md).",
         no_args_is_help=False,
     )
 
     @train_app.callback(invoke_without_command=True)
     def train_cmd(
         ctx: typer.Context,
-        data: Optional[str] = typer.Option(None, "--data", help="JSONL with problem/answer columns, or a bundled set (easy, math500)"),
-        model: Optional[str] = typer.Option(None, "--model", help=_h("model spec: embedded alias, HF folder, .gguf, hub id", "model")),
-        algo: Optional[str] = typer.Option(None, "--algo", help=_h("grpo or ppo", "algo")),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help=_h("run folder (metrics.jsonl, checkpoints/)", "out")),
+        data: Optional[str] = typer.Option(None, "--data", help="JSONL with problem/answer columns, or a bundled set (easy, math500); required"),
+        model: Optional[str] = _o("model", "--model", help="model spec: embedded alias, HF folder, .gguf, hub id"),
+        algo: Optional[str] = _o("algo", "--algo", help="grpo or ppo"),
+        out: Optional[Path] = _o("out", "--out", "-o", help="run folder (config.json, metrics.jsonl, checkpoints/)"),
         resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this folder from its latest checkpoint"),
-        steps: Optional[int] = typer.Option(None, "--steps", help=_h("training steps (rollout + updates)", "steps")),
-        prompts_per_step: Optional[int] = typer.Option(None, "--prompts-per-step", help=_h("prompts per rollout batch", "prompts_per_step")),
-        n_samples: Optional[int] = typer.Option(None, "--n-samples", "-n", help=_h("samples per prompt", "n_samples")),
-        max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help=_h("max response tokens", "max_tokens")),
-        temperature: Optional[float] = typer.Option(None, "--temperature", help=_h("rollout temperature", "temperature")),
-        top_p: Optional[float] = typer.Option(None, "--top-p", help=_h("rollout top-p", "top_p")),
-        mini_batch_size: Optional[int] = typer.Option(None, "--mini-batch-size", help=_h("samples per policy update", "mini_batch_size")),
-        micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", help="samples per forward/backward (gradient accumulation) [default: mini-batch]"),
-        epochs: Optional[int] = typer.Option(None, "--epochs", help=_h("passes over each rollout", "epochs")),
-        lr: Optional[float] = typer.Option(None, "--lr", help=_h("policy learning rate (AdamW)", "lr")),
-        critic_lr: Optional[float] = typer.Option(None, "--critic-lr", help=_h("critic learning rate (PPO)", "critic_lr")),
-        entropy_adv: Optional[bool] = typer.Option(None, "--entropy-adv/--no-entropy-adv", help="the paper's entropy-based advantage [default: on]"),
-        alpha: Optional[float] = typer.Option(None, "--alpha", help="entropy advantage scale [default: 0.4 GRPO, 0.1 PPO]"),
-        kappa: Optional[float] = typer.Option(None, "--kappa", help=_h("clip: psi <= |A| / kappa", "kappa")),
-        entropy_coef: Optional[float] = typer.Option(None, "--entropy-coef", help=_h("entropy regularization baseline: loss - coef * H", "entropy_coef")),
-        kl_coef: Optional[float] = typer.Option(None, "--kl-coef", help=_h("KL to the initial policy", "kl_coef")),
-        eps_low: Optional[float] = typer.Option(None, "--eps-low", help=_h("lower clip", "eps_low")),
-        eps_high: Optional[float] = typer.Option(None, "--eps-high", help=_h("upper clip (clip-higher)", "eps_high")),
-        critic_warmup: Optional[int] = typer.Option(None, "--critic-warmup", help=_h("PPO: critic-only steps first", "critic_warmup")),
-        gamma: Optional[float] = typer.Option(None, "--gamma", help=_h("GAE gamma", "gamma")),
-        lam: Optional[float] = typer.Option(None, "--lam", help=_h("GAE lambda", "lam")),
-        norm_adv_by_std: Optional[bool] = typer.Option(None, "--norm-adv-by-std/--no-norm-adv-by-std", help="GRPO: divide by the group std [default: on]"),
-        filter_groups: Optional[bool] = typer.Option(None, "--filter-groups/--no-filter-groups", help="drop groups whose rewards are all equal [default: off]"),
-        prompt_template: Optional[str] = typer.Option(None, "--prompt-template", help=_h("math, dapo, raw, or a string with {problem}", "prompt_template")),
-        chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="chat template [default: when the tokenizer has one]"),
-        reward: Optional[str] = typer.Option(None, "--reward", help=_h("math (math-verify +1/-1), toy, or module:function", "reward")),
-        problem_key: Optional[str] = typer.Option(None, "--problem-key", help=_h("problem column", "problem_key")),
-        answer_key: Optional[str] = typer.Option(None, "--answer-key", help=_h("answer column", "answer_key")),
-        rollout_backend: Optional[str] = typer.Option(None, "--rollout-backend", help=_h("hf (transformers), vllm (colocated, weights pushed each step), auto", "rollout_backend")),
-        vllm_gpu_memory: Optional[float] = typer.Option(None, "--vllm-gpu-memory", help=_h("GPU memory share of the colocated vLLM engine", "vllm_gpu_memory")),
-        seed: Optional[int] = typer.Option(None, "--seed", help=_h("seed", "seed")),
-        device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:1 ... [default: cuda if available]"),
-        save_every: Optional[int] = typer.Option(None, "--save-every", help=_h("checkpoint every N steps (0: never)", "save_every")),
-        eval_data: Optional[str] = typer.Option(None, "--eval-data", help="held-out problems for periodic evaluation"),
-        eval_every: Optional[int] = typer.Option(None, "--eval-every", help=_h("evaluate every N steps (0: never)", "eval_every")),
-        eval_n: Optional[int] = typer.Option(None, "--eval-n", help=_h("samples per held-out problem (pass@k, k <= n)", "eval_n")),
-        lora_rank: Optional[int] = typer.Option(None, "--lora-rank", help=_h("LoRA rank through peft (0: full fine-tuning)", "lora_rank")),
-        grad_checkpointing: Optional[bool] = typer.Option(None, "--grad-checkpointing/--no-grad-checkpointing", help="activation checkpointing [default: off]"),
-        max_grad_norm: Optional[float] = typer.Option(None, "--max-grad-norm", help=_h("gradient clipping", "max_grad_norm")),
-        warmup_steps: Optional[int] = typer.Option(None, "--warmup-steps", help=_h("linear lr warm-up (optimizer updates)", "warmup_steps")),
+        steps: Optional[int] = _o("steps", "--steps", help="training steps (rollout + updates)"),
+        prompts_per_step: Optional[int] = _o("prompts_per_step", "--prompts-per-step", help="prompts per rollout batch"),
+        n_samples: Optional[int] = _o("n_samples", "--n-samples", "-n", help="samples per prompt"),
+        max_tokens: Optional[int] = _o("max_tokens", "--max-tokens", help="max response tokens"),
+        temperature: Optional[float] = _o("temperature", "--temperature", help="rollout temperature (log-probs and entropies of the update use it too)"),
+        top_p: Optional[float] = _o("top_p", "--top-p", help="rollout top-p"),
+        mini_batch_size: Optional[int] = _o("mini_batch_size", "--mini-batch-size", help="samples per policy update"),
+        micro_batch_size: Optional[int] = _o("micro_batch_size", "--micro-batch-size", help="at most this many samples per forward/backward (gradient accumulation: same loss)"),
+        micro_batch_tokens: Optional[int] = _o("micro_batch_tokens", "--micro-batch-tokens", help="at most this many padded prompt + response tokens per forward/backward (0: no limit)"),
+        epochs: Optional[int] = _o("epochs", "--epochs", help="passes over each rollout"),
+        lr: Optional[float] = _o("lr", "--lr", help="policy learning rate (AdamW)"),
+        critic_lr: Optional[float] = _o("critic_lr", "--critic-lr", help="critic learning rate (PPO)"),
+        entropy_adv: Optional[bool] = _o("entropy_adv", "--entropy-adv/--no-entropy-adv", help="the paper's entropy-based advantage"),
+        alpha: Optional[float] = _o("alpha", "--alpha", help="entropy advantage scale"),
+        kappa: Optional[float] = _o("kappa", "--kappa", help="clip: psi <= |A| / kappa"),
+        entropy_coef: Optional[float] = _o("entropy_coef", "--entropy-coef", help="entropy regularization baseline: loss - coef * H"),
+        kl_coef: Optional[float] = _o("kl_coef", "--kl-coef", help="KL to the initial policy (k3, clamped to [-10, 10] as veRL)"),
+        eps_low: Optional[float] = _o("eps_low", "--eps-low", help="lower clip"),
+        eps_high: Optional[float] = _o("eps_high", "--eps-high", help="upper clip (clip-higher)"),
+        clip_ratio_c: Optional[float] = _o("clip_ratio_c", "--clip-ratio-c", help="dual clip: a token with A < 0 loses at most c * |A|"),
+        critic_warmup: Optional[int] = _o("critic_warmup", "--critic-warmup", help="PPO: critic-only steps first"),
+        gamma: Optional[float] = _o("gamma", "--gamma", help="GAE gamma"),
+        lam: Optional[float] = _o("lam", "--lam", help="GAE lambda"),
+        norm_adv_by_std: Optional[bool] = _o("norm_adv_by_std", "--norm-adv-by-std/--no-norm-adv-by-std", help="GRPO: divide by the group std"),
+        filter_groups: Optional[bool] = _o("filter_groups", "--filter-groups/--no-filter-groups", help="drop groups whose rewards are all equal"),
+        prompt_template: Optional[str] = _o("prompt_template", "--prompt-template", help="math, dapo, raw, or a string with {problem}"),
+        chat: Optional[bool] = _o("chat", "--chat/--no-chat", help="chat template"),
+        reward: Optional[str] = _o("reward", "--reward", help="math (math-verify +1/-1), toy, or module:function"),
+        problem_key: Optional[str] = _o("problem_key", "--problem-key", help="problem column"),
+        answer_key: Optional[str] = _o("answer_key", "--answer-key", help="answer column"),
+        rollout_backend: Optional[str] = _o("rollout_backend", "--rollout-backend", help="hf (transformers), vllm (colocated, weights pushed each step), or auto"),
+        vllm_gpu_memory: Optional[float] = _o("vllm_gpu_memory", "--vllm-gpu-memory", help="GPU memory share of the colocated vLLM engine"),
+        seed: Optional[int] = _o("seed", "--seed", help="seed"),
+        device: Optional[str] = _o("device", "--device", help="cpu, cuda, cuda:1 ..."),
+        save_every: Optional[int] = _o("save_every", "--save-every", help="checkpoint every N steps (0: never)"),
+        keep_checkpoints: Optional[int] = _o("keep_checkpoints", "--keep-checkpoints", help="keep the newest N checkpoints (each: policy + optimizer state)"),
+        eval_data: Optional[str] = _o("eval_data", "--eval-data", help="held-out problems for periodic evaluation"),
+        eval_every: Optional[int] = _o("eval_every", "--eval-every", help="evaluate every N steps (0: never)"),
+        eval_n: Optional[int] = _o("eval_n", "--eval-n", help="samples per held-out problem (pass@k, k <= n)"),
+        lora_rank: Optional[int] = _o("lora_rank", "--lora-rank", help="LoRA rank through peft (0: full fine-tuning)"),
+        grad_checkpointing: Optional[bool] = _o("grad_checkpointing", "--grad-checkpointing/--no-grad-checkpointing", help="activation checkpointing"),
+        max_grad_norm: Optional[float] = _o("max_grad_norm", "--max-grad-norm", help="gradient clipping"),
+        warmup_steps: Optional[int] = _o("warmup_steps", "--warmup-steps", help="linear lr warm-up (optimizer updates)"),
+        engine: str = typer.Option("native", "--engine", help="native (this machine) or verl (veRL on a GPU node or Ray cluster; see train/README.md)"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="verl: write the data files and print the veRL command without running it"),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="verl: join this Ray cluster (e.g. auto, HOST:6379)", show_default="start Ray here"),
+        nnodes: Optional[int] = typer.Option(None, "--nnodes", help="verl: nodes", show_default="1"),
+        gpus_per_node: Optional[int] = typer.Option(None, "--gpus-per-node", help="verl: GPUs per node", show_default="8"),
+        verl_python: Optional[str] = typer.Option(None, "--verl-python", help="verl: Python that has verl installed", show_default="this one"),
+        verl_arg: Optional[List[str]] = typer.Option(None, "--verl-arg", help="verl: extra Hydra override KEY=VALUE for veRL (repeatable; wins over entropykit's)"),
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
-        from entropykit.train.loop import resume_config, train
+        from entropykit.io import ensure_writable_dir
 
+        verl_opts = {k: ctx.params.pop(k) for k in ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python", "verl_arg")}
+        if verl_opts["engine"] not in ("native", "verl"):
+            raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
+        if verl_opts["engine"] == "verl" and resume is not None:
+            raise UserError("--resume is for native runs; a veRL run resumes by running RUN/verl/command.sh again")
+        if verl_opts["engine"] == "native" and any(v for k, v in verl_opts.items() if k != "engine"):
+            raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python and --verl-arg need --engine verl")
         given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
         if resume is not None:
             extra = sorted(set(given) - {"steps"})
             if extra:
                 raise UserError(f"--resume uses the run's saved config; only --steps may change (got --{extra[0].replace('_', '-')})")
+            if not resume.is_dir():
+                raise UserError(f"--resume {resume}: no such run folder")
+            ensure_writable_dir(resume)  # before torch and the model are loaded
+            from entropykit.train.loop import resume_config
+
             cfg = resume_config(resume, steps=given.get("steps"))
         else:
             if "out" in given:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
+            ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
+        if verl_opts["engine"] == "verl":
+            from entropykit.progress import console
+            from entropykit.train.verl_launch import VerlLaunch, launch_verl
+
+            launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
+                                extra=list(verl_opts["verl_arg"] or []))
+            if verl_opts["nnodes"] is not None:
+                launch.nnodes = verl_opts["nnodes"]
+            if verl_opts["gpus_per_node"] is not None:
+                launch.gpus_per_node = verl_opts["gpus_per_node"]
+            launch_verl(cfg, launch, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))
+            return
+        from entropykit.train.loop import train
         from entropykit.progress import console
 
-        run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False))
+        run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False, markup=False), progress=True)
         console.print(f"run folder: {run}  (dashboard: entropykit train report {run})", highlight=False)
 
     @train_app.command("report")
@@ -105,9 +162,29 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: FIRST_RUN/report.html]"),
     ) -> None:
         """Write an offline HTML dashboard of the training curves of one or more runs."""
+        from entropykit.io import ensure_writable_parent
         from entropykit.train.report import build_report
 
-        path = build_report(runs, out or Path(runs[0]) / "report.html")
+        target = out or Path(runs[0]) / "report.html"
+        ensure_writable_parent(target, create=False)  # before any work
+        path = build_report(runs, target)
         typer.echo(str(path))
+
+    @train_app.command("export")
+    def export_cmd(
+        run: Path = typer.Argument(..., help="run folder"),
+        out: Path = typer.Option(..., "--out", "-o", help="new folder for the policy (a Hugging Face model folder)"),
+        step: Optional[int] = typer.Option(None, "--step", help="checkpoint to export", show_default="the latest"),
+        dtype: Optional[str] = typer.Option(None, "--dtype", help="bfloat16, float16 or float32", show_default="as saved (float32)"),
+    ) -> None:
+        """Export a checkpoint's policy alone (no optimizer state): a model folder every tool loads."""
+        from entropykit.io import ensure_writable_parent
+
+        if out.exists():
+            raise UserError(f"{out}: exists already; choose a new folder")
+        ensure_writable_parent(out, create=False)  # before torch is imported
+        from entropykit.train.checkpoint import export_policy
+
+        typer.echo(str(export_policy(run, out, step=step, dtype=dtype)))
 
     app.add_typer(train_app, name="train")

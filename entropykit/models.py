@@ -214,6 +214,21 @@ def format_prompt(tokenizer: Any, prompt: str, chat: bool | None = None) -> str:
     )
 
 
+def uses_chat_template(tokenizer: Any, chat: bool | None = None) -> bool:
+    """Whether `format_prompt` applies the chat template (chat=None: when the tokenizer has one)."""
+    return bool(getattr(tokenizer, "chat_template", None)) if chat is None else bool(chat)
+
+
+def encode_prompt(tokenizer: Any, prompt: str, chat: bool | None = None) -> list[int]:
+    """Token ids of `prompt` exactly as every backend, the scorer and the trainer feed it.
+
+    The one place that decides special tokens: a chat template carries its own, so its text is
+    tokenized without adding any; a raw prompt gets the tokenizer's BOS (if it has one).
+    """
+    text = format_prompt(tokenizer, prompt, chat)
+    return list(tokenizer(text, add_special_tokens=not uses_chat_template(tokenizer, chat))["input_ids"])
+
+
 def save_random_llama(path: str | os.PathLike, tokenizer: Any, *, seed: int = 0, **config: Any) -> str:
     """Save a randomly initialized Llama (LlamaConfig(**config), seeded) and `tokenizer` at `path`."""
     from transformers import LlamaConfig, LlamaForCausalLM

@@ -422,7 +422,7 @@ def aggregate_metrics(rows: Iterable[Mapping]) -> dict:
 
 def _read_lines(p: Path, what: str) -> list[str]:
     try:
-        return p.read_text(encoding="utf-8").splitlines()
+        return p.read_text(encoding="utf-8-sig").splitlines()  # utf-8-sig: a leading BOM is dropped
     except FileNotFoundError:
         raise UserError(f"{p}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -20,7 +20,7 @@ import torch
 
 from entropykit.entropy import chunked_entropy_and_logprobs
 from entropykit.errors import UserError
-from entropykit.models import LoadedModel, format_prompt
+from entropykit.models import LoadedModel, encode_prompt
 
 
 @dataclass
@@ -49,18 +49,12 @@ class _Encoded:
 
 def _encode(lm: LoadedModel, record: dict, index: int, chat: bool | None) -> _Encoded:
     tok = lm.tokenizer
-    prompt_text = format_prompt(tok, record["prompt"], chat)
-    # Chat templates carry their own special tokens; a raw prompt gets the tokenizer's BOS (if any).
-    prompt_ids = tok(prompt_text, add_special_tokens=not _uses_template(tok, chat))["input_ids"]
+    prompt_ids = encode_prompt(tok, record["prompt"], chat)
     enc = tok(record["response"], add_special_tokens=False, return_offsets_mapping=True)
     offsets = [tuple(o) for o in enc["offset_mapping"]]
     if not prompt_ids:  # a response token needs a position before it
         prompt_ids = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
     return _Encoded(index, list(prompt_ids), list(enc["input_ids"]), offsets)
-
-
-def _uses_template(tok, chat: bool | None) -> bool:
-    return bool(getattr(tok, "chat_template", None)) if chat is None else chat
 
 
 def _batches(items: list[_Encoded], max_batch_tokens: int) -> list[list[_Encoded]]:

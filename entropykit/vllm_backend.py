@@ -9,6 +9,10 @@ sampling); requests for the same problem share their prompt prefix through prefi
   `chat=False`; pass `formatted=True` for prompts that already are model input).
 - `VLLMGenerator.stream(...)`: yields `(prompt_index, sample_index, Completion)` as soon as each
   request finishes, so the caller can verify and save while vLLM keeps generating.
+- `VLLMGenerator.sync_weights(named)`: with `weight_sync=True` (a trainer's colocated engine),
+  loads new policy weights into the engine's workers (`entropykit.vllm_sync`).
+- `token_ids` keep the sampled end-of-sequence token (vLLM's own behaviour, and the contract of
+  `entropykit.generation`).
 - `tensor_parallel_size` is vLLM's own. `data_parallel_size > 1` runs that many engine
   processes, each on its own group of `tensor_parallel_size` GPUs (vLLM's single-process `LLM`
   refuses data parallelism), and splits the requests among them.
@@ -25,7 +29,7 @@ import time
 from typing import Callable, Iterator, Sequence
 
 from entropykit.errors import UserError
-from entropykit.generation import Completion, SamplingConfig, default_seeds
+from entropykit.generation import Completion, SamplingConfig, check_seeds
 
 _SEED_MASK = (1 << 63) - 1
 
@@ -60,10 +64,18 @@ class VLLMGenerator:
         chat: bool | None = None,
         tensor_parallel_size: int = 1,
         data_parallel_size: int = 1,
+        weight_sync: bool = False,
         **engine_kwargs,
     ):
         if tensor_parallel_size < 1 or data_parallel_size < 1:
             raise UserError("tensor_parallel_size and data_parallel_size must be >= 1")
+        if weight_sync and data_parallel_size > 1:
+            raise UserError("weight sync (training rollouts) needs data_parallel_size 1")
+        if weight_sync:
+            from entropykit.vllm_sync import EXTENSION
+
+            engine_kwargs.setdefault("worker_extension_cls", EXTENSION)
+        self.weight_sync = weight_sync
         self.model_path = str(model_path)
         self.chat = chat
         self.tp = int(tensor_parallel_size)
@@ -100,6 +112,15 @@ class VLLMGenerator:
     def tokenizer(self):
         return self._tokenizer
 
+    def sync_weights(self, named, folder: str | os.PathLike | None = None) -> None:
+        """Load `named` (HF parameter names -> tensors) into the engine, then drop its prefix
+        cache (its KV entries came from the old weights)."""
+        if not self.weight_sync or self._llm is None:
+            raise RuntimeError("this vLLM generator was not built with weight_sync=True")
+        from entropykit.vllm_sync import push_weights
+
+        push_weights(self._llm, named, folder=folder)
+
     def format(self, prompts: Sequence[str]) -> list[str]:
         from entropykit.models import format_prompt
 
@@ -120,9 +141,11 @@ class VLLMGenerator:
         `seeds[i]` may hold any number of seeds (one request each); by default
         `sampling.n` seeds derived from `sampling.seed`.
         """
-        seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
-        if len(seeds) != len(prompts):
-            raise ValueError("seeds must hold one list of seeds per prompt")
+        if sampling.token_stats:
+            raise UserError("per-token entropies while sampling are not available on the vLLM backend "
+                            "(vLLM returns the full distribution only as O(vocabulary) Python objects per "
+                            "token); use the transformers backend, or score the samples afterwards")
+        seeds = check_seeds(prompts, sampling, seeds)
         texts = list(prompts) if formatted else self.format(prompts)
         jobs = [(i, j, s) for i, ss in enumerate(seeds) for j, s in enumerate(ss)]
         if not jobs:
@@ -189,7 +212,7 @@ class VLLMGenerator:
         *,
         formatted: bool = False,
     ) -> list[list[Completion]]:
-        seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
+        seeds = check_seeds(prompts, sampling, seeds)
         out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
         for i, j, comp in self.stream(prompts, sampling, seeds, formatted=formatted):
             out[i][j] = comp

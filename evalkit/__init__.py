@@ -19,7 +19,7 @@ __all__ = [
 
 def __getattr__(name):  # lazy: importing pass_at_k must not pull in torch/plotly
     if name in ("load_benchmark", "list_benchmarks", "Benchmark", "Problem", "REGISTRY"):
-        from entropykit.evalkit import benchmarks
+        from entropykit import benchmarks  # shared core (the trainer reads problems the same way)
 
         return getattr(benchmarks, name)
     if name in ("PasskConfig", "run_passk", "score_samples", "DEFAULT_TEMPLATE"):

@@ -1,11 +1,12 @@
-"""Unbiased pass@k, per-problem tables and bootstrap confidence intervals.
+"""Unbiased pass@k, per-problem tallies and tables, bootstrap confidence intervals.
 
-pass@k for one problem with n samples of which c are correct is ``1 - C(n-c, k) / C(n, k)``
-(Chen et al., 2021), the probability that a random k-subset of the n samples holds at least one
-correct answer. It is computed in the stable product form
-``1 - prod_{i=n-c+1..n} (1 - k/i)`` with the logarithms of the factors summed exactly
-(`math.fsum`), so the result is within a few ulps of the exact value for any n, and exactly 1.0
-when ``n - c < k`` (every k-subset holds a correct sample).
+Every pass@k tally of the project lives here (`entropykit passk` reports and the trainer's
+periodic evaluation): `problem_tallies` (records -> per-problem n, c), `pass_at_k_table`,
+`mean_pass_at_k`, `mean_accuracy`.
+
+The formula itself (`pass_at_k`, `pass_at_k_table`, `mean_pass_at_k`, `mean_accuracy`) lives in
+the core, `entropykit.pass_at_k`, because the trainer's evaluation uses it too; it is re-exported
+here as part of the eval engine's API.
 """
 
 from __future__ import annotations
@@ -15,30 +16,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k estimate for n samples with c correct. Raises ValueError if k > n."""
-    n, c, k = int(n), int(c), int(k)
-    if n < 1:
-        raise ValueError(f"pass@k needs at least one sample (n={n})")
-    if not 0 <= c <= n:
-        raise ValueError(f"number correct c={c} must be between 0 and n={n}")
-    if not 1 <= k:
-        raise ValueError(f"k={k} must be at least 1")
-    if k > n:
-        raise ValueError(f"k={k} is larger than the number of samples n={n}")
-    if c == 0:
-        return 0.0
-    if n - c < k:
-        return 1.0
-    # log prod_{i=n-c+1..n} (i-k)/i ; each factor in (0, 1)
-    terms = []
-    for i in range(n - c + 1, n + 1):
-        x = k / i
-        # log1p is accurate for small x; for x close to 1 use exact integer logs
-        terms.append(math.log1p(-x) if x < 0.5 else math.log(i - k) - math.log(i))
-    log_p = math.fsum(terms)
-    return -math.expm1(log_p)
+from entropykit.pass_at_k import mean_accuracy, mean_pass_at_k, pass_at_k, pass_at_k_table  # noqa: F401
 
 
 def default_ks(n: int) -> list[int]:
@@ -69,15 +47,6 @@ def parse_ks(spec: str | Sequence[int] | None) -> list[int] | None:
     if not vals or any(v < 1 for v in vals):
         raise ValueError(f"k values must be positive integers, got {spec!r}")
     return sorted(set(vals))
-
-
-def pass_at_k_table(counts: Sequence[tuple[int, int]], ks: Sequence[int]) -> np.ndarray:
-    """Matrix [problems, ks] of per-problem pass@k for (n, c) counts. k > n raises ValueError."""
-    out = np.empty((len(counts), len(ks)), dtype=np.float64)
-    for i, (n, c) in enumerate(counts):
-        for j, k in enumerate(ks):
-            out[i, j] = pass_at_k(n, c, k)
-    return out
 
 
 def bootstrap_ci(
@@ -134,6 +103,22 @@ def crossover_k(ks: Sequence[int], a: Sequence[float], b: Sequence[float]) -> di
             res["k_interp"] = float(2 ** (x0 + t * (x1 - x0)))
             break
     return res
+
+
+def problem_tallies(records: Iterable[dict]) -> dict[str, dict[str, dict]]:
+    """Per-problem tallies of graded samples: ``{benchmark: {problem_id: {"n", "c", "timeouts"}}}``.
+
+    `records` need ``benchmark``, ``problem_id`` and ``correct`` (``timed_out`` optional).
+    Benchmarks and problems keep their order of first appearance. The unit of every statistic
+    is the problem: pass@k and its CI come from these (n, c) pairs, never from pooled samples.
+    """
+    out: dict[str, dict[str, dict]] = {}
+    for r in records:
+        t = out.setdefault(str(r["benchmark"]), {}).setdefault(str(r["problem_id"]), {"n": 0, "c": 0, "timeouts": 0})
+        t["n"] += 1
+        t["c"] += bool(r.get("correct"))
+        t["timeouts"] += bool(r.get("timed_out"))
+    return out
 
 
 def mean(values: Iterable[float]) -> float:

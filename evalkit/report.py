@@ -1,6 +1,8 @@
 """Scoring and outputs: summary.json, problems.jsonl, the terminal table, passk.html, compare.
 
-All HTML is self-contained (plotly.js inlined): it opens offline.
+The tallies (per-problem n and c, pass@k) come from `entropykit.evalkit.metrics`; passk.html is
+built by `entropykit.evalkit.passk_html`. All HTML is self-contained (plotly.js inlined): it
+opens offline.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Sequence
 
 
 from entropykit.errors import UserError
-from entropykit.evalkit.metrics import bootstrap_ci, crossover_k, pass_at_k_table
+from entropykit.evalkit.metrics import bootstrap_ci, crossover_k, mean_accuracy, pass_at_k_table, problem_tallies
+from entropykit.evalkit.passk_html import PALETTE, curve_traces, figure_html, log2_axis, passk_page
 from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
 
 
@@ -23,22 +26,18 @@ def _r(x: float) -> float:
 
 def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[str] | None = None) -> tuple[dict, list[dict]]:
     """(summary, per-problem rows) for verified records (benchmark, problem_id, correct)."""
-    groups: dict[str, dict[str, list[dict]]] = {}
+    tallies = problem_tallies(records)
+    gold: dict[tuple[str, str], object] = {}
     for r in records:
-        groups.setdefault(str(r["benchmark"]), {}).setdefault(str(r["problem_id"]), []).append(r)
-    names = list(order or []) + sorted(set(groups) - set(order or []))
+        gold.setdefault((str(r["benchmark"]), str(r["problem_id"])), r.get("answer"))
+    names = list(order or []) + sorted(set(tallies) - set(order or []))
     benches: dict = {}
     problems: list[dict] = []
     for name in names:
-        probs = groups.get(name)
+        probs = tallies.get(name)
         if not probs:
             continue
-        counts, rows = [], []
-        for pid, recs in probs.items():
-            n = len(recs)
-            c = sum(1 for x in recs if x.get("correct"))
-            counts.append((n, c))
-            rows.append((pid, recs, n, c))
+        counts = [(t["n"], t["c"]) for t in probs.values()]
         try:
             table = pass_at_k_table(counts, ks)
         except ValueError as e:
@@ -46,33 +45,34 @@ def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[st
         lo, hi = bootstrap_ci(table)
         means = table.mean(axis=0)
         ns = sorted({n for n, _ in counts})
-        num_samples = sum(n for n, _ in counts)
         benches[name] = {
             "num_problems": len(counts),
             "n": ns[0] if len(ns) == 1 else min(ns),
-            "num_samples": num_samples,
-            "mean_accuracy": _r(sum(c for _, c in counts) / num_samples),
+            "num_samples": sum(n for n, _ in counts),
+            "mean_accuracy": _r(mean_accuracy(counts)),
             "pass_at_k": {str(k): _r(m) for k, m in zip(ks, means)},
             "pass_at_k_ci95": {str(k): [_r(a), _r(b)] for k, a, b in zip(ks, lo, hi)},
-            "timeouts": sum(1 for _, recs, _, _ in rows for x in recs if x.get("timed_out")),
+            "timeouts": sum(t["timeouts"] for t in probs.values()),
         }
-        for (pid, recs, n, c), prow in zip(rows, table):
+        for (pid, t), prow in zip(probs.items(), table):
             problems.append({
-                "benchmark": name, "problem_id": pid, "n": n, "c": c,
-                "answer": recs[0].get("answer"),
-                "accuracy": _r(c / n),
+                "benchmark": name, "problem_id": pid, "n": t["n"], "c": t["c"],
+                "answer": gold[(name, pid)],
+                "accuracy": _r(t["c"] / t["n"]),
                 "pass_at_k": {str(k): _r(v) for k, v in zip(ks, prow)},
-                "timeouts": sum(1 for x in recs if x.get("timed_out")),
+                "timeouts": t["timeouts"],
             })
     return {"benchmarks": benches}, problems
 
 
-def write_outputs(out: Path, summary: dict, problems: list[dict], *, html: bool = True) -> None:
+def write_outputs(out: Path, summary: dict, problems: list[dict], *, html: bool = True,
+                  records: Sequence[dict] | None = None) -> None:
+    """summary.json, problems.jsonl and (with `html`) passk.html; `records` feed its sample view."""
     out = Path(out)
     atomic_write_json(out / "summary.json", {k: v for k, v in summary.items() if not k.startswith("_")})
     atomic_write_jsonl(out / "problems.jsonl", problems)
     if html:
-        atomic_write_text(out / "passk.html", passk_html(summary))
+        atomic_write_text(out / "passk.html", passk_html(summary, problems, records))
 
 
 def print_table(summary: dict, console=None, title: str | None = None) -> None:
@@ -84,7 +84,7 @@ def print_table(summary: dict, console=None, title: str | None = None) -> None:
         t = Table(title=title or f"{name}: {b['num_problems']} problems x n={b['n']}", min_width=60)
         t.add_column("k", justify="right")
         t.add_column("pass@k", justify="right")
-        t.add_column("95% CI", justify="right")
+        t.add_column("95% CI (%)", justify="right")
         for k, v in b["pass_at_k"].items():
             lo, hi = b.get("pass_at_k_ci95", {}).get(k, [float("nan")] * 2)
             t.add_row(k, f"{100 * v:.2f}%", f"[{100 * lo:.1f}, {100 * hi:.1f}]")
@@ -97,50 +97,9 @@ def print_table(summary: dict, console=None, title: str | None = None) -> None:
 # HTML
 
 
-def _log2_axis(ks: list[int]) -> dict:
-    return dict(type="log", tickvals=ks, ticktext=[str(k) for k in ks], title="k (log2 scale)")
-
-
-def _curve_traces(go, label: str, b: dict, color: str | None = None) -> list:
-    ks = [int(k) for k in b["pass_at_k"]]
-    ys = [b["pass_at_k"][str(k)] for k in ks]
-    ci = b.get("pass_at_k_ci95") or {}
-    traces = []
-    if ci:
-        lo = [ci[str(k)][0] for k in ks]
-        hi = [ci[str(k)][1] for k in ks]
-        traces.append(go.Scatter(x=ks + ks[::-1], y=hi + lo[::-1], fill="toself", line=dict(width=0),
-                                 opacity=0.2, hoverinfo="skip", showlegend=False, name=f"{label} 95% CI",
-                                 fillcolor=color, legendgroup=label))
-    traces.append(go.Scatter(x=ks, y=ys, mode="lines+markers", name=label, legendgroup=label,
-                             line=dict(color=color) if color else None,
-                             hovertemplate="k=%{x}<br>pass@k=%{y:.4f}<extra>" + _html.escape(label) + "</extra>"))
-    return traces
-
-
-_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-
-
-def _figure_html(fig, first: bool) -> str:
-    import plotly.io as pio
-
-    return pio.to_html(fig, include_plotlyjs=True if first else False, full_html=False)
-
-
-def passk_html(summary: dict) -> str:
-    import plotly.graph_objects as go
-
-    parts = []
-    for i, (name, b) in enumerate(summary["benchmarks"].items()):
-        fig = go.Figure(_curve_traces(go, name, b, _PALETTE[i % len(_PALETTE)]))
-        ks = [int(k) for k in b["pass_at_k"]]
-        fig.update_layout(title=f"{name}: pass@k ({b['num_problems']} problems, n={b['n']}, "
-                                f"Avg {100 * b['mean_accuracy']:.1f}%) — shaded: bootstrap 95% CI over problems",
-                          xaxis=_log2_axis(ks), yaxis=dict(title="pass@k", rangemode="tozero"),
-                          template="plotly_white", height=480)
-        parts.append(_figure_html(fig, i == 0))
-    sampling = _html.escape(json.dumps(summary.get("sampling", {}), ensure_ascii=False))
-    return _page(f"pass@k — {summary.get('model')}", "".join(parts) + f"<p><small>sampling: {sampling}</small></p>")
+def passk_html(summary: dict, problems: Sequence[dict] | None = None, records: Sequence[dict] | None = None) -> str:
+    """passk.html: settings, pass@k, accuracy and length plots, and the auditable problem table."""
+    return passk_page(summary, problems, records)
 
 
 def _page(title: str, body: str) -> str:
@@ -209,13 +168,18 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
     report: dict = {"runs": [{"label": n, "dir": str(p), "model": s.get("model"), "sampling": s.get("sampling")}
                              for n, (p, s) in zip(names, runs)], "benchmarks": {}, "dynamics": {}}
     bench_names = list(dict.fromkeys(b for _, s in runs for b in s.get("benchmarks", {})))
+    shared = [b for b in bench_names if sum(b in s.get("benchmarks", {}) for _, s in runs) >= 2]
     parts = []
+    if not shared:
+        held = "; ".join(f"{n}: {', '.join(s.get('benchmarks', {})) or 'none'}" for n, (_, s) in zip(names, runs))
+        report["message"] = f"these runs share no benchmark ({held}): there is no crossover to compute"
+        parts.append(f"<p><b>{_html.escape(report['message'])}.</b> Each run's own curve is shown below.</p>")
     first = True
     for bname in bench_names:
         present = [(n, s["benchmarks"][bname]) for n, (_, s) in zip(names, runs) if bname in s.get("benchmarks", {})]
         fig = go.Figure()
         for i, (n, b) in enumerate(present):
-            for tr in _curve_traces(go, n, b, _PALETTE[i % len(_PALETTE)]):
+            for tr in curve_traces(go, n, b, PALETTE[i % len(PALETTE)]):
                 fig.add_trace(tr)
         common = sorted(set.intersection(*[set(int(k) for k in b["pass_at_k"]) for _, b in present]))
         entry = {"curves": {n: b["pass_at_k"] for n, b in present},
@@ -223,22 +187,28 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
         if len(present) >= 2 and common:
             ref_name, ref = present[0]
             for n, b in present[1:]:
-                cx = crossover_k(common, [ref["pass_at_k"][str(k)] for k in common], [b["pass_at_k"][str(k)] for k in common])
+                ya, yb = [ref["pass_at_k"][str(k)] for k in common], [b["pass_at_k"][str(k)] for k in common]
+                cx = crossover_k(common, ya, yb)
                 who = {"a": ref_name, "b": n, "tie": "tie"}
-                entry["crossovers"].append({
+                c = {
                     "a": ref_name, "b": n, "ks": common,
                     "leader_at_min_k": who[cx["leader_at_min_k"]], "leader_at_max_k": who[cx["leader_at_max_k"]],
                     "crossover_k": cx["first_k"], "crossover_k_interp": cx["k_interp"],
-                })
+                }
+                c["summary"] = _crossover_summary(c, ya, yb)
+                entry["crossovers"].append(c)
                 if cx["k_interp"]:
                     fig.add_vline(x=cx["k_interp"], line_dash="dot", line_color="gray",
                                   annotation_text=f"{who[cx['leader_at_max_k']]} overtakes at k≈{cx['k_interp']:.1f}")
         allks = sorted({int(k) for _, b in present for k in b["pass_at_k"]})
-        fig.update_layout(title=f"{bname}: pass@k", xaxis=_log2_axis(allks),
+        fig.update_layout(title=f"{bname}: pass@k", xaxis=log2_axis(allks),
                           yaxis=dict(title="pass@k", rangemode="tozero"), template="plotly_white", height=480)
-        parts.append(_figure_html(fig, first))
+        parts.append(figure_html(fig, first))
         first = False
-        parts.append(_crossover_table(bname, entry))
+        if len(present) >= 2:
+            parts.append(_crossover_table(bname, entry))
+        else:
+            parts.append(f"<p>{_html.escape(bname)}: only in {_html.escape(present[0][0])}, nothing to compare.</p>")
         report["benchmarks"][bname] = entry
     for n, (p, _) in zip(names, runs):
         report["dynamics"][n] = dynamics(p / "samples.jsonl", max_samples)
@@ -249,14 +219,31 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
     return report
 
 
+def _crossover_summary(c: dict, ya: Sequence[float], yb: Sequence[float]) -> str:
+    """One sentence: who leads, whether the order flips, and where; ties are called ties."""
+    if c["crossover_k"] is not None:
+        winner = c["leader_at_max_k"]
+        loser = c["b"] if winner == c["a"] else c["a"]
+        return (f"{winner} overtakes {loser} at k={c['crossover_k']} "
+                f"(≈{c['crossover_k_interp']:.1f} on the log2 k axis)")
+    diffs = [a - b for a, b in zip(ya, yb)]
+    ahead = [d for d in diffs if abs(d) > 1e-12]
+    if not ahead:
+        return f"{c['a']} and {c['b']} tie at every k"
+    leader = c["a"] if ahead[0] > 0 else c["b"]
+    if len(ahead) < len(diffs):
+        return f"{leader} ahead or tied at every k, no crossover"
+    return f"{leader} ahead at every k, no crossover"
+
+
 def _crossover_table(bname: str, entry: dict) -> str:
     rows = ["<tr><th>A</th><th>B</th><th>ahead at smallest k</th><th>ahead at largest k</th>"
-            "<th>first k where the order flips</th><th>crossing (log2-interpolated)</th></tr>"]
+            "<th>first k where the order flips</th><th>crossing (log2-interpolated)</th><th>in short</th></tr>"]
     for c in entry["crossovers"]:
         ki = "—" if c["crossover_k_interp"] is None else f"{c['crossover_k_interp']:.2f}"
         rows.append("<tr>" + "".join(f"<td>{_html.escape(str(x))}</td>" for x in (
             c["a"], c["b"], c["leader_at_min_k"], c["leader_at_max_k"],
-            "none" if c["crossover_k"] is None else c["crossover_k"], ki)) + "</tr>")
+            "none" if c["crossover_k"] is None else c["crossover_k"], ki, c["summary"])) + "</tr>")
     return f"<h3>{_html.escape(bname)}: crossover</h3><table>{''.join(rows)}</table>"
 
 
@@ -281,8 +268,10 @@ def print_compare(report: dict, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
+    if report.get("message"):
+        console.print(f"[yellow]{report['message']}[/yellow]")
     for bname, e in report["benchmarks"].items():
-        t = Table(title=f"{bname}: pass@k")
+        t = Table(title=f"{bname}: pass@k", min_width=60)
         labels = list(e["curves"])
         ks = sorted({int(k) for c in e["curves"].values() for k in c})
         t.add_column("k", justify="right")
@@ -290,12 +279,8 @@ def print_compare(report: dict, console=None) -> None:
             t.add_column(n, justify="right")
         for k in ks:
             t.add_row(str(k), *[f"{100 * e['curves'][n][str(k)]:.2f}%" if str(k) in e["curves"][n] else "—" for n in labels])
-        caps = []
-        for c in e["crossovers"]:
-            if c["crossover_k"] is None:
-                caps.append(f"{c['a']} vs {c['b']}: no crossover ({c['leader_at_min_k']} ahead throughout)")
-            else:
-                caps.append(f"{c['leader_at_max_k']} overtakes {c['leader_at_min_k']} at k={c['crossover_k']} "
-                            f"(≈{c['crossover_k_interp']:.1f})")
-        t.caption = "; ".join(caps)
+        if len(labels) < 2:
+            t.caption = f"only in {labels[0]}: nothing to compare"
+        else:
+            t.caption = "; ".join(f"{c['a']} vs {c['b']}: {c['summary']}" for c in e["crossovers"])
         console.print(t)

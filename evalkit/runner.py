@@ -22,7 +22,6 @@ records without a model, with a verdict cache in `DIR/verdicts.jsonl`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import deque
@@ -31,7 +30,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from entropykit.errors import UserError
-from entropykit.evalkit.benchmarks import Benchmark, load_benchmark
+from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
+from entropykit.benchmarks import Benchmark, load_benchmark
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
 from entropykit.io import JsonlAppender, iter_jsonl, repair_jsonl_tail, atomic_write_json
@@ -49,8 +49,8 @@ class PasskConfig:
     out: str
     n: int | None = None
     ks: list[int] | None = None
-    temperature: float = 0.6
-    top_p: float = 0.95
+    temperature: float = PAPER_EVAL_TEMPERATURE
+    top_p: float = PAPER_EVAL_TOP_P
     max_tokens: int = 8192
     seed: int = 0
     backend: str = "auto"
@@ -60,6 +60,7 @@ class PasskConfig:
     limit: int | None = None  # first N problems of each benchmark
     timeout_s: float = 5.0
     workers: int | None = None
+    grader: str = "entropykit"  # entropykit | mathverify-default (see entropykit.verify.GRADERS)
     batch_size: int = 16  # transformers backend
     tensor_parallel_size: int = 1
     data_parallel_size: int = 1
@@ -107,6 +108,7 @@ def _settings(cfg: PasskConfig, backend: str) -> dict:
         "seed": int(cfg.seed),
         "prompt_template": cfg.prompt_template,
         "chat": cfg.chat,
+        "grader": cfg.grader,
     }
 
 
@@ -132,16 +134,6 @@ def _check_run_json(out: Path, settings: dict) -> None:
                         f"use another --out, or score it with --from-samples")
     else:
         atomic_write_json(path, {"settings": settings})
-
-
-def _resolve_backend(backend: str, model: str) -> str:
-    from entropykit.generation import vllm_available
-
-    if backend not in ("auto", "hf", "vllm"):
-        raise UserError(f"unknown backend '{backend}' (use auto, hf or vllm)")
-    if backend == "auto":
-        return "vllm" if vllm_available() else "hf"
-    return backend
 
 
 def _load_existing(path: Path) -> dict[tuple[str, str, int], dict]:
@@ -193,9 +185,10 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     `cfg.model`/`cfg.backend` only when samples are missing.
     """
     from entropykit.generation import SamplingConfig, derive_seed
-    from entropykit.verify import Verifier, default_workers, extract_answer
+    from entropykit.verify import Verifier, default_workers
 
     log = log or (lambda s: None)
+    _check_grader(cfg.grader)
     if not cfg.benchmarks:
         raise UserError("give at least one --benchmark")
     try:
@@ -222,7 +215,9 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create output folder {out}: {e.strerror}") from None
-    backend = getattr(generator, "backend_name", None) or _resolve_backend(cfg.backend, cfg.model)
+    from entropykit.generation import choose_backend
+
+    backend = generator.backend_name if generator is not None else choose_backend(cfg.backend)
     _check_run_json(out, _settings(cfg, backend))
     samples_path = out / SAMPLES
     done = _load_existing(samples_path)
@@ -243,7 +238,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
         workers = cfg.workers
         if workers is None:
             workers = default_workers() if backend == "vllm" else max(1, default_workers() // 2)
-        verifier = Verifier(timeout_s=cfg.timeout_s, workers=workers, nice=5)
+        verifier = Verifier(timeout_s=cfg.timeout_s, workers=workers, nice=5, grader=cfg.grader)
         if generator is None:
             log(f"loading {cfg.model} ({backend} backend)")
             from entropykit.generation import make_generator
@@ -271,7 +266,8 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
                 "prompt": jb.prompt,
                 "response": comp.text,
                 "answer": jb.gold,
-                "pred": extract_answer(comp.text),
+                "pred": verdict.pred,
+                "grader": cfg.grader,
                 "correct": bool(verdict.correct),
                 "timed_out": bool(verdict.timed_out),
                 "model": cfg.model,
@@ -281,7 +277,8 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
             }
 
         def submit(pairs):
-            fut = verifier.submit([jb.gold for jb, _ in pairs], [c.text for _, c in pairs])
+            fut = verifier.submit([jb.gold for jb, _ in pairs], [c.text for _, c in pairs],
+                                  [c.finish_reason for _, c in pairs])
             pending.append((pairs, fut))
             ntok = sum(len(c.token_ids) for _, c in pairs)
             stats["generated"] += len(pairs)
@@ -296,7 +293,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
 
         try:
             with JsonlAppender(samples_path) as app:
-                if hasattr(generator, "stream"):
+                if backend == "vllm":
                     _run_stream(generator, missing, sampling, submit, lambda: drain(app, False), stats)
                 else:
                     _run_chunks(generator, jobs_all, done, sampling, cfg.batch_size, submit,
@@ -315,7 +312,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     meta = {"model": cfg.model, "sampling": {**_settings(cfg, backend), "n": n}}
     summary, problems = score_records(records, ks, order=[b.name for b in benches])
     summary.update(meta)
-    write_outputs(out, summary, problems, html=cfg.html)
+    write_outputs(out, summary, problems, html=cfg.html, records=records)
     summary["_stats"] = stats
     return summary
 
@@ -372,10 +369,11 @@ def _run_stream(generator, missing, sampling, submit, drain, stats, flush_every:
 # --from-samples
 
 
-def verdict_key(gold: str, response: str) -> str:
-    from entropykit.verify import _key_response
+def _check_grader(grader: str) -> None:
+    from entropykit.verify import GRADERS
 
-    return hashlib.sha256((str(gold) + "\x00" + _key_response(response)).encode("utf-8", "surrogatepass")).hexdigest()
+    if grader not in GRADERS:
+        raise UserError(f"unknown --grader {grader!r} (use one of: {', '.join(GRADERS)})")
 
 
 def score_samples(
@@ -387,11 +385,15 @@ def score_samples(
     workers: int | None = None,
     html: bool = True,
     log: Callable[[str], None] | None = None,
+    grader: str = "entropykit",
 ) -> dict:
-    """Verify and score existing records (problem_id, response, answer; benchmark optional)."""
-    from entropykit.verify import Verdict, Verifier, extract_answer
+    """Verify and score existing records (problem_id, response, answer; benchmark and
+    finish_reason optional). Verdicts are cached in DIR/verdicts.jsonl by `verdict_key`
+    (timeouts never: a rerun, maybe with a longer --verify-timeout, tries them again)."""
+    from entropykit.verify import Verdict, Verifier, verdict_key
 
     log = log or (lambda s: None)
+    _check_grader(grader)
     src = Path(samples_path)
     records = list(iter_jsonl(src, required=("problem_id", "response", "answer")))
     if not records:
@@ -442,7 +444,7 @@ def score_samples(
         repair_jsonl_tail(cache_path)
         for c in iter_jsonl(cache_path, required=("key", "correct")):
             cache[c["key"]] = Verdict.from_dict(c)
-    keys = [verdict_key(r["answer"], r["response"]) for r in records]
+    keys = [verdict_key(r["answer"], r["response"], r.get("finish_reason"), grader) for r in records]
     todo: dict[str, int] = {}
     for i, k in enumerate(keys):
         if k not in cache and k not in todo:
@@ -450,20 +452,21 @@ def score_samples(
     log(f"verifying {len(todo)} distinct answers ({len(records) - len(todo)} cached or repeated)")
     if todo:
         idx = list(todo.values())
-        with Verifier(timeout_s=timeout_s, workers=workers) as v:
-            verdicts = v.verify([records[i]["answer"] for i in idx], [records[i]["response"] for i in idx])
-        with JsonlAppender(cache_path) as app:
-            app.write_many([{"key": keys[i], **vd.to_dict()} for i, vd in zip(idx, verdicts)])
+        with Verifier(timeout_s=timeout_s, workers=workers, grader=grader) as v:
+            verdicts = v.verify([records[i]["answer"] for i in idx], [records[i]["response"] for i in idx],
+                                [records[i].get("finish_reason") for i in idx])
+        with JsonlAppender(cache_path) as app:  # a timeout is never cached (defect: reused after a longer limit)
+            app.write_many([{"key": keys[i], **vd.to_dict()} for i, vd in zip(idx, verdicts) if not vd.timed_out])
         for i, vd in zip(idx, verdicts):
             cache[keys[i]] = vd
     for r, k in zip(records, keys):
         vd = cache[k]
         r["correct"], r["timed_out"] = bool(vd.correct), bool(vd.timed_out)
-        r.setdefault("pred", extract_answer(r["response"]))
+        r["pred"], r["grader"] = vd.pred, grader
     order = list(dict.fromkeys(str(r["benchmark"]) for r in records))
     summary, problems = score_records(records, kl, order=order)
     models = sorted({str(r["model"]) for r in records if r.get("model")})
     summary["model"] = models[0] if len(models) == 1 else (models or None)
-    summary["sampling"] = {"from_samples": str(src)}
-    write_outputs(outp, summary, problems, html=html)
+    summary["sampling"] = {"from_samples": str(src), "grader": grader}
+    write_outputs(outp, summary, problems, html=html, records=records)
     return summary

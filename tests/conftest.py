@@ -22,3 +22,15 @@ def tiny_model_dir(tmp_path_factory):
     from entropykit.models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def chromium_exe():
+    """Path of a headless-capable Chromium (Debian: apt-get install -y chromium), or skip."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("chromium not installed (apt-get install -y chromium)")

@@ -139,7 +139,7 @@ def test_split_sentences_on_real_latex_solutions():
 
     from entropykit.response_metrics import protected_spans
 
-    path = Path(__file__).resolve().parents[1] / "evalkit" / "data" / "math500.jsonl"
+    path = Path(__file__).resolve().parents[1] / "entropykit" / "data" / "benchmarks" / "math500.jsonl"
     sols = [json.loads(line)["solution"] for line in path.read_text().splitlines()[:150]]
     n = 0
     for t in sols:

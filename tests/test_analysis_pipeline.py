@@ -224,7 +224,7 @@ def test_output_folder_checked_before_any_work(tmp_path, fake_scorer, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = run_cli(["analyze", str(inp), "--out", str(blocker / "sub"), "--no-progress"], capsys)
-    assert code == 2 and "cannot create folder" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "is not a folder" in err and len(err.strip().splitlines()) == 1
     assert fake_scorer["n"] == 0 and fake_scorer["models"] == []
 
 

@@ -91,6 +91,8 @@ def test_extract_answer():
     assert extract_answer(r"so \boxed 5.") == "5"
     assert extract_answer(r"\fbox{7}") == "7"
     assert extract_answer(r"\boxed{3} and \boxed{4") == "3"  # unclosed last box
+    assert extract_answer(r"\boxed{3} and \boxed{}") == "3"  # empty last box
+    assert extract_answer(r"\boxed{\{1, 2\}}") == r"\{1, 2\}"  # escaped braces do not close the box
     assert extract_answer("no box") is None
     assert extract_answer("") is None
 
@@ -109,7 +111,7 @@ def test_verify_equivalent_forms_and_raw_latex_gold():
 
 def test_every_math500_gold_answer_verifies_against_itself():
     """Raw LaTeX golds (\\frac, \\text{}, intervals, \\$18.90, 32,\\!348, ...) all parse."""
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
     from entropykit.verify import verify_batch
 
     golds = [p.answer for p in load_benchmark("math500").problems]
@@ -147,7 +149,7 @@ def test_verifier_in_process_matches_pool():
 
 
 def test_bundled_benchmarks():
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
 
     m = load_benchmark("math500")
     assert len(m) == 500 and len({p.id for p in m.problems}) == 500
@@ -157,7 +159,7 @@ def test_bundled_benchmarks():
 
 
 def test_local_benchmark_files_and_columns(tmp_path):
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
 
     rows = [{"q": "1+1?", "final": 2, "idx": "a"}, {"q": "2+2?", "final": "$4$", "idx": "b"}]
     (tmp_path / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -182,7 +184,7 @@ def test_local_benchmark_files_and_columns(tmp_path):
 
 
 def test_hub_unreachable_is_a_user_error(monkeypatch):
-    from entropykit.evalkit.benchmarks import load_benchmark
+    from entropykit.benchmarks import load_benchmark
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(UserError, match="cannot load benchmark 'aime24'.*pass the file"):
@@ -223,12 +225,18 @@ def test_from_samples_exact_pass_at_k_and_cache(tmp_path):
     assert [(p["problem_id"], p["n"], p["c"]) for p in probs] == [("p1", 4, 3), ("p2", 4, 1)]
     html = (out / "passk.html").read_text()
     assert "<script src" not in html and "Plotly" in html and len(html) > 1_000_000  # inlined
-    # re-scoring hits the verdict cache: no new verdicts, and fast even with the hostile answer
-    lines = (out / "verdicts.jsonl").read_text().count("\n")
-    r2 = _run_cli(["passk", "--from-samples", str(samples), "--k", "1,2,4", "--out", str(out), "--no-html"])
+    # re-scoring hits the verdict cache, except for the timeout, which is never cached (a rerun
+    # with a longer --verify-timeout must try it again)
+    cached = [json.loads(line) for line in (out / "verdicts.jsonl").read_text().splitlines()]
+    assert len(cached) == 7 and not any(c["timed_out"] for c in cached)  # 8 distinct gradings, 1 timeout
+    r2 = _run_cli(["passk", "--from-samples", str(samples), "--k", "1,2,4", "--out", str(out), "--no-html",
+                   "--verify-timeout", "1"])
     assert r2.returncode == 0, r2.stderr
-    assert (out / "verdicts.jsonl").read_text().count("\n") == lines
+    assert "verifying 1 distinct answers" in r2.stderr
+    assert (out / "verdicts.jsonl").read_text().count("\n") == 7
     assert json.loads((out / "summary.json").read_text())["benchmarks"] == s["benchmarks"]
+    recs = {(p["problem_id"], p["n"]) for p in probs}
+    assert recs == {("p1", 4), ("p2", 4)}
 
 
 def test_cli_errors_are_one_line_exit_2(tmp_path):
@@ -282,3 +290,4 @@ def test_compare_reports_crossover_and_dynamics(tmp_path):
     assert "<script src" not in html and "overtakes" in html
     r = _run_cli(["passk", "compare", str(tmp_path / "rl"), "--out", str(out)])
     assert r.returncode == 2 and "at least two" in r.stderr
+    assert "rl-model overtakes" not in r.stdout and "base-model overtakes rl-model at k=8" in html

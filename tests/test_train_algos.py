@@ -12,6 +12,7 @@ from entropykit.train.algos import (
     gae_advantages,
     grpo_advantages,
     kl_penalty,
+    outcome_token_rewards,
     policy_loss,
     shape_advantages,
     value_loss,
@@ -101,7 +102,7 @@ def test_grpo_advantages_hand_values():
     gid = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
     mask = torch.ones(8, 3)
     mask[0, 2] = 0
-    adv, ret = grpo_advantages(r, gid, mask)
+    adv, ret = grpo_advantages(outcome_token_rewards(r, mask), mask, group_ids=gid)
     # group 0: mean -0.5, unbiased std 1   -> [1.5, -0.5, -0.5, -0.5]
     # group 1: mean 0, std sqrt(4/3)       -> +-0.8660
     s = 1 / math.sqrt(4 / 3)
@@ -116,9 +117,9 @@ def test_grpo_advantages_groups_any_order_no_std_and_degenerate():
     r = torch.tensor([1.0, 0.0, 3.0, 2.0, 5.0, 5.0, 7.0])
     gid = torch.tensor([9, 4, 9, 4, 2, 2, 3])  # non-contiguous labels, a constant group, a single
     mask = torch.ones(7, 1)
-    adv, _ = grpo_advantages(r, gid, mask, norm_by_std=False)
+    adv, _ = grpo_advantages(outcome_token_rewards(r, mask), mask, group_ids=gid, norm_by_std=False)
     torch.testing.assert_close(adv[:, 0], torch.tensor([-1.0, -1.0, 1.0, 1.0, 0.0, 0.0, 7.0]))
-    adv_n, _ = grpo_advantages(r, gid, mask)
+    adv_n, _ = grpo_advantages(outcome_token_rewards(r, mask), mask, group_ids=gid)
     assert adv_n[4, 0] == 0 and adv_n[5, 0] == 0  # all-equal group -> no signal, no nan
     assert torch.isfinite(adv_n).all()
 
@@ -127,7 +128,7 @@ def test_grpo_advantages_matches_loop_reference():
     g = torch.Generator().manual_seed(3)
     r = torch.randint(0, 2, (64,), generator=g).float() * 2 - 1
     gid = torch.arange(8).repeat_interleave(8)[torch.randperm(64, generator=g)]
-    adv, _ = grpo_advantages(r, gid, torch.ones(64, 1))
+    adv, _ = grpo_advantages(r[:, None], torch.ones(64, 1), group_ids=gid)
     for k in range(64):
         grp = r[gid == gid[k]]
         torch.testing.assert_close(adv[k, 0], (r[k] - grp.mean()) / (grp.std() + 1e-6))
@@ -139,7 +140,7 @@ def test_gae_hand_values_and_padding():
     rewards = torch.tensor([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
     values = torch.tensor([[0.5, 0.2, 0.4], [0.3, 0.6, 9.0]])
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
-    adv, ret = gae_advantages(rewards, values, mask, gamma=0.5, lam=0.5, whiten=False)
+    adv, ret = gae_advantages(rewards, mask, values=values, gamma=0.5, lam=0.5, whiten=False)
     # row 0: d2 = 1 - .4 = .6, A2 = .6; d1 = .5*.4 - .2 = 0, A1 = .25*.6 = .15;
     #        d0 = .5*.2 - .5 = -.4, A0 = -.4 + .25*.15 = -.3625
     # row 1: d1 = -1 - .6 = -1.6, A1 = -1.6; d0 = .5*.6 - .3 = 0, A0 = .25*-1.6 = -.4
@@ -152,11 +153,11 @@ def test_gae_paper_setting_is_reward_minus_value():
     rewards[0, 3], rewards[1, 1] = 1.0, -1.0
     values = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.5, -0.5, 0.0, 0.0]])
     mask = torch.tensor([[1.0] * 4, [1.0, 1.0, 0.0, 0.0]])
-    adv, ret = gae_advantages(rewards, values, mask, gamma=1.0, lam=1.0, whiten=False)
+    adv, ret = gae_advantages(rewards, mask, values=values, gamma=1.0, lam=1.0, whiten=False)
     torch.testing.assert_close(adv, (torch.tensor([[1.0], [-1.0]]) - values) * mask)
     torch.testing.assert_close(ret, torch.tensor([[1.0], [-1.0]]) * mask)
-    w, _ = gae_advantages(rewards, values, mask, whiten=True)
-    assert abs(float(algos.masked_mean(w, mask))) < 1e-6
+    w, _ = gae_advantages(rewards, mask, values=values, whiten=True)
+    assert abs(float(algos.token_mean(w, mask))) < 1e-6
 
 
 # ---------------------------------------------------------------------------- policy / value loss
@@ -206,9 +207,118 @@ def test_kl_penalty_and_value_loss():
     torch.testing.assert_close(loss_plain, torch.tensor(0.5))
 
 
+def _reference_token_loss(logp: float, old: float, a: float, eps_low: float, eps_high: float, c: float) -> float:
+    """One token of the clip-higher + dual-clip loss, in plain Python floats, branch by branch."""
+    ratio = math.exp(max(-20.0, min(20.0, logp - old)))
+    unclipped = -a * ratio
+    clipped = -a * min(max(ratio, 1 - eps_low), 1 + eps_high)
+    loss = max(unclipped, clipped)
+    if a < 0:
+        loss = min(loss, -c * a)  # the dual clip bounds what a negative-advantage token can cost
+    return loss
+
+
+def test_dual_clip_hand_values_and_metric():
+    ratios = torch.tensor([[5.0, 2.0, 5.0, 0.5, 3.5, 1.0]], dtype=torch.float64)
+    adv = torch.tensor([[-1.0, -1.0, 2.0, -1.0, -0.5, 0.0]], dtype=torch.float64)
+    mask = torch.ones(1, 6, dtype=torch.float64)
+    logp = ratios.log().requires_grad_(True)
+    out = policy_loss(logp, torch.zeros_like(logp), adv, mask, eps_low=0.2, eps_high=0.28, clip_ratio_c=3.0)
+    # token losses: A=-1,r=5: max(5, 1.28)=5 -> dual min(5, 3) = 3;  A=-1,r=2: max(2, 1.28) = 2 (< 3, no dual);
+    # A=2,r=5: max(-10, -2.56) = -2.56 (upper clip);  A=-1,r=.5: max(.5, .8) = .8 (lower clip);
+    # A=-.5,r=3.5: max(1.75, .64) = 1.75 -> min(1.75, 1.5) = 1.5 (dual);  A=0: 0
+    torch.testing.assert_close(out.loss, torch.tensor((3 + 2 - 2.56 + 0.8 + 1.5 + 0) / 6, dtype=torch.float64))
+    torch.testing.assert_close(out.clip_frac_dual, torch.tensor(2 / 6, dtype=torch.float64))
+    torch.testing.assert_close(out.clip_frac_low, torch.tensor(1 / 6, dtype=torch.float64))
+    torch.testing.assert_close(out.clip_frac_high, torch.tensor(1 / 6, dtype=torch.float64))
+    (g,) = torch.autograd.grad(out.loss, logp)
+    # a dual-clipped token is a constant c|A|: no gradient; so are clipped tokens; r=2, A=-1 keeps -A*r/6
+    expect = torch.tensor([[0.0, 2.0 / 6, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(g, expect)
+
+
+def test_dual_clip_matches_scalar_reference_random():
+    g = torch.Generator().manual_seed(11)
+    B, T = 6, 40
+    logp = torch.randn(B, T, generator=g, dtype=torch.float64) * 1.5  # ratios from ~e^-4 to e^4: every branch
+    old = torch.randn(B, T, generator=g, dtype=torch.float64) * 0.3
+    adv = torch.randn(B, T, generator=g, dtype=torch.float64) * 2
+    adv[adv.abs() < 0.1] = 0.0
+    mask = (torch.rand(B, T, generator=g) > 0.2).to(torch.float64)
+    for eps_low, eps_high, c in [(0.2, 0.28, 3.0), (0.2, 0.2, 1.5), (0.1, 0.5, 10.0)]:
+        out = policy_loss(logp, old, adv, mask, eps_low=eps_low, eps_high=eps_high, clip_ratio_c=c)
+        ref = [_reference_token_loss(float(logp[i, t]), float(old[i, t]), float(adv[i, t]), eps_low, eps_high, c)
+               for i in range(B) for t in range(T) if mask[i, t] > 0]
+        assert float(out.loss) == pytest.approx(math.fsum(ref) / len(ref), rel=1e-12, abs=1e-12)
+        ratio = (logp - old).exp()
+        n_dual = sum(1 for i in range(B) for t in range(T) if mask[i, t] > 0 and adv[i, t] < 0
+                     and max(-adv[i, t] * ratio[i, t], -adv[i, t] * min(max(ratio[i, t], 1 - eps_low), 1 + eps_high)) > -c * adv[i, t])
+        assert float(out.clip_frac_dual) == pytest.approx(n_dual / len(ref), abs=1e-12)
+    assert n_dual > 0  # the random case does reach the dual clip
+    with pytest.raises(ValueError, match="clip_ratio_c"):
+        policy_loss(logp, old, adv, mask, clip_ratio_c=1.0)
+
+
+def test_kl_penalty_k3_is_clamped_like_verl():
+    logp = torch.tensor([[-6.0, -1.0, -0.5, -30.0]], dtype=torch.float64, requires_grad=True)
+    ref = torch.tensor([[-1.0, -1.2, -40.0, -1.0]], dtype=torch.float64)
+    mask = torch.ones(1, 4, dtype=torch.float64)
+    out = kl_penalty(logp, ref, mask, coef=1.0)
+    # d = ref - logp = [5, -0.2, -39.5 -> -20, 29 -> 20]; k3 = e^d - d - 1 = [142.4 -> 10, 0.01873, 19 -> 10, 4.85e8 -> 10]
+    d = [5.0, -0.2, -20.0, 20.0]
+    k3 = [min(10.0, max(-10.0, math.exp(x) - x - 1)) for x in d]
+    torch.testing.assert_close(out, torch.tensor(math.fsum(k3) / 4, dtype=torch.float64))
+    (g,) = torch.autograd.grad(out, logp)
+    # d k3 / d logp = -(e^d - 1) where not clamped; 0 where the k3 clamp (or the +-20 clamp) is active
+    expect = torch.tensor([[0.0, -(math.exp(-0.2) - 1) / 4, 0.0, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(g, expect)
+
+
+def test_token_mean_and_outcome_token_rewards():
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    assert float(algos.token_mean(x, mask)) == pytest.approx((1 + 2 + 4) / 3)
+    assert float(algos.token_mean(x, mask, denom=7.0)) == pytest.approx(1.0)
+    assert float(algos.token_mean(x, torch.zeros_like(mask))) == 0.0
+    tr = algos.outcome_token_rewards(torch.tensor([1.0, -1.0]), mask)
+    torch.testing.assert_close(tr, torch.tensor([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]))
+
+
+def test_groups_without_signal():
+    adv = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])
+    gid = torch.tensor([0, 0, 1, 1, 3])  # group 2 has no row (dropped by --filter-groups)
+    assert algos.groups_without_signal(adv, gid, 4).tolist() == [True, False, True, True]
+
+
 def test_registries():
     assert algos.get_adv_estimator("grpo") is grpo_advantages
     assert algos.get_adv_estimator("gae") is gae_advantages
     assert algos.get_policy_loss("clip_higher") is policy_loss
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="unknown policy loss 'nope' .known: clip_higher"):
         algos.get_policy_loss("nope")
+    with pytest.raises(ValueError, match="unknown advantage estimator"):
+        algos.get_adv_estimator("nope")
+    with pytest.raises(ValueError, match="already registered"):
+        algos.register_policy_loss("clip_higher")(lambda *a, **k: None)
+    with pytest.raises(ValueError, match="already registered"):
+        algos.register_adv_estimator("grpo")(lambda *a, **k: None)
+    assert algos.get_policy_loss("clip_higher") is policy_loss  # the first registration stands
+
+
+def test_estimators_share_one_call():
+    """The loop calls whichever estimator the config names with the same arguments."""
+    from entropykit.train.config import TrainConfig
+
+    r = torch.tensor([1.0, -1.0, -1.0, 1.0])
+    mask = torch.ones(4, 3)
+    values = torch.full((4, 3), 0.25)
+    gid = torch.tensor([0, 0, 1, 1])
+    for algo in ("grpo", "ppo"):
+        cfg = TrainConfig(data="x", algo=algo)
+        fn = algos.get_adv_estimator(cfg.adv_estimator)
+        adv, ret = fn(outcome_token_rewards(r, mask), mask, group_ids=gid, values=values, **cfg.adv_estimator_kwargs())
+        assert adv.shape == ret.shape == (4, 3)
+    with pytest.raises(ValueError, match="group_ids"):
+        grpo_advantages(outcome_token_rewards(r, mask), mask)
+    with pytest.raises(ValueError, match="values"):
+        gae_advantages(outcome_token_rewards(r, mask), mask)

@@ -9,7 +9,8 @@ import torch
 from entropykit.errors import UserError
 from entropykit.io import atomic_write_text, read_jsonl
 from entropykit.train.config import PAPER_ALPHA, TrainConfig
-from entropykit.train.data import build_toy_model, load_problems, toy_problems
+from entropykit.benchmarks import load_problems
+from entropykit.train.data import build_toy_model, toy_problems
 from entropykit.train.loop import train
 
 NO_MODEL = "/nonexistent/model/folder"
@@ -40,7 +41,9 @@ def test_paper_defaults():
         (dict(kappa=1.0), "kappa must be > 1"),
         (dict(kappa=0.5), "kappa must be > 1"),
         (dict(prompts_per_step=3, n_samples=4, mini_batch_size=8), "does not divide"),
-        (dict(prompts_per_step=4, n_samples=4, mini_batch_size=8, micro_batch_size=3), "does not divide"),
+        (dict(micro_batch_tokens=-1), "micro-batch-tokens must be >= 0"),
+        (dict(clip_ratio_c=1.0), "clip-ratio-c must be > 1"),
+        (dict(loss_mode="nope"), "unknown policy loss 'nope'"),
         (dict(n_samples=1, mini_batch_size=512), "n-samples >= 2"),
         (dict(algo="dpo"), "grpo or ppo"),
         (dict(eps_low=1.5), "clip range"),
@@ -103,3 +106,38 @@ def test_cli_end_to_end_report_and_resume(tmp_path, data, capsys):
     assert "run (grpo + entropy adv)" in text and "run2 (ppo + entropy adv)" in text
     assert "entropy advantage psi" in text
     assert _cli("train", "report", tmp_path / "nope") == 2
+
+
+def test_unwritable_out_fails_before_any_model_load(data, tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for bad in ("/proc/entropykit-run", afile / "sub"):
+        with pytest.raises(UserError, match="cannot|not a folder"):
+            train(TrainConfig(model=NO_MODEL, data=data, out=str(bad)))
+
+
+def test_help_shows_every_default_and_its_source(monkeypatch, capsys):
+    import typer
+
+    from entropykit.cli.app import app
+
+    group = typer.main.get_command(app).commands["train"]
+    unshown = [p.name for p in group.params if p.name not in ("resume", "data", "help") and not p.show_default]
+    assert unshown == []
+    shown = {p.name: p.show_default for p in group.params}
+    assert shown["prompts_per_step"] == "512; paper" and shown["micro_batch_tokens"] == "16384; machine"
+    assert shown["clip_ratio_c"] == "3.0; veRL" and shown["rollout_backend"].endswith("machine")
+    monkeypatch.setenv("COLUMNS", "200")
+    assert _cli("train", "--help") == 0
+    text = capsys.readouterr().out
+    for want in ("512; paper", "16384; machine", "3.0; veRL", "'machine' chosen to fit the machine"):
+        assert want in text
+
+
+def test_machine_safe_defaults():
+    from entropykit.generation import choose_backend
+
+    c = TrainConfig(data="x")
+    assert c.micro_batch_tokens == 16384 and c.rollout_backend == "auto" and c.clip_ratio_c == 3.0
+    if not torch.cuda.is_available():
+        assert choose_backend(c.rollout_backend, vllm_ok=True) == "hf"  # no GPU: transformers

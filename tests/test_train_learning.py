@@ -96,12 +96,3 @@ def test_periodic_evaluation_logs_accuracy_and_pass_at_k(toy, tmp_path):
     for r in (recs[1], recs[3]):
         assert 0 <= r["eval_pass@1"] <= r["eval_pass@2"] <= r["eval_pass@4"] <= 1
         assert r["eval_pass@1"] == pytest.approx(r["eval_accuracy"])  # pass@1 is the mean accuracy
-
-
-def test_pass_at_k_formula():
-    from math import comb
-
-    from entropykit.train.loop import pass_at_k
-
-    for n, c, k in [(8, 0, 1), (8, 3, 2), (16, 5, 8), (8, 8, 4), (10, 9, 2)]:
-        assert pass_at_k(n, c, k) == pytest.approx(1 - comb(n - c, k) / comb(n, k))

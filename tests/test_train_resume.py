@@ -85,3 +85,76 @@ def test_micro_batches_and_grad_checkpointing_do_not_change_training(toy, tmp_pa
             assert r0["reward_mean"] == r1["reward_mean"]
             for k in ("entropy", "pg_loss", "grad_norm", "approx_kl"):
                 assert r1[k] == pytest.approx(r0[k], rel=1e-4, abs=1e-6), k
+
+
+def test_resume_with_fewer_steps_is_refused_and_writes_nothing(toy, tmp_path):
+    torch.set_num_threads(1)
+    run = train(cfg(toy, tmp_path / "r", steps=2, save_every=1))
+    before = {p: p.read_bytes() for p in (run / "config.json", run / "metrics.jsonl", run / "checkpoints" / "latest")}
+    mtimes = {p: p.stat().st_mtime_ns for p in before}
+    with pytest.raises(UserError, match="--steps 1 is below the 2 steps .* has already finished; give --steps 2 or more"):
+        train(resume_config(run, steps=1), resume=True)
+    lines = []
+    assert train(resume_config(run, steps=2), resume=True, log=lines.append) == run  # finished: nothing to do
+    assert lines and lines[-1].startswith("nothing to do")
+    assert {p: p.read_bytes() for p in before} == before and {p: p.stat().st_mtime_ns for p in before} == mtimes
+    assert json.loads((run / "config.json").read_text())["steps"] == 2
+
+
+def test_stale_checkpoint_temp_folders_are_removed_and_modes_follow_the_umask(toy, tmp_path):
+    import os
+    import stat
+
+    torch.set_num_threads(1)
+    old = os.umask(0o002)
+    try:
+        run = train(cfg(toy, tmp_path / "r", steps=1, save_every=1))
+        stale = run / "checkpoints" / ".step_000002.k1ll3d"  # a kill during a checkpoint write leaves this
+        (stale / "policy").mkdir(parents=True)
+        (stale / "policy" / "model.safetensors").write_bytes(b"half written")
+        lines = []
+        train(resume_config(run, steps=3), resume=True, log=lines.append)
+    finally:
+        os.umask(old)
+    assert not stale.exists() and any(".step_000002.k1ll3d" in s for s in lines)
+    ck = run / "checkpoints" / "step_000003"
+    modes = {p.relative_to(ck).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [ck, *ck.rglob("*")]}
+    assert modes["."] == 0o775 and modes["policy"] == 0o775
+    assert modes["policy/model.safetensors"] == 0o664 and modes["trainer_state.pt"] == 0o664
+    assert set(modes.values()) == {0o775, 0o664}
+
+
+def test_keep_checkpoints_and_policy_only_export(toy, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from entropykit.cli.app import main
+
+    torch.set_num_threads(1)
+    run = train(cfg(toy, tmp_path / "r", steps=3, save_every=1, keep_checkpoints=1))
+    assert sorted(p.name for p in (run / "checkpoints").glob("step_*")) == ["step_000003"]
+    out = tmp_path / "exported"
+
+    def cli(*args) -> int:
+        try:
+            main([str(a) for a in args])
+        except SystemExit as e:
+            return int(e.code or 0)
+        return 0
+
+    assert cli("train", "export", run, "--out", out) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (run / "checkpoints" / "step_000003" / "policy").iterdir())
+    assert not (out / "trainer_state.pt").exists()
+    a = AutoModelForCausalLM.from_pretrained(out)
+    b = AutoModelForCausalLM.from_pretrained(run / "checkpoints" / "step_000003" / "policy")
+    ids = torch.tensor([[12, 15, 16, 3]])
+    torch.testing.assert_close(a(ids).logits, b(ids).logits, rtol=0, atol=0)
+
+    half = tmp_path / "half"
+    assert cli("train", "export", run, "--out", half, "--dtype", "bfloat16") == 0
+    assert AutoModelForCausalLM.from_pretrained(half).dtype == torch.bfloat16
+    size = lambda d: sum(p.stat().st_size for p in d.glob("*.safetensors"))  # noqa: E731
+    assert size(half) < 0.6 * size(out)
+    assert cli("train", "export", run, "--out", out) == 2  # exists already
+    assert cli("train", "export", run, "--out", tmp_path / "x", "--step", "1") == 2  # not kept
+    assert cli("train", "export", run, "--out", "/proc/entropykit-x") == 2  # unwritable
+    assert not list(tmp_path.glob(".exported.*")) and not list(tmp_path.glob(".x.*"))

@@ -2,7 +2,8 @@
 
 Everything the trainer computes about advantages and losses lives here, one plain function per
 estimator/loss, registered by name like veRL's `core_algos.py`, so that the single-machine loop
-and a veRL plugin call the very same code. Shapes use
+and the veRL plugin (`entropykit.train.verl_plugin`: `shape_advantages`, `entropy_bonus_stats`)
+call the very same code. Shapes use
 
     B = number of responses (samples) in the batch,  T = padded response length,
     mask = response mask [B, T] (1.0 on real response tokens, 0.0 on padding).
@@ -27,48 +28,64 @@ ADV_ESTIMATORS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {}
 POLICY_LOSSES: dict[str, Callable[..., "PolicyLossOutput"]] = {}
 
 
-def register_adv_estimator(name: str):
-    """Register an advantage estimator under `name` (decorator)."""
-
+def _register(table: dict, kind: str, name: str):
     def deco(fn):
-        ADV_ESTIMATORS[name] = fn
+        if name in table:
+            raise ValueError(f"{kind} {name!r} is already registered (by {table[name].__module__}.{table[name].__qualname__})")
+        table[name] = fn
         return fn
 
     return deco
+
+
+def register_adv_estimator(name: str):
+    """Register an advantage estimator under `name` (decorator); a name can be taken only once.
+
+    An estimator is called as `fn(token_rewards [B, T], mask [B, T], *, group_ids, values, **params)`
+    and returns (advantages [B, T], returns [B, T]).
+    """
+    return _register(ADV_ESTIMATORS, "advantage estimator", name)
 
 
 def register_policy_loss(name: str):
-    """Register a policy loss under `name` (decorator)."""
+    """Register a policy loss under `name` (decorator); a name can be taken only once.
 
-    def deco(fn):
-        POLICY_LOSSES[name] = fn
-        return fn
-
-    return deco
-
-
-def get_adv_estimator(name: str):
-    if name not in ADV_ESTIMATORS:
-        raise KeyError(f"unknown advantage estimator {name!r} (known: {', '.join(sorted(ADV_ESTIMATORS))})")
-    return ADV_ESTIMATORS[name]
+    A loss is called as `fn(logp, old_logp, advantages, mask, *, denom, **params)` ([B, T] each)
+    and returns a `PolicyLossOutput`.
+    """
+    return _register(POLICY_LOSSES, "policy loss", name)
 
 
-def get_policy_loss(name: str):
-    if name not in POLICY_LOSSES:
-        raise KeyError(f"unknown policy loss {name!r} (known: {', '.join(sorted(POLICY_LOSSES))})")
-    return POLICY_LOSSES[name]
+def _get(table: dict, kind: str, name: str):
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r} (known: {', '.join(sorted(table))})")
+    return table[name]
+
+
+def get_adv_estimator(name: str) -> Callable[..., tuple[Tensor, Tensor]]:
+    """The advantage estimator registered as `name` (ValueError naming the known ones otherwise)."""
+    return _get(ADV_ESTIMATORS, "advantage estimator", name)
+
+
+def get_policy_loss(name: str) -> Callable[..., "PolicyLossOutput"]:
+    """The policy loss registered as `name` (ValueError naming the known ones otherwise)."""
+    return _get(POLICY_LOSSES, "policy loss", name)
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 
 
-def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
-    """sum(x * mask) / sum(mask) (over `dim`, or everything); 0 where the mask is empty."""
+def token_mean(x: Tensor, mask: Tensor, denom: Tensor | float | None = None) -> Tensor:
+    """The token-level mean (paper, section 3.1): sum_t mask_t * x_t / denom.
+
+    `denom` defaults to sum(mask) (clamped to >= 1, so an empty mask gives 0). For gradient
+    accumulation pass the token count of the whole mini-batch: the micro-batch terms then sum
+    to the mini-batch mean. Shapes: x, mask [B, T] (or any equal shapes) -> scalar.
+    """
     mask = mask.to(x.dtype)
-    if dim is None:
-        return (x * mask).sum() / mask.sum().clamp_min(1.0)
-    return (x * mask).sum(dim) / mask.sum(dim).clamp_min(1.0)
+    d = mask.sum().clamp_min(1.0) if denom is None else denom
+    return (x * mask).sum() / d
 
 
 def masked_whiten(x: Tensor, mask: Tensor, eps: float = 1e-8, shift_mean: bool = True) -> Tensor:
@@ -76,13 +93,25 @@ def masked_whiten(x: Tensor, mask: Tensor, eps: float = 1e-8, shift_mean: bool =
 
     Shapes: x, mask [B, T] -> [B, T].
     """
-    mean = masked_mean(x, mask)
+    mean = token_mean(x, mask)
     n = mask.sum().clamp_min(2.0)
-    var = masked_mean((x - mean) ** 2, mask) * n / (n - 1)
+    var = token_mean((x - mean) ** 2, mask) * n / (n - 1)
     out = (x - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         out = out + mean
     return out * mask
+
+
+def outcome_token_rewards(rewards: Tensor, mask: Tensor) -> Tensor:
+    """Outcome rewards placed on each response's last token (0 elsewhere), the estimators' input.
+
+    Shapes: rewards [B], mask [B, T] -> [B, T]. A response with no token gets no reward.
+    """
+    m = mask.to(torch.float32)
+    last = (m.sum(1).long() - 1).clamp_min(0)
+    out = torch.zeros_like(m)
+    out[torch.arange(m.shape[0], device=m.device), last] = rewards.to(m.device, torch.float32)
+    return out * m
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,26 +162,31 @@ def entropy_bonus_stats(advantages: Tensor, shaped: Tensor, mask: Tensor) -> dic
 
 @register_adv_estimator("grpo")
 def grpo_advantages(
-    rewards: Tensor,
-    group_ids: Tensor,
+    token_rewards: Tensor,
     mask: Tensor,
     *,
+    group_ids: Tensor | None = None,
+    values: Tensor | None = None,
     norm_by_std: bool = True,
     eps: float = 1e-6,
 ) -> tuple[Tensor, Tensor]:
     """GRPO group-relative outcome advantages (paper eq. 3), vectorized over groups.
 
+        r_i = sum_t token_rewards[i, t]                                     (the outcome reward)
         A_i = (r_i - mean_{j in g(i)} r_j) / (std_{j in g(i)} r_j + eps)    (norm_by_std)
         A_i =  r_i - mean_{j in g(i)} r_j                                    (otherwise)
 
     std is the unbiased sample std of the group. A group with a single sample has no baseline:
     mean 0 and std 1 (as veRL), so A_i = r_i. Every token of response i gets A_i.
     Groups need not be contiguous or of equal size; no Python loop over the batch.
+    `values` is not used (no critic); it is accepted so that every estimator takes the same call.
 
-    Shapes: rewards [B] (float), group_ids [B] (int64, any labels), mask [B, T]
+    Shapes: token_rewards [B, T], mask [B, T], group_ids [B] (int64, any labels)
         -> (advantages [B, T], returns [B, T]); returns = advantages (no critic).
     """
-    rewards = rewards.to(torch.float32)
+    if group_ids is None:
+        raise ValueError("grpo_advantages needs group_ids (which prompt each response answers)")
+    rewards = (token_rewards.to(torch.float32) * mask.to(torch.float32)).sum(-1)
     _, gid = torch.unique(group_ids, return_inverse=True)
     n_groups = int(gid.max()) + 1 if gid.numel() else 0
     count = torch.zeros(n_groups, dtype=rewards.dtype, device=rewards.device).index_add_(0, gid, torch.ones_like(rewards))
@@ -173,9 +207,10 @@ def grpo_advantages(
 @register_adv_estimator("gae")
 def gae_advantages(
     token_rewards: Tensor,
-    values: Tensor,
     mask: Tensor,
     *,
+    values: Tensor | None = None,
+    group_ids: Tensor | None = None,
     gamma: float = 1.0,
     lam: float = 1.0,
     whiten: bool = True,
@@ -189,11 +224,14 @@ def gae_advantages(
     With an outcome reward on the last token and gamma = lam = 1 this is A_t = r - V_t.
     The recursion runs backwards over T (vectorized over B, no loop over the batch).
     `whiten`: advantages normalized to mean 0 / std 1 over the batch's tokens (veRL's default),
-    returns computed before whitening.
+    returns computed before whitening. `group_ids` is not used; it is accepted so that every
+    estimator takes the same call.
 
-    Shapes: token_rewards [B, T] (the outcome reward at each response's last token, 0 elsewhere),
-        values [B, T], mask [B, T] -> (advantages [B, T], returns [B, T]).
+    Shapes: token_rewards [B, T] (e.g. `outcome_token_rewards`), values [B, T], mask [B, T]
+        -> (advantages [B, T], returns [B, T]).
     """
+    if values is None:
+        raise ValueError("gae_advantages needs the critic's values")
     m = mask.to(torch.float32)
     r = token_rewards.to(torch.float32) * m
     v = values.detach().to(torch.float32) * m
@@ -219,13 +257,14 @@ def gae_advantages(
 
 
 class PolicyLossOutput(NamedTuple):
-    """loss: scalar to minimize; the rest are detached monitoring scalars."""
+    """loss: scalar to minimize; the rest are detached monitoring scalars (token means)."""
 
     loss: Tensor
     pg_loss: Tensor
     clip_frac_low: Tensor  # share of tokens where the lower clip (1 - eps_low, A < 0) is active
     clip_frac_high: Tensor  # share of tokens where the upper clip (1 + eps_high, A > 0) is active
     approx_kl: Tensor  # k3 estimate of KL(pi_old || pi_new): mean((rho - 1) - log rho)
+    clip_frac_dual: Tensor  # share of tokens where the dual clip bounds the loss (A < 0, rho > c)
 
 
 @register_policy_loss("clip_higher")
@@ -237,34 +276,40 @@ def policy_loss(
     *,
     eps_low: float = 0.2,
     eps_high: float = 0.28,
+    clip_ratio_c: float = 3.0,
     denom: Tensor | float | None = None,
 ) -> PolicyLossOutput:
-    """PPO clipped surrogate with clip-higher and token-level aggregation (paper eq. 1).
+    """PPO clipped surrogate with clip-higher, dual-clip and token-level aggregation (paper eq. 1).
 
-        rho_t = exp(logp_t - old_logp_t)
-        L     = sum_t mask_t * -min(rho_t A_t, clip(rho_t, 1 - eps_low, 1 + eps_high) A_t) / denom
+        rho_t = exp(logp_t - old_logp_t)                     (log-ratio clamped to [-20, 20])
+        l_t   = max(-rho_t A_t, -clip(rho_t, 1 - eps_low, 1 + eps_high) A_t)
+        l_t   = min(l_t, -c A_t)          where A_t < 0      (dual clip, Ye et al. 2019: c > 1)
+        L     = sum_t mask_t l_t / denom
 
-    `denom` defaults to mask.sum() (the mean over all response tokens of this batch). For
-    gradient accumulation pass the token count of the whole mini-batch, so that the micro-batch
-    losses sum to the mini-batch token mean. `advantages` is used as a constant (detached).
+    The dual clip bounds the loss of a token with a negative advantage whose ratio has grown
+    large (rho > c): it contributes the constant c|A| and no gradient. This is veRL's
+    `compute_policy_loss_vanilla` (`clip_ratio_c`, default 3); `clip_frac_dual` is its
+    `actor/pg_clipfrac_lower`, and clip_frac_low + clip_frac_high its `actor/pg_clipfrac`.
+    `denom` defaults to mask.sum() (see `token_mean`). `advantages` is used as a constant.
 
     Shapes: logp, old_logp, advantages, mask [B, T] (or flat [N]) -> scalars.
     """
+    if not clip_ratio_c > 1:
+        raise ValueError(f"clip_ratio_c must be > 1, got {clip_ratio_c}")
     m = mask.to(logp.dtype)
-    d = m.sum().clamp_min(1.0) if denom is None else denom
     adv = advantages.detach().to(logp.dtype)
     log_ratio = (logp - old_logp.detach()).clamp(-20.0, 20.0)
     ratio = torch.exp(log_ratio)
-    unclipped = ratio * adv
-    clipped = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * adv
-    per_token = -torch.minimum(unclipped, clipped)
-    pg_loss = (per_token * m).sum() / d
+    clipped = torch.maximum(-ratio * adv, -torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * adv)
+    dual = torch.minimum(clipped, -clip_ratio_c * adv)
+    per_token = torch.where(adv < 0, dual, clipped)
+    pg_loss = token_mean(per_token, m, denom)
     with torch.no_grad():
-        n = m.sum().clamp_min(1.0)
         low = ((ratio < 1.0 - eps_low) & (adv < 0)).to(m.dtype)
         high = ((ratio > 1.0 + eps_high) & (adv > 0)).to(m.dtype)
+        dual_on = ((clipped > -clip_ratio_c * adv) & (adv < 0)).to(m.dtype)
         kl = (ratio - 1.0) - log_ratio
-        stats = ((low * m).sum() / n, (high * m).sum() / n, (kl * m).sum() / n)
+        stats = (token_mean(low, m), token_mean(high, m), token_mean(kl, m), token_mean(dual_on, m))
     return PolicyLossOutput(pg_loss, pg_loss.detach(), *stats)
 
 
@@ -274,21 +319,22 @@ def entropy_regularizer(entropy: Tensor, mask: Tensor, coef: float, *, denom: Te
     Add it to the policy loss: L = L_pg - beta * mean_t H_t (token-level mean, like L_pg).
     Shapes: entropy, mask [B, T] -> scalar.
     """
-    m = mask.to(entropy.dtype)
-    d = m.sum().clamp_min(1.0) if denom is None else denom
-    return -coef * (entropy * m).sum() / d
+    return -coef * token_mean(entropy, mask, denom)
 
 
 def kl_penalty(logp: Tensor, ref_logp: Tensor, mask: Tensor, coef: float, *, denom: Tensor | float | None = None) -> Tensor:
-    """Optional KL(pi || pi_ref) loss term, k3 estimator (GRPO paper): exp(ref - logp) - (ref - logp) - 1.
+    """Optional KL(pi || pi_ref) loss term, k3 estimator (GRPO paper), clamped as veRL's `low_var_kl`:
 
-    Off by default (coef 0). Shapes: logp, ref_logp, mask [B, T] -> scalar.
+        d_t  = clamp(ref_logp_t - logp_t, -20, 20)
+        k3_t = clamp(exp(d_t) - d_t - 1, -10, 10)
+        L    = coef * token_mean(k3)
+
+    The clamp at 10 bounds the term (and zeroes its gradient) for tokens whose probability has
+    moved far from the reference. Off by default (coef 0). Shapes: logp, ref_logp, mask [B, T] -> scalar.
     """
-    m = mask.to(logp.dtype)
-    d = m.sum().clamp_min(1.0) if denom is None else denom
     diff = (ref_logp.detach() - logp).clamp(-20.0, 20.0)
-    k3 = torch.exp(diff) - diff - 1.0
-    return coef * (k3 * m).sum() / d
+    k3 = (torch.exp(diff) - diff - 1.0).clamp(-10.0, 10.0)
+    return coef * token_mean(k3, mask.to(logp.dtype), denom)
 
 
 def value_loss(
@@ -308,7 +354,6 @@ def value_loss(
     Shapes: values, old_values, returns, mask [B, T] -> (scalar, scalar).
     """
     m = mask.to(values.dtype)
-    d = m.sum().clamp_min(1.0) if denom is None else denom
     ret = returns.detach()
     err = (values - ret) ** 2
     if clip_range is None:
@@ -319,5 +364,21 @@ def value_loss(
         err_clip = (v_clip - ret) ** 2
         per_token = torch.maximum(err, err_clip)
         with torch.no_grad():
-            frac = ((err_clip > err).to(m.dtype) * m).sum() / m.sum().clamp_min(1.0)
-    return 0.5 * (per_token * m).sum() / d, frac
+            frac = token_mean((err_clip > err).to(m.dtype), m)
+    return 0.5 * token_mean(per_token, m, denom), frac
+
+
+def groups_without_signal(advantages: Tensor, group_ids: Tensor, num_groups: int) -> Tensor:
+    """Which prompt groups carry no advantage: every token of every response has A = 0.
+
+    Under GRPO that is a group whose rewards are all equal (all correct or all wrong); such a
+    group adds nothing to the policy gradient, and a step where every group is like this cannot
+    learn (the entropy advantage cannot help either: A = 0 stays 0). Groups with no response in
+    the batch (dropped by --filter-groups) count as without signal.
+
+    Shapes: advantages [B, T], group_ids [B] (ints in [0, num_groups)) -> [num_groups] bool.
+    """
+    has = (advantages != 0).any(dim=-1).to(torch.int64)
+    per_group = torch.zeros(num_groups, dtype=torch.int64, device=advantages.device)
+    per_group.index_add_(0, group_ids.to(advantages.device), has)
+    return per_group == 0

@@ -5,6 +5,11 @@ rollout batch, 8 samples per prompt, mini-batches of 256 samples (=> 16 policy u
 rollout), max response 8K tokens, rollout temperature 1.0, reward +1/-1, clip-higher
 (0.2 / 0.28), token-level loss, entropy advantage with kappa = 2 and alpha = 0.4 (GRPO) or
 0.1 (PPO); PPO: GAE gamma = lambda = 1 and 10 critic-only warm-up steps.
+
+Not every default is the paper's: `DEFAULT_SOURCE` says where each one comes from ("paper",
+"veRL" where the paper builds on veRL's defaults without stating them, or "machine": chosen so
+that the run fits the machine it runs on, e.g. micro-batches bounded by a token budget and
+vLLM rollouts when a GPU and vLLM are present). `entropykit train --help` shows it per option.
 """
 
 from __future__ import annotations
@@ -18,6 +23,17 @@ from typing import Any
 from entropykit.errors import UserError
 
 PAPER_ALPHA = {"grpo": 0.4, "ppo": 0.1}
+
+# the advantage estimator (a name in `entropykit.train.algos.ADV_ESTIMATORS`) each algorithm runs
+ADV_ESTIMATOR_OF_ALGO = {"grpo": "grpo", "ppo": "gae"}
+
+_PAPER = ("algo", "prompt_template", "reward", "prompts_per_step", "n_samples", "max_tokens", "temperature",
+          "mini_batch_size", "epochs", "lr", "critic_lr", "eps_low", "eps_high", "entropy_adv", "alpha", "kappa",
+          "entropy_coef", "kl_coef", "gamma", "lam", "critic_warmup", "norm_adv_by_std")
+_VERL = ("top_p", "clip_ratio_c", "weight_decay", "betas", "max_grad_norm", "whiten_advantages", "value_clip", "loss_mode")
+_MACHINE = ("rollout_backend", "micro_batch_size", "micro_batch_tokens", "device", "bf16", "chunk_size",
+            "grad_checkpointing", "vllm_gpu_memory")
+DEFAULT_SOURCE = {**{k: "paper" for k in _PAPER}, **{k: "veRL" for k in _VERL}, **{k: "machine" for k in _MACHINE}}
 
 # Prompt templates: the literal "{problem}" is replaced by the problem text (no other formatting).
 PROMPT_TEMPLATES = {
@@ -53,13 +69,18 @@ class TrainConfig:
     max_tokens: int = 8192
     temperature: float = 1.0
     top_p: float = 1.0
-    rollout_backend: str = "hf"  # hf | vllm (colocated, weights pushed after each update) | auto
+    rollout_backend: str = "auto"  # hf | vllm (colocated, weights pushed after each update) | auto: vllm on a GPU with vllm installed
     vllm_gpu_memory: float = 0.3  # share of GPU memory the colocated vLLM engine may take
     filter_groups: bool = False  # drop groups whose rewards are all equal (they carry no GRPO signal)
 
     # updates
     mini_batch_size: int = 256  # samples per policy update
-    micro_batch_size: int = 0  # samples per forward/backward (gradient accumulation); 0 = mini_batch_size
+    # forward/backward in micro-batches (gradient accumulation; the loss is the same, every micro-batch
+    # is normalized by the token count of its whole mini-batch): each holds at most micro_batch_size
+    # samples (0: no limit) and at most micro_batch_tokens padded prompt + response tokens (0: no
+    # limit; veRL's ppo_max_token_len_per_gpu default), always at least one sample
+    micro_batch_size: int = 0
+    micro_batch_tokens: int = 16384
     epochs: int = 1  # passes over the rollout; updates per rollout = epochs * rollout / mini_batch
     lr: float = 1e-6
     critic_lr: float = 2e-6
@@ -69,6 +90,8 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     eps_low: float = 0.2
     eps_high: float = 0.28
+    clip_ratio_c: float = 3.0  # dual clip: the loss of a token with A < 0 is at most c * |A| (veRL)
+    loss_mode: str = "clip_higher"  # a name in entropykit.train.algos.POLICY_LOSSES
 
     # the paper's method and its contrast baseline
     entropy_adv: bool = True
@@ -113,8 +136,18 @@ class TrainConfig:
         return self.prompts_per_step * self.n_samples
 
     @property
-    def micro_size(self) -> int:
-        return self.micro_batch_size or self.mini_batch_size
+    def adv_estimator(self) -> str:
+        return ADV_ESTIMATOR_OF_ALGO[self.algo]
+
+    def adv_estimator_kwargs(self) -> dict[str, Any]:
+        """The settings of this config's advantage estimator (keyword arguments of its function)."""
+        if self.adv_estimator == "gae":
+            return {"gamma": self.gamma, "lam": self.lam, "whiten": self.whiten_advantages}
+        return {"norm_by_std": self.norm_adv_by_std}
+
+    def policy_loss_kwargs(self) -> dict[str, Any]:
+        """The settings of the policy loss (keyword arguments of `algos.policy_loss`)."""
+        return {"eps_low": self.eps_low, "eps_high": self.eps_high, "clip_ratio_c": self.clip_ratio_c}
 
     @property
     def updates_per_step(self) -> int:
@@ -141,8 +174,8 @@ class TrainConfig:
         for name in ("steps", "prompts_per_step", "n_samples", "max_tokens", "mini_batch_size", "epochs"):
             if getattr(self, name) < 1:
                 bad(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
-        if self.micro_batch_size < 0:
-            bad("--micro-batch-size must be >= 0")
+        if self.micro_batch_size < 0 or self.micro_batch_tokens < 0:
+            bad("--micro-batch-size and --micro-batch-tokens must be >= 0 (0: no limit)")
         if self.algo == "grpo" and self.n_samples < 2:
             bad("GRPO needs --n-samples >= 2 (the group mean is the baseline)")
         if self.rollout_size % self.mini_batch_size:
@@ -150,10 +183,10 @@ class TrainConfig:
                 f"--mini-batch-size {self.mini_batch_size} does not divide the rollout of "
                 f"{self.prompts_per_step} prompts x {self.n_samples} samples = {self.rollout_size}"
             )
-        if self.mini_batch_size % self.micro_size:
-            bad(f"--micro-batch-size {self.micro_size} does not divide --mini-batch-size {self.mini_batch_size}")
         if not (0 < self.eps_low < 1) or not self.eps_high > 0:
             bad(f"clip range needs 0 < eps_low < 1 and eps_high > 0 (got {self.eps_low}, {self.eps_high})")
+        if not self.clip_ratio_c > 1:
+            bad(f"--clip-ratio-c must be > 1 (got {self.clip_ratio_c}): the dual clip bounds the loss at c * |A| for ratios above c")
         if not self.lr > 0 or not self.critic_lr > 0:
             bad("learning rates must be > 0")
         if not self.temperature > 0 or not (0 < self.top_p <= 1):

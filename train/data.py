@@ -1,7 +1,7 @@
 """Training prompts and rewards.
 
-- `load_problems`: problems through the eval engine's loaders (bundled sets, hub benchmarks,
-  local files with problem/answer columns). Checked before any model is loaded.
+- Problems come from the core's `entropykit.benchmarks.load_problems` (bundled sets, hub
+  benchmarks, local files with problem/answer columns), checked before any model is loaded.
 - Rewards are pluggable: a `RewardFn` is any callable `(prompts, completions, answers) ->
   list[float]`. `math_reward` (+1 correct / -1 otherwise, through the shared math-verify
   verifier) is the paper's; `--reward module:function` loads another.
@@ -20,20 +20,6 @@ from entropykit.errors import UserError
 
 RewardFn = Callable[[Sequence[str], Sequence[str], Sequence[str]], list[float]]
 
-def load_problems(spec: str, problem_key: str = "problem", answer_key: str = "answer") -> list[dict]:
-    """Problems as [{"problem_id", "problem", "answer"}] from anything the eval engine loads.
-
-    `spec`: a bundled set (`easy`, `math500`), a registered hub benchmark, or a local
-    JSONL/JSON/parquet/CSV file or folder whose columns `problem_key` / `answer_key` hold the
-    problem and gold answer. UserError for a missing file or column (before any model load).
-    """
-    from entropykit.evalkit import load_benchmark
-
-    custom = (problem_key, answer_key) != ("problem", "answer")
-    bench = load_benchmark(spec, columns={"problem": problem_key, "answer": answer_key} if custom else None)
-    return [{"problem_id": p.id, "problem": p.problem, "answer": p.answer} for p in bench]
-
-
 # --------------------------------------------------------------------------------------------
 # rewards
 
@@ -42,20 +28,23 @@ class MathReward:
     """+1 when math-verify accepts the response's final answer against the gold answer, else -1.
 
     Keeps one pool of verifier processes (hard per-item time limit) open for the whole run;
-    `close()` shuts it down. Responses are passed whole: the shared verifier prefers the last
-    \\boxed{} answer and otherwise parses the response's tail.
+    `close()` shuts it down. Responses are passed whole to the shared grader (`entropykit.verify`):
+    an answer must be stated (a box, an answer statement, ...); with `finish_reasons`, a response
+    cut off at the token limit ("length") needs a complete explicit answer.
     """
 
     def __init__(self, *, timeout_s: float = 5.0, workers: int | None = None):
         self.timeout_s, self.workers = timeout_s, workers
         self._verifier = None
 
-    def __call__(self, prompts: Sequence[str], completions: Sequence[str], answers: Sequence[str]) -> list[float]:
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str], answers: Sequence[str],
+                 finish_reasons: Sequence[str | None] | None = None) -> list[float]:
         from entropykit.verify import Verifier
 
         if self._verifier is None:
             self._verifier = Verifier(timeout_s=self.timeout_s, workers=self.workers)
-        verdicts = self._verifier.verify([str(a) for a in answers], list(completions))
+        verdicts = self._verifier.verify([str(a) for a in answers], list(completions),
+                                         None if finish_reasons is None else list(finish_reasons))
         return [1.0 if v.correct else -1.0 for v in verdicts]
 
     def close(self) -> None:

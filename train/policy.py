@@ -46,6 +46,33 @@ class Packed:
         return Packed(self.input_ids[idx, :L], am[:, :L], self.pred_pos[idx, :T], self.targets[idx, :T], rm[:, :T])
 
 
+def micro_batches(rows: Tensor, seq_lens: Tensor, *, max_samples: int = 0, max_tokens: int = 0) -> list[Tensor]:
+    """Split `rows` into micro-batches of at most `max_samples` rows and `max_tokens` padded tokens.
+
+    A micro-batch of rows R costs len(R) * max(seq_lens[R]) tokens (right padding is computed
+    too). Rows are taken longest first, so that similar lengths share a micro-batch; a row
+    longer than the budget gets a micro-batch of its own. 0 means no limit. The split never
+    changes the loss (token-level denominators of the whole mini-batch), only peak memory.
+
+    Shapes: rows [N] (int64 row indices), seq_lens [B] (tokens of each row) -> list of [n_i].
+    """
+    if rows.numel() == 0:
+        return []
+    lens = seq_lens[rows].tolist()
+    order = sorted(range(len(lens)), key=lambda i: -lens[i])  # stable: ties keep their order
+    out: list[list[int]] = []
+    cur: list[int] = []
+    for i in order:
+        width = lens[cur[0]] if cur else lens[i]  # the first row of a group is its longest
+        full = (max_samples and len(cur) >= max_samples) or (max_tokens and (len(cur) + 1) * width > max_tokens)
+        if cur and full:
+            out.append(cur)
+            cur = []
+        cur.append(i)
+    out.append(cur)
+    return [rows[torch.tensor(g, device=rows.device)] for g in out]
+
+
 def pack(prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]], pad_id: int) -> Packed:
     """Concatenate each prompt with its response and right-pad (pure Python -> tensors)."""
     if len(prompt_ids) != len(response_ids):
@@ -95,9 +122,12 @@ def policy_logprobs_entropy(
     chunk_size: int = 1024,
     grad: bool = True,
     autocast_dtype: torch.dtype | None = None,
+    temperature: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
-    """log pi(o_t | q, o_<t) and H_t (full vocabulary, temperature 1) for every response token.
+    """log pi_T(o_t | q, o_<t) and H_t of pi_T = softmax(z / T) (full vocabulary) for every response token.
 
+    `temperature` is the rollout temperature, as in veRL: the policy that sampled the tokens is
+    softmax(logits / T), so the ratios and entropies of the update use the same distribution.
     Shapes: batch with resp_mask [B, T] -> (logp [B, T], H [B, T]), float32, 0 on padding.
     Differentiable w.r.t. the model parameters when grad=True (the LM head runs chunked and
     checkpointed, so memory stays O(chunk x V) beyond the backbone activations).
@@ -115,7 +145,7 @@ def policy_logprobs_entropy(
             hs = hs.to(head.weight.dtype)
         logp_flat, ent_flat = chunked_entropy_and_logprobs(
             hs, head.weight, batch.targets[sel], chunk_size=chunk_size, bias=getattr(head, "bias", None),
-            softcap=softcap, grad=grad,
+            temperature=temperature, softcap=softcap, grad=grad,
         )
         logp = torch.zeros(batch.resp_mask.shape, dtype=torch.float32, device=h.device)
         ent = torch.zeros_like(logp)

@@ -1,28 +1,34 @@
 """`entropykit train report RUN [RUN...]`: an offline plotly dashboard of training curves.
 
 One panel per metric (the paper's Figures 6-7: reward, response length, entropy, psi/|A|;
-plus accuracy, clip fractions, approx KL, grad norm, throughput and the step-time split), one
-colored line per run, plotly.js embedded in the file (works without network).
+plus accuracy, the share of groups with zero advantage, clip fractions, approx KL, grad norm,
+throughput and the step-time split), one colored line per run, plotly.js embedded in the file
+(works without network). Steps where no group had an advantage (nothing to learn) are listed as
+warnings above the charts. Step axes have integer ticks; the legend sits in the top margin,
+clear of every axis title and subplot title.
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import math
 from pathlib import Path
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_text, iter_jsonl
+from entropykit.io import atomic_write_text, ensure_writable_parent, iter_jsonl
 
 PANELS = [
     ("reward_mean", "mean reward"),
     ("accuracy", "accuracy"),
+    ("zero_adv_group_frac", "groups with zero advantage (share)"),
     ("response_length", "response length (tokens)"),
     ("entropy", "mean token entropy (nats)"),
     ("psi_ratio", "entropy advantage psi/|A| (A != 0)"),
     ("psi_mean", "mean psi (A != 0)"),
     ("clip_frac_high", "clip fraction, high (1 + eps_high)"),
     ("clip_frac_low", "clip fraction, low (1 - eps_low)"),
+    ("clip_frac_dual", "clip fraction, dual clip (A < 0, ratio > c)"),
     ("approx_kl", "approx KL(old || new)"),
     ("grad_norm", "policy grad norm"),
     ("value_loss", "critic loss (PPO)"),
@@ -61,15 +67,40 @@ def _label(run: Path) -> str:
     return name
 
 
+def step_dtick(max_step: float) -> int:
+    """An integer tick spacing (1, 2, 5, 10, 20, 50, ...) giving at most 10 ticks up to `max_step`."""
+    exp = 0
+    while True:
+        for m in (1, 2, 5):
+            if max_step / (m * 10**exp) <= 10:
+                return m * 10**exp
+        exp += 1
+
+
+def zero_advantage_warnings(data: list[tuple[Path, list[dict]]]) -> list[str]:
+    """One line per run with steps where every group had zero advantage (no policy gradient)."""
+    out = []
+    for run, recs in data:
+        dead = [r["step"] for r in recs if r.get("zero_adv_group_frac") == 1.0]
+        if dead:
+            shown = ", ".join(str(s) for s in dead[:20]) + (", ..." if len(dead) > 20 else "")
+            out.append(f"{_label(run)}: {len(dead)} of {len(recs)} steps had zero advantage in every group "
+                       f"(equal rewards in each group, no policy gradient): step {shown}")
+    return out
+
+
 def build_report(runs: list[str | Path], out: str | Path, title: str = "entropykit training") -> Path:
     """Write the HTML dashboard comparing `runs`; returns its path."""
+    if not runs:
+        raise UserError("train report: give at least one run folder")
+    out = Path(out)
+    ensure_writable_parent(out)
+    data = [(Path(r), read_metrics(r)) for r in runs]
+
     import plotly.graph_objects as go
     from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
-    if not runs:
-        raise UserError("train report: give at least one run folder")
-    data = [(Path(r), read_metrics(r)) for r in runs]
     present = [(k, t) for k, t in PANELS if any(rec.get(k) is not None for _, recs in data for rec in recs)]
     cols = 3
     nrows = max(1, math.ceil(len(present) / cols))
@@ -87,9 +118,23 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "entropyk
                            line={"color": color}, name=label, legendgroup=label, showlegend=(j == 0)),
                 row=j // cols + 1, col=j % cols + 1,
             )
-    fig.update_xaxes(title_text="step")
-    fig.update_layout(title=title, height=300 * nrows + 120, template="plotly_white", legend={"orientation": "h", "y": -0.03})
-    html = fig.to_html(include_plotlyjs=True, full_html=True)
-    out = Path(out)
-    atomic_write_text(out, html)
+    max_step = max((r["step"] for _, recs in data for r in recs), default=1)
+    fig.update_xaxes(title_text="step", tickmode="linear", tick0=0, dtick=step_dtick(max_step), tickformat="d")
+    # the legend, one run per line, in the top margin between the title and the subplot titles
+    legend_px = 22 * len(data)
+    top = 60 + legend_px + 40
+    height = 300 * nrows + top + 60
+    fig.update_layout(
+        title={"text": title, "y": 1 - 20 / height, "yanchor": "top", "yref": "container"},
+        height=height, template="plotly_white", margin={"t": top, "b": 60},
+        legend={"orientation": "v", "yref": "container", "y": 1 - 55 / height, "yanchor": "top", "x": 0, "xanchor": "left"},
+    )
+    page = fig.to_html(include_plotlyjs=True, full_html=True)
+    warnings = zero_advantage_warnings(data)
+    if warnings:
+        items = "".join(f"<li>{html_lib.escape(w)}</li>" for w in warnings)
+        banner = (f'<div id="warnings" style="font-family:sans-serif;color:#8a4b00;background:#fff4e0;padding:8px 16px">'
+                  f"<b>warning: steps that cannot learn</b><ul>{items}</ul></div>")
+        page = page.replace("<body>", "<body>" + banner, 1)
+    atomic_write_text(out, page)
     return out

@@ -53,6 +53,27 @@ def test_seeds_same_seed_same_text(gen):
         assert c.finish_reason in ("stop", "length") and len(c.token_ids) <= 12 and c.seed in (11, 12, 13)
 
 
+def test_stop_token_contract_and_no_token_stats(gen):
+    """token_ids keep the sampled end-of-sequence token on every backend (entropykit.generation).
+    The random tiny model never samples EOS by itself: a logit bias makes it do so."""
+    from vllm import SamplingParams
+
+    from entropykit.errors import UserError
+    from entropykit.generation import SamplingConfig
+    from entropykit.vllm_backend import _completion
+
+    eos = gen.tokenizer.eos_token_id
+    params = SamplingParams(temperature=1.0, max_tokens=40, seed=1, n=1, logit_bias={eos: 50.0})
+    outs = gen._llm.generate(gen.format(["Say hi."] * 8), params, use_tqdm=False)
+    comps = [_completion(o, 1) for o in outs]
+    stopped = [c for c in comps if c.finish_reason == "stop"]
+    assert stopped, "no sample stopped within 40 tokens"
+    for c in stopped:
+        assert c.token_ids[-1] == eos and gen.tokenizer.decode(c.token_ids[:-1], skip_special_tokens=True) == c.text
+    with pytest.raises(UserError, match="not available on the vLLM backend"):
+        gen.generate(["x"], SamplingConfig(token_stats=True, max_tokens=2))
+
+
 def test_passk_with_vllm_records_and_resume(gen, tiny, tmp_path):
     from entropykit.evalkit.runner import PasskConfig, run_passk
     from entropykit.generation import derive_seed

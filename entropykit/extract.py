@@ -1,0 +1,535 @@
+r"""Which part of a model's response is graded: the `entropykit` final-answer policy.
+
+Pure string work in linear time (no sympy, safe in the parent process on hostile text); the
+extracted string is then parsed and compared by math-verify in `entropykit.verify`. The policy,
+with examples, is documented in ``evalkit/README.md``; in short:
+
+1. An answer must be *stated*. Explicit markers are ``\boxed{..}``/``\fbox{..}``,
+   ``<answer>..</answer>`` and answer statements ("the answer is X", "Final Answer: X",
+   "**Answer:** X", "$x \geq 5$ is the solution"; after "Final Answer:" the value after "is",
+   else the sentence's only number or math span). The explicit marker that ends last in the
+   response wins: a box after a statement (self-correction) and a statement after the last
+   box ("The final answer is $10,455$") alike.
+2. Boxes written together (``\boxed{(2, 2)} \quad\text{and}\quad \boxed{(6, 2)}``: only
+   spaces, punctuation, ``and``/``or``, ``\quad`` or math delimiters between them) form one
+   answer, their contents joined with ", ".
+3. Only without any explicit marker, a *finished* response may state its answer implicitly:
+   the whole response is one value (``1/2``, ``$\frac13$``, ``(B)``, ``3 * 4``), or its last
+   sentence ends with one math span (``we find that $x < 3$``), or its last line ends with
+   ``= VALUE``, ``is/are/was/equals VALUE`` or a quantity verb (``has``, ``needs``, ``costs``,
+   ...) and VALUE (a number or a LaTeX value, optionally followed by up to three unit words).
+   An unfinished calculation (``3 + 4 =``, ``there are 5 + 5``, ``we get $4 + 6$``) or a bare
+   trailing expression (``so we multiply 3 * 4``) never counts.
+4. A response cut off at the token limit (``finish_reason == "length"``) is graded only on an
+   explicit marker that is complete (a closed box; a statement whose value does not run into
+   the cut).
+5. The reply ends at the first chat-template token (``<|im_end|>``, ``<|im_start|>``, ...).
+   No fixed tail cut: the whole response is searched, up to its last `MAX_SEARCH_CHARS`
+   characters (a bound against hostile input; 200k characters is about 50k tokens).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Extraction", "extract_final_answer", "extract_answer", "normalize_answer", "POLICY_VERSION",
+           "MAX_SEARCH_CHARS"]
+
+# Bumped whenever the policy changes what is extracted: persistent verdict caches key on it.
+POLICY_VERSION = "entropykit-extract-3"
+MAX_SEARCH_CHARS = 200_000
+_MAX_BOXES_TRIED = 64  # from the end; bounds the work on text full of unclosed boxes
+_MAX_STATEMENTS_TRIED = 64
+_MAX_JOINED_BOXES = 8
+_MAX_PLAIN_VALUE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The graded answer: `answer` (None: no stated answer), which rule found it, and where."""
+
+    answer: str | None
+    kind: str | None = None  # "box", "boxes", "tag", "statement", "closing"
+    start: int = -1  # span of the answer in the response (-1 when none)
+    end: int = -1
+
+
+NO_ANSWER = Extraction(None)
+
+# ----------------------------------------------------------------------------------------------
+# normalisation (applied to extracted answers and to gold answers alike)
+
+_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
+# Thousands separators that never separate list items: "1\,000", "1\ 000", "1~000", thin and
+# no-break spaces. Only between a digit and a group of exactly three digits.
+_THIN_SEP = re.compile(r"(?<=\d)(?:\\,|\\ |~|\\thinspace ?|[\u2009\u202f\u00a0])(?=\d{3}(?!\d))")
+_SPACE_GROUPED = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
+
+
+def normalize_answer(s: str) -> str:
+    r"""Normalise an answer string before it is parsed: non-ASCII minus signs become ``-``,
+    thin-space thousands separators are removed (``1\,000`` -> ``1000``), a whole number grouped
+    by plain spaces (``1 000 000``) is joined, markdown bold/code marks and a final period go."""
+    s = s.translate(_MINUS).strip()
+    s = _THIN_SEP.sub("", s)
+    s = s.replace("\\varnothing", "\\emptyset")
+    s = s.strip("*`").strip()
+    if s.count("$") == 1:  # currency ("$18.90" -> "18.90"), not a math span like "$3\sqrt{13}$"
+        s = re.sub(r"^(-?)(?:\\\$|\$)(?=\d)", r"\1", s)
+    if s.endswith(".") and not s.endswith("..."):
+        s = s[:-1].rstrip()
+    if _SPACE_GROUPED.match(s):
+        s = s.replace(" ", "")
+    return s
+
+
+# ----------------------------------------------------------------------------------------------
+# boxes
+
+
+_BOX_START = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+
+
+def _is_escaped(text: str, i: int) -> bool:
+    n = 0
+    while i - 1 - n >= 0 and text[i - 1 - n] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+def _closing_brace(text: str, open_pos: int) -> int:
+    """Index of the brace closing the group opened at `open_pos` (escaped \\{ \\} ignored), or -1."""
+    depth = 0
+    i = open_pos
+    n = len(text)
+    while i < n:
+        j_open = text.find("{", i)
+        j_close = text.find("}", i)
+        if j_close < 0:
+            return -1
+        if 0 <= j_open < j_close:
+            if not _is_escaped(text, j_open):
+                depth += 1
+            i = j_open + 1
+            continue
+        if not _is_escaped(text, j_close):
+            depth -= 1
+            if depth == 0:
+                return j_close
+        i = j_close + 1
+    return -1
+
+
+def _box_at(text: str, m: re.Match) -> tuple[str, int, int] | None:
+    """(content, content_start, end) of the box starting at match `m`, or None if unclosed/empty."""
+    k = m.end()
+    n = len(text)
+    while k < n and text[k] == " ":
+        k += 1
+    if k < n and text[k] == "{":
+        close = _closing_brace(text, k)
+        if close < 0:
+            return None
+        content = text[k + 1 : close].strip()
+        return (content, k + 1, close + 1) if content else None
+    if k > m.end():  # "\boxed 5": one token
+        e = k
+        while e < n and not text[e].isspace() and text[e] not in "$.,;":
+            e += 1
+        return (text[k:e], k, e) if e > k else None
+    return None
+
+
+_BOX_SEP = re.compile(
+    r"(?:\s|[,;&]|\$|\\quad|\\qquad|\\[,;:! ]|\\\\|\\text\s*\{[^{}]{0,40}?(?:\band|\bor|,)?\s*\}|\band\b|\bor\b"
+    r"|\\\(|\\\)|\\\[|\\\]"
+    r"|\b[a-zA-Z](?:_\{?\w+\}?)?\s*=)*"  # "x = \boxed{1} or x = \boxed{2}"
+)
+
+
+def _last_box_group(text: str) -> Extraction | None:
+    """The last closed, non-empty box, joined with the boxes written right before it."""
+    starts = list(_BOX_START.finditer(text))
+    boxes: list[tuple[str, int, int, int]] = []  # (content, content_start, end, box_start), from the end
+    tried = 0
+    for m in reversed(starts):
+        if tried >= _MAX_BOXES_TRIED or len(boxes) >= _MAX_JOINED_BOXES:
+            break
+        tried += 1
+        b = _box_at(text, m)
+        if b is None:
+            if boxes:
+                break  # an unclosed or empty box between two boxes ends the group
+            continue
+        if boxes and (boxes[-1][3] - b[2] > 200 or not _BOX_SEP.fullmatch(text, b[2], boxes[-1][3])):
+            break
+        boxes.append((b[0], b[1], b[2], m.start()))
+    if not boxes:
+        return None
+    boxes.reverse()
+    contents = list(dict.fromkeys(c for c, _, _, _ in boxes))  # "\boxed{5} \boxed{5}" is one answer
+    kind = "box" if len(contents) == 1 else "boxes"
+    return Extraction(", ".join(contents), kind, boxes[0][1], boxes[-1][2])
+
+
+def extract_answer(text: str | None) -> str | None:
+    r"""Content of the last closed, non-empty ``\boxed{...}``/``\fbox{...}`` of `text`, else None.
+
+    ``\boxed 5`` (no braces) gives ``5``; an unclosed or empty last box is skipped.
+    """
+    if not text:
+        return None
+    for m in reversed(list(_BOX_START.finditer(text))[-_MAX_BOXES_TRIED:]):
+        b = _box_at(text, m)
+        if b is not None:
+            return b[0]
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# <answer> tags and answer statements
+
+
+_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+# what follows the word "answer" in an answer statement ("answer is", "Answer:", "answer $...$")
+_STATEMENT_TAIL = re.compile(
+    r"(?:\s*\*\*)?\s*(?:\}\s*)?"
+    r"(?:is|:|=|would\s+be|will\s+be|should\s+be|must\s+be|(?=\s*(?:\$|\\\(|\\\[)))"
+    r"(?:\s*\*\*)?\s*(?:\}\s*)?:?[ \t]*(?:\n[ \t]*)?",
+    re.IGNORECASE,
+)
+_FINAL_BEFORE = re.compile(r"final\s+$")
+
+
+def _statements(text: str, low: str) -> list[tuple[int, bool]]:
+    """(end of the statement, is it a "final answer" one) for the last answer statements.
+
+    Found with str.find on "answer" first: a regex alternation tried at every position of a
+    long response costs milliseconds, this costs microseconds.
+    """
+    hits: list[int] = []
+    i = low.rfind("answer")
+    while i >= 0 and len(hits) < _MAX_STATEMENTS_TRIED:
+        if i == 0 or not low[i - 1].isalnum():
+            hits.append(i)
+        i = low.rfind("answer", 0, i)
+    out = []
+    for i in reversed(hits):
+        m = _STATEMENT_TAIL.match(text, i + 6)
+        if m is not None:
+            out.append((m.end(), _FINAL_BEFORE.search(low, max(0, i - 16), i) is not None))
+    return out
+# math environments that may hold the value right after a statement
+_ENV = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$\n]+?)\$", re.DOTALL)
+_NUMBER = (
+    r"[-+]?(?:\\\$|\$)?(?:\d{1,3}(?:(?:,|\\,|\\!|,\\!|\{,\}| )\d{3})+|\d+)(?:\.\d+)?"
+    r"(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent\b))?"
+)
+_NUMBER_RE = re.compile(_NUMBER)
+_CHOICE = re.compile(r"\(?\**([A-J])\**\)?(?=[\s.,;:!)*]|$)")
+_WORD_END = re.compile(r"[A-Z][a-z]+(?=\s*(?:[.!]|\*\*|$|\n))")
+_OPS = set("+-*/=×÷^<>≤≥")
+_TRAIL_PUNCT = ".,;:!?*`"
+
+
+def _plain_value(seg: str) -> tuple[str, int] | None:
+    """A value written without math delimiters at the start of `seg`: (value, length) or None.
+
+    Tokens separated by spaces are joined while they are operators or math (``x = 5``,
+    ``3x + 2``, ``\frac{1}{2}``); a plain word of two or more letters ends the value.
+    """
+    m = _CHOICE.match(seg)
+    if m and not re.match(r"\s+[a-z]", seg[m.end():]):
+        return m.group(1), m.end()
+    m = _WORD_END.match(seg)
+    if m:
+        return m.group(0), m.end()
+    pos, last_end, parts = 0, 0, []
+    n = min(len(seg), _MAX_PLAIN_VALUE_CHARS)
+    while pos < n:
+        while pos < n and seg[pos] in " \t":
+            pos += 1
+        if pos >= n or seg[pos] == "\n":
+            break
+        m = _NUMBER_RE.match(seg, pos)
+        if m and m.end() > pos and (m.end() >= len(seg) or not seg[m.end()].isalnum() and seg[m.end()] not in "\\{(^_"):
+            tok_end = m.end()
+        else:
+            tok_end = pos
+            while tok_end < n and not seg[tok_end].isspace():
+                tok_end += 1
+        tok = seg[pos:tok_end]
+        core = tok.rstrip(_TRAIL_PUNCT)
+        is_op = core in _OPS or (len(core) == 1 and core in _OPS)
+        is_word = bool(re.fullmatch(r"[A-Za-z]{2,}", core.strip("*`")))
+        if is_word or not core:
+            break
+        if parts and not is_op and parts[-1] not in _OPS:
+            break  # two values in a row: "5 12" is not one answer
+        parts.append(core)
+        last_end = pos + len(core)
+        if core != tok:  # punctuation after the token ends the sentence/clause
+            break
+        pos = tok_end
+    while parts and parts[-1] in _OPS:
+        parts.pop()
+    if not parts:
+        return None
+    value = " ".join(parts)
+    if not (re.search(r"\d", value) or "\\" in value):
+        return None  # a lone letter is a choice (handled above) or a variable, not a value
+    return value, last_end
+
+
+_ENV_JOIN = re.compile(r"\s*(?:,\s*and|,|and|or)\s+")
+
+
+def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | None:
+    """The stated value starting at `pos` (after an answer statement): (value, start, end)."""
+    while pos < len(text) and text[pos] in " \t*\"'":
+        pos += 1
+    if text.startswith('\\"', pos):  # an escaped quote: "The final answer is \"$12$\""
+        pos += 2
+    seg = text[pos : pos + 2000]
+    if not seg:
+        return None
+    b = _BOX_START.match(seg)
+    if b:
+        box = _box_at(seg, b)
+        return (box[0], pos + box[1], pos + box[2]) if box else None
+    m = _ENV.match(seg)
+    if m:
+        inner = next(g for g in m.groups() if g is not None).strip()
+        if not inner:
+            return None
+        inner_box = extract_answer(inner)
+        values, end = [inner_box if inner_box is not None else inner], m.end()
+        while len(values) < _MAX_JOINED_BOXES:  # "$12$ and $13$": one answer of several parts
+            j = _ENV_JOIN.match(seg, end)
+            nxt = _ENV.match(seg, j.end()) if j else None
+            if nxt is None:
+                break
+            part = next(g for g in nxt.groups() if g is not None).strip()
+            if part:
+                values.append(part)
+            end = nxt.end()
+        return ", ".join(values), pos, pos + end
+    pv = _plain_value(seg)
+    if pv is None:
+        return None
+    value, length = pv
+    if cut_off and pos + length >= len(text.rstrip()):
+        return None  # the value runs into the cut: "The answer is 12" may have been 125
+    return value, pos, pos + length
+
+
+_SENTENCE_END = re.compile(r"\.(?!\d)|\n|[!?]")
+_IS = re.compile(r"\b(?:is|are|was|be|equals)\b:?")
+
+
+def _final_sentence_value(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | None:
+    """After "Final Answer:" a sentence: the value after its "is", else its only number or math span."""
+    end = _SENTENCE_END.search(text, pos, pos + 300)
+    sentence = text[pos : end.start() if end else pos + 300]
+    m = _IS.search(sentence)
+    if m:
+        v = _value_after(text, pos + m.end(), cut_off)
+        if v is not None:
+            return v
+    if re.search(r"\bnot\b", sentence):
+        return None
+    envs = list(_ENV.finditer(sentence))
+    rest = _ENV.sub(" ", sentence)
+    nums = [x for x in _NUMBER_RE.finditer(rest) if x.group(0).strip("+-$\\")]
+    if len(envs) + len(nums) != 1:
+        return None
+    if envs:
+        e = envs[0]
+        return next(g for g in e.groups() if g is not None).strip(), pos + e.start(), pos + e.end()
+    x = nums[0].group(0)
+    at = pos + sentence.find(x)
+    return x, at, at + len(x)
+
+
+# "$x \geq 5$ is the solution": found by its cheap tail, then the math span right before it
+# (matched on the lower-cased text: a pattern that starts with a literal is searched fast)
+_IS_THE_ANSWER = re.compile(r"is\s+(?:the|our|my)\s+(?:final\s+)?(?:answer|solution|result)\b")
+_SPAN_BEFORE = re.compile(r"(?:\$[^$\n]{1,200}\$|\\\((?:(?!\\\)).){1,200}\\\))$")
+
+
+def _last_statement(text: str, cut_off: bool) -> Extraction | None:
+    found = None
+    low = text.lower()  # same length as text for the scripts models write answers in
+    if len(low) != len(text):
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    for end, final in reversed(_statements(text, low)):
+        v = _value_after(text, end, cut_off)
+        if v is None and final:
+            v = _final_sentence_value(text, end, cut_off)
+        if v is not None:
+            found = Extraction(v[0], "statement", v[1], v[2])
+            break
+    for m in reversed(list(_IS_THE_ANSWER.finditer(low))[-_MAX_STATEMENTS_TRIED:]):
+        if found is not None and m.end() <= found.end:
+            break
+        window = max(0, m.start() - 210)
+        before = text[window : m.start()].rstrip()
+        span = _SPAN_BEFORE.search(before)
+        if span is not None:
+            inner = span.group(0)
+            inner = inner[2:-2] if inner.startswith("\\(") else inner[1:-1]
+            if inner.strip():
+                found = Extraction(inner.strip(), "statement", window + span.start(), m.end())
+                break
+    return found
+
+
+def _last_tag(text: str) -> Extraction | None:
+    last = None
+    for m in _TAG.finditer(text):
+        last = m
+    if last is None:
+        return None
+    inner = last.group(1).strip()
+    if not inner:
+        return None
+    box = _last_box_group(inner)
+    if box is not None:
+        value = box.answer
+    else:
+        env = _ENV.fullmatch(inner)
+        value = next(g for g in env.groups() if g is not None).strip() if env else inner
+    if not value or len(value) > _MAX_PLAIN_VALUE_CHARS:
+        return None
+    return Extraction(value, "tag", last.start(1), last.end(1))
+
+
+# ----------------------------------------------------------------------------------------------
+# closing statement of a finished response
+
+# a value written on its own: a number (thousands groups, decimals, a/b, percent, currency) or a
+# LaTeX value (\frac{7}{2}, 2\sqrt{3}, \pi)
+_VALUE = (
+    r"[-+]?(?:\\\$|\$)?(?:"
+    r"\d*(?:\\(?:frac|dfrac|tfrac|sqrt|pi)\b\s*(?:\{[^{}\n]*\}|\d)*)+"
+    r"|(?:\d{1,3}(?:(?:,|\\,|\\!|,\\!|\{,\}| )\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?"
+    r")(?:\s*(?:\\?%|percent\b))?"
+)
+_BARE = re.compile(r"\s*(?P<value>" + _VALUE + r"|\(?[A-J]\)?)\s*(?:pct\b)?\s*\.?\s*")
+_CLOSING = re.compile(
+    r"(?:=|:|\b(?:is|are|was|were|equals|be|has|have|had|needs?|costs?|gets?|got|makes?|earns?|earned|pays?|paid"
+    r"|spends?|spent|remains?)\b)\s*"
+    r"(?P<value>" + _VALUE + r")"
+    r"(?P<units>(?:\s+(?:\\text\{[^{}\n]*\}|[A-Za-z][A-Za-z^0-9]*)){0,3})"
+    r"[\s.!*$]*(?:\\\]|\\\))?[\s.!*$]*$"
+)
+# a finished reply whose last sentence ends with one math span (and maybe a few unit words)
+_TRAILING_ENV = re.compile(
+    r"(?P<env>\$\$(?:(?!\$\$).){1,400}\$\$|\\\[(?:(?!\\\]).){1,400}\\\]|(?<![$\\])\$[^$\n]{1,200}\$|\\\((?:(?!\\\)).){1,200}\\\))"
+    r"(?P<units>(?:\s+[A-Za-z]+){0,3})[\s.!*]*$",
+    re.DOTALL,
+)
+_BINARY_OP = re.compile(r"(?<=[\w})\]])\s*(?:[-+*/×÷]|\\times|\\cdot|\\div)\s*(?=[\w\\({\[])")
+_LAST_SIDE = re.compile(r"(?<![!<>=\\])=(?!=)")  # "=", not "!=", "<=", ">=", "=="
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b|pct\b)", re.IGNORECASE)
+
+
+def _env_value(env: re.Match) -> str | None:
+    """The math inside a closing span, unless it is an unevaluated expression ("$5 + 5$")."""
+    inner = env.group(0)
+    for a, b in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
+        if inner.startswith(a) and inner.endswith(b):
+            inner = inner[len(a) : len(inner) - len(b)].strip()
+            break
+    last = _LAST_SIDE.split(inner)[-1].strip().rstrip(".,")
+    if not last or _BINARY_OP.search(last):
+        return None
+    return inner
+
+
+def _closing_statement(text: str) -> Extraction | None:
+    tail_start = max(0, len(text) - 500)
+    tail = text[tail_start:].rstrip()
+    m = _TRAILING_ENV.search(tail)
+    if m is not None:
+        value = _env_value(m)
+        if value is None:
+            return None
+        start = tail_start + m.start("env")
+        return Extraction(value, "closing", start, tail_start + m.end("env"))
+    nl = tail.rfind("\n", 0, max(0, len(tail) - 1))
+    line_start = nl + 1 if nl >= 0 else 0
+    line = tail[line_start:]
+    if not line.strip():
+        return None
+    m = _CLOSING.search(line)
+    if m is None:
+        return None
+    before = line[: m.start()].rstrip()
+    if m.group(0).startswith("=") and before and before[-1] in _OPS:
+        return None  # "a == b" or "x <= 5" are not a stated value
+    value = m.group("value")
+    start = tail_start + line_start + m.start("value")
+    return Extraction(value, "closing", start, start + len(value))
+
+
+def _whole_reply(text: str) -> Extraction | None:
+    r"""A reply that is nothing but one value: "1/2", "(B)", "$\frac13$", "$$x \geq 5$$", "28 pct"."""
+    stripped = text.strip()
+    if not stripped or len(stripped) > 1000:
+        return None
+    lead = len(text) - len(text.lstrip())
+    bare = _BARE.fullmatch(stripped)
+    if bare:
+        value = bare.group("value")
+        letter = re.fullmatch(r"\(?([A-J])\)?", value)
+        return Extraction(letter.group(1) if letter else value, "bare", lead + bare.start("value"),
+                          lead + bare.end("value"))
+    env = _ENV.match(stripped)
+    if env:
+        rest = stripped[env.end():]
+        pct = _PERCENT_AFTER.match(rest)
+        if pct:
+            rest = rest[pct.end():]
+        if not rest.strip(" \t\n.!"):
+            inner = next(g for g in env.groups() if g is not None).strip()
+            return Extraction(inner + ("\\%" if pct else ""), "bare", lead, lead + env.end()) if inner else None
+    if not _WORD.search(re.sub(r"\\[A-Za-z]+", " ", stripped)) and re.search(r"\d", stripped) and len(stripped) <= 200:
+        return Extraction(stripped.rstrip("."), "bare", lead, lead + len(stripped))  # "3 * 4", "x+1=5"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+
+# The reply ends at the first chat-template token (models sometimes write on into a new turn).
+_END_OF_TURN = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end_of_text|end)\|>|</s>")
+
+
+def extract_final_answer(response: str | None, finish_reason: str | None = None) -> Extraction:
+    """The answer the `entropykit` policy grades in `response` (see the module docstring).
+
+    `finish_reason` "length" means the response was cut off at the token limit.
+    """
+    if not response:
+        return NO_ANSWER
+    offset = max(0, len(response) - MAX_SEARCH_CHARS)
+    text = (response[offset:] if offset else response).translate(_MINUS)  # 1:1, so positions hold
+    eot = _END_OF_TURN.search(text)
+    if eot:
+        text = text[: eot.start()]
+    cut_off = finish_reason == "length" and eot is None
+    found = [x for x in (_last_box_group(text), _last_statement(text, cut_off), _last_tag(text)) if x is not None]
+    if found:
+        best = max(found, key=lambda x: (x.end, x.kind != "statement"))
+    elif not cut_off:
+        best = _whole_reply(text) or _closing_statement(text)
+        if best is None:
+            return NO_ANSWER
+    else:
+        return NO_ANSWER
+    answer = normalize_answer(best.answer or "")
+    if not answer:
+        return NO_ANSWER
+    return Extraction(answer, best.kind, best.start + offset, best.end + offset)
