@@ -198,7 +198,7 @@ def _ci(ci) -> str:
 def _headline_row(label: str, c: dict | None, holm: bool = False) -> list:
     pr = c["per_response"]
     row = [_e(label), pr["responses"], pr["prompts"], _f(pr["mean_group"]), _f(pr["mean_other"]), _f(pr["mean_diff"], "{:+.3f}"),
-           _ci(pr["ci95"]), _p(pr["p_value"]), _p(pr["p_value_t"]), _p(pr.get("p_value_prompts"))]
+           _ci(pr["ci95"]), _p(pr["p_value"]), _p(pr["p_value_t"]), _p(pr.get("p_value_responses"))]
     if holm:
         row.append(_p(pr.get("p_value_holm")))
     if pr.get("note"):
@@ -207,7 +207,7 @@ def _headline_row(label: str, c: dict | None, holm: bool = False) -> list:
 
 
 _HEAD = ["group vs other", "responses", "prompts", "group H (mean of responses)", "other H", "mean diff", "95% CI (cluster bootstrap)",
-         "Wilcoxon p", "paired t p", "per-prompt p"]
+         "Wilcoxon p", "paired t p", "Wilcoxon p over responses"]
 
 
 def _pooled_row(label: str, c: dict) -> list:
@@ -262,7 +262,8 @@ def build_report(result) -> str:
             "Is entropy higher at pivotal words, in reflective sentences and in rare sentences than in the rest of the same "
             "response? The unit is the <b>response</b>: for every response that has both, <i>d</i> = mean entropy of the group "
             "minus mean entropy of the rest; the bars are the mean of <i>d</i> over responses with a 95% cluster-bootstrap CI "
-            "(resampling prompts, then responses), <i>p</i> is the Wilcoxon signed-rank test of the <i>d</i>. "
+            "(resampling prompts, then responses), <i>p</i> is the Wilcoxon signed-rank test of the <i>d</i> (of their "
+            "per-prompt means when prompts have several responses: those are the independent units). "
             f"Pivotal words are compared with the {'first token' if cfg.pivotal_entropy == 'first' else 'mean token entropy'} "
             "of the other <i>words</i> (not with whitespace, digits or punctuation); a sentence's entropy is the mean over its tokens.")
     plot(comparison_figure(s), 440)
@@ -270,8 +271,9 @@ def build_report(result) -> str:
     if s.get("rare"):
         rows.append(_headline_row("rare vs other sentences", s["rare"]))
     parts.append(_table(_HEAD, rows))
-    parts.append("<p class='muted'>per-prompt p: Wilcoxon test of the per-prompt mean <i>d</i>, shown when prompts have several "
-                 "responses (their <i>d</i> may be correlated). Groups in fewer than "
+    parts.append("<p class='muted'>When prompts have several responses, the Wilcoxon and paired t tests use the per-prompt mean "
+                 "<i>d</i> (the responses of one prompt are correlated); the last column, the Wilcoxon test over responses, is then "
+                 "descriptive only. Groups in fewer than "
                  f"{cfg.min_responses} responses get no p-value (--min-responses).</p>")
     mm = [(k, (s.get(k) or {}).get("mixed_model")) for k, _, _ in _GROUPS if (s.get(k) or {}).get("mixed_model")]
     if mm:

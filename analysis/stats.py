@@ -8,6 +8,9 @@ vs other sentences):
   so the unit is the response: ``d_r = mean(group in r) - mean(other in r)`` for every response
   r that has both; a Wilcoxon signed-rank test and a paired t-test on the d_r; a cluster
   bootstrap CI that resamples prompts, then responses within them (`per_response_comparison`).
+  When several responses answer one prompt (passk samples), their d_r are correlated: the tests
+  then run on the per-prompt means of d_r, the independent unit (a response-level Wilcoxon
+  rejected a true null in 12% of simulated datasets with 4 responses per prompt).
 - **Pooled (descriptive).** All group values against all other values as if independent
   (`compare_groups`): means, Welch / Mann-Whitney, Cohen's d, bootstrap CI. Kept because it
   describes the data, but its p-values overstate the evidence (pseudo-replication).
@@ -263,12 +266,15 @@ class PerResponse:
     - ``responses``: responses with both a group and an other value; ``prompts``: their prompts
     - ``mean_diff = mean_r d_r``; ``mean_group`` / ``mean_other``: means over those responses
       of the per-response group / other means
-    - ``p_value``: Wilcoxon signed-rank test of the d_r, two-sided (scipy.stats.wilcoxon, zeros
-      dropped); ``p_value_t``: paired t-test (one-sample t of the d_r against 0)
+    - ``unit``: "response", or "prompt" when some prompt has several responses
+    - ``p_value``: two-sided Wilcoxon signed-rank test (scipy.stats.wilcoxon, zeros dropped) of
+      the d_r, or of the per-prompt means of d_r when ``unit == "prompt"`` (responses of one
+      prompt are not independent); ``p_value_t``: the paired t-test (one-sample t against 0) of
+      the same values
+    - ``p_value_responses``: the Wilcoxon test of the d_r themselves (equal to ``p_value`` when
+      every prompt has one response; descriptive only otherwise)
     - ``ci95``: percentile 95% CI of the mean difference, two-stage cluster bootstrap (prompts,
       then responses; `hierarchical_bootstrap_means`)
-    - ``p_value_prompts``: Wilcoxon test of the per-prompt mean d (only when some prompt has
-      several responses: their d_r may be correlated, and this test does not assume otherwise)
     Fewer than ``min_responses`` responses: no p-values and no CI (``note`` says why).
     """
 
@@ -278,12 +284,13 @@ class PerResponse:
     ci95: list[float] | None
     p_value: float | None
     p_value_t: float | None
-    p_value_prompts: float | None
+    p_value_responses: float | None
     mean_group: float | None
     mean_other: float | None
     positive_fraction: float | None  # share of responses with d_r > 0
     min_responses: int
     n_boot: int
+    unit: str = "response"
     note: str | None = None
     test: str = "Wilcoxon signed-rank over per-response differences; CI: cluster bootstrap (prompts, then responses)"
 
@@ -333,19 +340,23 @@ def per_response_comparison(
     om = None if other_means is None or n == 0 else float(np.mean(np.asarray(other_means, dtype=np.float64)[ok]))
     res = PerResponse(
         responses=n, prompts=n_prompts, mean_diff=float(d.mean()) if n else None, ci95=None, p_value=None,
-        p_value_t=None, p_value_prompts=None, mean_group=gm, mean_other=om,
+        p_value_t=None, p_value_responses=None, mean_group=gm, mean_other=om,
         positive_fraction=float((d > 0).mean()) if n else None, min_responses=int(min_responses), n_boot=int(n_boot),
     )
-    if n < min_responses:
-        res.note = (f"only {n} response(s) contain both groups (< {min_responses}): no p-value or CI"
-                    if n else "no response contains both groups")
+    units = d
+    if n_prompts < n:  # several responses per prompt: test the per-prompt means (independent)
+        units = np.bincount(pid, weights=d) / np.bincount(pid)
+        res.unit = "prompt"
+        res.test = ("Wilcoxon signed-rank over per-prompt means of the per-response differences; "
+                    "CI: cluster bootstrap (prompts, then responses)")
+    if n < min_responses or units.size < min_responses:
+        res.note = (f"only {n} response(s) contain both groups (< {min_responses}): no p-value or CI" if n < min_responses
+                    else f"only {units.size} prompts (< {min_responses}): no p-value or CI") if n else "no response contains both groups"
         res.n_boot = 0
         return res
-    res.p_value = _wilcoxon(d)
-    res.p_value_t = _paired_t(d)
-    if n_prompts < n:
-        per_prompt = np.bincount(pid, weights=d) / np.bincount(pid)
-        res.p_value_prompts = _wilcoxon(per_prompt) if n_prompts >= min_responses else None
+    res.p_value = _wilcoxon(units)
+    res.p_value_t = _paired_t(units)
+    res.p_value_responses = _wilcoxon(d)
     if n_boot > 0:
         reps = hierarchical_bootstrap_means(d, pid, n_boot, np.random.default_rng(seed))
         res.ci95 = [float(v) for v in np.percentile(reps, [2.5, 97.5])]
