@@ -43,7 +43,7 @@ from entropykit.evalkit.config import DEFAULT_TEMPLATE, PasskConfig, format_prob
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
 from entropykit.evalkit.run_folder import (
-    check_run_json, load_samples, read_complete_records, sample_files, sample_key, samples_file, shard_of,
+    TOKEN_FIELDS, check_run_json, load_samples, read_complete_records, sample_files, sample_key, samples_file, shard_of,
 )
 from entropykit.io import JsonlAppender, ensure_writable_dir, iter_jsonl, repair_jsonl_tail
 
@@ -375,6 +375,12 @@ def _finished_samples(generator, jobs: list[_Job], done: dict, sampling, batch_s
 # --from-samples
 
 
+def _without(rec: dict, fields) -> dict:
+    for k in fields:  # per-token arrays (--token-entropies) are not needed to grade: free them
+        rec.pop(k, None)
+    return rec
+
+
 def n_distribution(per_problem: dict[tuple[str, str], int]) -> dict:
     """{"all": {n: problems}, "by_benchmark": {name: {n: problems}}} from samples per problem."""
     by: dict[str, Counter] = {}
@@ -418,10 +424,11 @@ def score_samples(
         files = sample_files(src)
         if not files:
             raise UserError(f"{src}: a folder without sample files (samples.jsonl or samples.shard-*.jsonl)")
-        records = [r for f in files for r in read_complete_records(f, required=("problem_id", "response", "answer"))]
+        records = [r for f in files
+                   for r in read_complete_records(f, required=("problem_id", "response", "answer"), drop=TOKEN_FIELDS)]
         default_bench = src.name
     else:
-        records = list(iter_jsonl(src, required=("problem_id", "response", "answer")))
+        records = [_without(r, TOKEN_FIELDS) for r in iter_jsonl(src, required=("problem_id", "response", "answer"))]
         default_bench = src.stem
     if not records:
         raise UserError(f"{src}: empty file, no records")
@@ -464,8 +471,8 @@ def score_samples(
     kl = kl or default_ks(min_n)
     if max(kl) > min_n:
         worst = min(per_problem, key=per_problem.get)
-        raise UserError(f"k={max(kl)} is larger than the smallest number of samples per problem, n={min_n} "
-                        f"(benchmark {worst[0]!r}, problem {worst[1]!r}; n per problem: "
+        raise UserError(f"k={max(kl)} is larger than the number of samples n={min_n} of the problem with the "
+                        f"fewest (benchmark {worst[0]!r}, problem {worst[1]!r}; samples per problem: "
                         f"{describe_n(n_dist['all'])}): use k up to {min_n}")
 
     cache_path = outp / VERDICTS

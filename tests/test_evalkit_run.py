@@ -210,7 +210,7 @@ def test_from_samples_with_uneven_n(tmp_path):
         recs += [{"problem_id": pid, "response": f"\\boxed{{{7 if i < c else 3}}}", "answer": "7"} for i in range(n)]
     src.write_text("".join(json.dumps(r) + "\n" for r in recs))
     logs: list[str] = []
-    with pytest.raises(UserError, match=r"smallest number of samples per problem, n=2 .*n=2 \(1 problem\), n=4 \(2 problems\)"):
+    with pytest.raises(UserError, match=r"k=4 is larger than the number of samples n=2 .*n=2 \(1 problem\), n=4 \(2 problems\)\): use k up to 2"):
         score_samples(str(src), "1,2,4", str(tmp_path / "o1"), workers=0, html=False)
     s = score_samples(str(src), None, str(tmp_path / "o2"), workers=0, html=False, log=logs.append)
     b = s["benchmarks"]["mixed"]
