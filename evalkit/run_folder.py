@@ -54,7 +54,10 @@ def sample_files(out: Path) -> list[Path]:
 def read_complete_records(path: Path, required: Sequence[str] = (), drop: Sequence[str] = ()) -> Iterator[dict]:
     """The records on the complete lines of a JSONL file, streamed (a last line without its
     newline is being written, or was torn by a kill: it is skipped, and the file is not touched).
-    Fields in `drop` are removed from each record (e.g. per-token arrays nobody needs here)."""
+    Fields in `drop` are removed from each record (e.g. per-token arrays nobody needs here).
+
+    Not `entropykit.io.iter_jsonl`: that one reads text, and a line torn inside a multi-byte
+    character is a decoding error there; here lines are split as bytes first."""
     try:
         fh = open(path, "rb")
     except OSError as e:
