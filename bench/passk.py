@@ -6,9 +6,14 @@
 2. Verification throughput: verdicts/s of the process pool (all cores) vs one process on
    simple answers (the cache off, so every item is judged). Goals: >= 1.8x and >= 2,500/s on
    2 cores. `bench/grading.py` measures the same on the grading corpus, with agreement tables.
+3. The cost of `--token-entropies` (transformers backend): the same requests (prompts, seeds,
+   batches) generated with and without per-token entropies and log-probs, including the token
+   spans (`entropykit.token_text`) passk records; alternated runs, best of each. Also checks that
+   the samples are the same either way.
 
     python bench/passk.py                        # transformers, embedded SmolLM2-135M
     python bench/passk.py --model tiny           # a tiny random Llama (fast, for smoke runs)
+    python bench/passk.py --sections token-entropies --max-tokens 128
     .venv-vllm/bin/python bench/passk.py --backend vllm --model tiny
 """
 
@@ -46,26 +51,36 @@ def bench_verify(num: int, workers: int | None) -> dict:
     return out
 
 
-def bench_pipeline(args) -> dict:
+def _model_and_jobs(args, tmp: Path):
     from entropykit.benchmarks import load_benchmark
-    from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, format_problem, run_passk
-    from entropykit.generation import SamplingConfig, derive_seed, make_generator
+    from entropykit.evalkit.runner import DEFAULT_TEMPLATE, format_problem
+    from entropykit.generation import derive_seed
 
     model = args.model
-    tmp = Path(tempfile.mkdtemp(prefix="bench-passk-"))
     if model == "tiny":
         from entropykit.models import build_tiny_model
 
         kw_tok = {"tokenizer_from": args.tiny_tokenizer} if args.tiny_tokenizer else {}
         model = build_tiny_model(tmp / "tiny", **kw_tok)
+    bench = load_benchmark(args.benchmark, limit=args.problems)
+    jobs = [(format_problem(DEFAULT_TEMPLATE, p.problem), derive_seed(0, bench.name, p.id, j))
+            for p in bench.problems for j in range(args.n)]
+    return model, jobs
+
+
+def bench_pipeline(args) -> dict:
+    from entropykit.benchmarks import load_benchmark
+    from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, format_problem, run_passk
+    from entropykit.generation import SamplingConfig, derive_seed, make_generator
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-passk-"))
+    model, jobs = _model_and_jobs(args, tmp)
     kw = {"batch_size": args.batch_size, "device": args.device} if args.backend == "hf" else {"max_model_len": 1024, "enforce_eager": True}
     t = time.perf_counter()
     gen = make_generator(model, backend=args.backend, **kw)
     load_s = time.perf_counter() - t
     bench = load_benchmark(args.benchmark, limit=args.problems)
     sp = SamplingConfig(n=1, temperature=args.temperature, top_p=0.95, max_tokens=args.max_tokens, seed=0)
-    jobs = [(format_problem(DEFAULT_TEMPLATE, p.problem), derive_seed(0, bench.name, p.id, j))
-            for p in bench.problems for j in range(args.n)]
 
     def raw() -> tuple[float, int]:
         t0 = time.perf_counter()
@@ -105,6 +120,40 @@ def bench_pipeline(args) -> dict:
             "raw_all": raws, "passk_all": runs}
 
 
+def bench_token_entropies(args) -> dict:
+    from entropykit.generation import SamplingConfig, make_generator
+    from entropykit.token_text import sampled_token_fields
+
+    model, jobs = _model_and_jobs(args, Path(tempfile.mkdtemp(prefix="bench-passk-te-")))
+    gen = make_generator(model, backend="hf", batch_size=args.batch_size, device=args.device)
+
+    def run(stats: bool) -> tuple[float, list]:
+        sp = SamplingConfig(n=1, temperature=args.temperature, top_p=0.95, max_tokens=args.max_tokens, seed=0,
+                            token_stats=stats)
+        t0 = time.perf_counter()
+        comps = []
+        for s in range(0, len(jobs), args.batch_size):  # passk's fixed chunks
+            chunk = jobs[s : s + args.batch_size]
+            for row in gen.generate([p for p, _ in chunk], sp, seeds=[[sd] for _, sd in chunk]):
+                c = row[0]
+                if stats:
+                    sampled_token_fields(gen.tokenizer, c.token_ids, c.text, c.logprobs, c.entropies, c.finish_reason)
+                comps.append(c)
+        return time.perf_counter() - t0, comps
+
+    run(False), run(True)  # warm-up
+    plain, stats = [], []
+    for _ in range(args.repeats):
+        dt, a = run(False)
+        plain.append(dt)
+        dt, b = run(True)
+        stats.append(dt)
+    same = sum(x.token_ids == y.token_ids for x, y in zip(a, b))
+    return {"model": str(args.model), "samples": len(jobs), "tokens": sum(len(c.token_ids) for c in a),
+            "plain_s": min(plain), "token_entropies_s": min(stats), "ratio": min(stats) / min(plain),
+            "same_samples": same, "plain_all": plain, "token_entropies_all": stats}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m", help="model spec, or 'tiny' for a tiny random Llama")
@@ -121,13 +170,22 @@ def main() -> None:
     ap.add_argument("--verify-n", type=int, default=6000)
     ap.add_argument("--verify-workers", type=int, default=None)
     ap.add_argument("--skip-pipeline", action="store_true")
+    ap.add_argument("--sections", default="verify,pipeline,token-entropies",
+                    help="comma-separated: verify, pipeline, token-entropies")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
-    res = {"verify": bench_verify(args.verify_n, args.verify_workers)}
-    v = res["verify"]
-    print(f"verification: pool({v['workers']}) {v['pool_per_s']:.0f} verdicts/s, one process {v['single_per_s']:.0f}/s "
-          f"-> ratio {v['ratio']:.2f}x  (goal >= 1.8x and >= 2500/s)", flush=True)
-    if not args.skip_pipeline:
+    sections = {x.strip() for x in args.sections.split(",")} - ({"pipeline"} if args.skip_pipeline else set())
+    res = {}
+    if "verify" in sections:
+        v = res["verify"] = bench_verify(args.verify_n, args.verify_workers)
+        print(f"verification: pool({v['workers']}) {v['pool_per_s']:.0f} verdicts/s, one process {v['single_per_s']:.0f}/s "
+              f"-> ratio {v['ratio']:.2f}x  (goal >= 1.8x and >= 2500/s)", flush=True)
+    if "token-entropies" in sections and args.backend == "hf":
+        t = res["token_entropies"] = bench_token_entropies(args)
+        print(f"--token-entropies ({t['model']}, {t['samples']} samples, {t['tokens']} tokens): "
+              f"{t['token_entropies_s']:.2f}s with / {t['plain_s']:.2f}s without -> ratio {t['ratio']:.3f}; "
+              f"same samples {t['same_samples']}/{t['samples']}", flush=True)
+    if "pipeline" in sections:
         p = res["pipeline"] = bench_pipeline(args)
         goal = 1.10 if args.backend == "hf" else 1.05
         print(f"pipeline ({p['backend']}, {p['model']}, {p['samples']} samples, {p['tokens']} tokens): "

@@ -1,7 +1,13 @@
-"""`entropykit passk` (sample + verify + pass@k) and `entropykit passk compare`."""
+"""`entropykit passk` (sample + verify + pass@k) and `entropykit passk compare`.
+
+Option defaults come from `PasskConfig` (`_D`), and every check is `PasskConfig.validate()`:
+this layer only maps options to the config. --out cannot be a click-required option (`passk
+compare` shares this group and would then need it too), so the usage line says it instead.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -9,7 +15,9 @@ from typing import List, Optional
 import typer
 
 from entropykit.errors import UserError
-from entropykit.io import ensure_writable_dir, ensure_writable_parent
+from entropykit.evalkit.config import PasskConfig
+
+_D = {f.name: f.default for f in dataclasses.fields(PasskConfig)}
 
 
 def _fail(msg: str) -> None:
@@ -18,106 +26,113 @@ def _fail(msg: str) -> None:
 
 
 def _console():
-    try:
-        from entropykit.progress import console
+    from entropykit.progress import console
 
-        return console
-    except ImportError:  # pragma: no cover
-        from rich.console import Console
-
-        return Console(stderr=True)
+    return console
 
 
 passk_app = typer.Typer(
     invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="Sample n answers per problem, verify them with math-verify, report unbiased pass@k.",
+    subcommand_metavar="[compare RUN_DIR...]",
+    help="Sample n answers per problem, verify them with math-verify, report unbiased pass@k.\n\n"
+         "--k alone is enough: `--k 16` samples n = 16 per problem and reports pass@1, 2, 4, 8, 16. "
+         "Rerun the same command after a kill or Ctrl-C to resume. To scale out, run `--shard I/N` "
+         "for I = 0..N-1 (one process per GPU or node) into the same --out folder.",
 )
 
 
 @passk_app.callback()
 def passk(
     ctx: typer.Context,
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (required): samples*.jsonl, summary.json, problems.jsonl, passk.html"),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="embedded alias (smollm2-135m), local HF folder, .gguf file or hub id"),
     benchmark: Optional[List[str]] = typer.Option(None, "--benchmark", "-b", help="math500, aime24, aime25, amc23, gsm8k, easy, or a local .jsonl/.json/.parquet/.csv file or folder (repeatable)"),
-    n: Optional[int] = typer.Option(None, "--n", help="samples per problem (default: the largest k)"),
-    k: Optional[str] = typer.Option(None, "--k", help="k values: '1,2,4,8' or one number K meaning 1,2,4,...,K (default: powers of two up to n)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="run folder (samples.jsonl, summary.json, problems.jsonl, passk.html)"),
-    temperature: float = typer.Option(0.6, "--temperature"),
-    top_p: float = typer.Option(0.95, "--top-p"),
-    max_tokens: int = typer.Option(8192, "--max-tokens"),
-    seed: int = typer.Option(0, "--seed", help="base seed; sample seeds derive from (seed, benchmark, problem, index)"),
-    backend: str = typer.Option("auto", "--backend", help="auto (vllm when importable with a GPU), vllm or hf"),
-    prompt_template: Optional[str] = typer.Option(None, "--prompt-template", help="with {problem}; default: the problem + the paper's 'reason step by step ... \\boxed{}' suffix"),
+    k: Optional[str] = typer.Option(None, "--k", help="k values for pass@k: '1,2,4,8', or one number K meaning 1,2,4,...,K. Alone it is enough: n defaults to the largest k"),
+    n: Optional[int] = typer.Option(None, "--n", help="samples per problem (default: the largest k; 1 without --k)"),
+    temperature: float = typer.Option(_D["temperature"], "--temperature", help="sampling temperature (the paper's eval)"),
+    top_p: float = typer.Option(_D["top_p"], "--top-p", help="nucleus sampling (the paper's eval)"),
+    max_tokens: int = typer.Option(_D["max_tokens"], "--max-tokens", help="max response tokens (the paper's 8K)"),
+    seed: int = typer.Option(_D["seed"], "--seed", help="base seed; sample seeds derive from (seed, benchmark, problem, index)"),
+    backend: str = typer.Option(_D["backend"], "--backend", help="auto (vllm when importable with a GPU), vllm or hf"),
+    prompt_template: Optional[str] = typer.Option(None, "--prompt-template", help="with {problem} (default: the problem + the paper's 'reason step by step ... \\boxed{}' suffix)"),
     chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="apply the tokenizer's chat template (default: when it has one)"),
-    from_samples: Optional[Path] = typer.Option(None, "--from-samples", help="verify and score existing records (problem_id, response, answer[, benchmark]) without a model"),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: sample share I (0..N-1) of N; run all N (one per GPU/node, same other options) into one --out; the last to finish writes the summary"),
+    token_entropies: bool = typer.Option(_D["token_entropies"], "--token-entropies/--no-token-entropies", help="record each sample's per-token entropy and log-prob while sampling (fields of `entropykit score`, so `analyze` needs no rescoring); transformers backend"),
+    from_samples: Optional[Path] = typer.Option(None, "--from-samples", help="verify and score existing records (problem_id, response, answer[, benchmark]; a JSONL file or a run folder) without a model"),
     columns: Optional[str] = typer.Option(None, "--columns", help="column mapping for local benchmark files, e.g. problem=question,answer=final,id=idx"),
     limit: Optional[int] = typer.Option(None, "--limit", help="use only the first N problems of each benchmark"),
-    timeout: float = typer.Option(5.0, "--verify-timeout", help="hard time limit per answer check, seconds"),
+    timeout: float = typer.Option(_D["timeout_s"], "--verify-timeout", help="hard time limit per answer check, seconds"),
     workers: Optional[int] = typer.Option(None, "--verify-workers", help="verifier processes (default: all cores; half of them while the transformers backend generates; 0: in this process, no time limit)"),
-    grader: str = typer.Option("entropykit", "--grader", help="entropykit (a stated answer only; see evalkit/README.md) or mathverify-default (Math-Verify's own extraction, to reproduce other papers)"),
-    batch_size: int = typer.Option(16, "--batch-size", help="transformers backend: sequences per batch"),
-    tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", "--tp", help="vLLM: GPUs per engine"),
-    data_parallel_size: int = typer.Option(1, "--data-parallel-size", "--dp", help="vLLM: engine replicas"),
-    html: bool = typer.Option(True, "--html/--no-html", help="write passk.html"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    grader: str = typer.Option(_D["grader"], "--grader", help="entropykit (a stated answer only; see evalkit/README.md) or mathverify-default (Math-Verify's own extraction, to reproduce other papers)"),
+    batch_size: int = typer.Option(_D["batch_size"], "--batch-size", help="transformers backend: sequences per batch"),
+    tensor_parallel_size: int = typer.Option(_D["tensor_parallel_size"], "--tensor-parallel-size", "--tp", help="vLLM: GPUs per engine"),
+    data_parallel_size: int = typer.Option(_D["data_parallel_size"], "--data-parallel-size", "--dp", help="vLLM: engine replicas on this machine (untested here, no GPUs; --shard is the tested way to scale out)"),
+    html: bool = typer.Option(_D["html"], "--html/--no-html", help="write passk.html"),
+    quiet: bool = typer.Option(_D["quiet"], "--quiet", "-q", help="no progress bar or log lines"),
 ) -> None:
     """Sample, verify and score; resumable (rerun the same command after a kill)."""
     if ctx.invoked_subcommand is not None:
         return
+    names = {"k": "ks", "benchmark": "benchmarks", "timeout": "timeout_s", "workers": "workers"}
+    given = {names.get(key, key): v for key, v in ctx.params.items() if v is not None}
+    for key in ("out", "from_samples"):
+        if key in given:
+            given[key] = str(given[key])
+    if "benchmarks" in given:
+        given["benchmarks"] = list(given["benchmarks"])
     try:
-        _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, backend, prompt_template, chat,
-               from_samples, columns, limit, timeout, workers, batch_size, tensor_parallel_size, data_parallel_size,
-               html, quiet, grader)
+        _passk(PasskConfig(**given))
     except UserError as e:
         _fail(str(e))
 
 
-def _passk(model, benchmark, n, k, out, temperature, top_p, max_tokens, seed, backend, prompt_template, chat,
-           from_samples, columns, limit, timeout, workers, batch_size, tp, dp, html, quiet, grader="entropykit") -> None:
+def _passk(cfg: PasskConfig) -> None:
+    from entropykit.io import ensure_writable_dir
+
+    cfg.validate()
+    ensure_writable_dir(cfg.out, create=False)  # before any model load or sampling; nothing created yet
     console = _console()
-    log = (lambda s: None) if quiet else (lambda s: console.print(f"[dim]{s}[/dim]"))
-    if out is None:
-        raise UserError("--out DIR is required")
-    if timeout <= 0:
-        raise UserError("--verify-timeout must be positive")
-    if workers is not None and workers < 0:
-        raise UserError("--verify-workers must be >= 0")
-    if from_samples is not None:
-        if model or benchmark:
-            raise UserError("--from-samples scores existing samples: drop --model/--benchmark")
-        ensure_writable_dir(out, create=False)  # before any work
+    log = (lambda s: None) if cfg.quiet else (lambda s: console.print(f"[dim]{s}[/dim]", highlight=False))
+    if cfg.from_samples is not None:
         from entropykit.evalkit.runner import score_samples
 
-        summary = score_samples(str(from_samples), k, str(out), timeout_s=timeout, workers=workers, html=html, log=log,
-                                grader=grader)
+        summary = score_samples(cfg.from_samples, cfg.ks, cfg.out, timeout_s=cfg.timeout_s, workers=cfg.workers,
+                                html=cfg.html, log=log, grader=cfg.grader)
     else:
-        if not model:
-            raise UserError("--model is required (or --from-samples FILE)")
-        if not benchmark:
-            raise UserError("--benchmark is required (e.g. --benchmark math500)")
-        ensure_writable_dir(out, create=False)  # before any work
-        from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, run_passk
+        from entropykit.evalkit.runner import PasskInterrupted, run_passk
 
-        cfg = PasskConfig(
-            model=model, benchmarks=list(benchmark), out=str(out), n=n, ks=k, temperature=temperature, top_p=top_p,
-            max_tokens=max_tokens, seed=seed, backend=backend, prompt_template=prompt_template or DEFAULT_TEMPLATE,
-            chat=chat, columns=columns, limit=limit, timeout_s=timeout, workers=workers, batch_size=batch_size,
-            tensor_parallel_size=tp, data_parallel_size=dp, html=html, quiet=quiet, grader=grader,
-        )
-        summary = run_passk(cfg, log=log)
+        if cfg.n is None and cfg.ks is None:
+            log("sampling n=1 per problem (pass@1 only): give --k K for pass@1..K from K samples per problem")
+        try:
+            summary = run_passk(cfg, log=log)
+        except PasskInterrupted as e:
+            print(f"entropykit: {e}", file=sys.stderr)
+            raise typer.Exit(130)
         st = summary.get("_stats", {})
         if st.get("generated"):
             log(f"generated {st['generated']} samples ({st['tokens']} tokens) in {st['wall_time_s']:.1f}s; "
                 f"reused {st['reused']}")
+        if not summary.get("complete", True):
+            missing = ", ".join(f"shard {s} ({c})" for s, c in summary["missing"].items())
+            console.print(f"shard {cfg.shard}: its samples are saved. summary.json waits for "
+                          f"{summary['num_missing']} of {summary['num_jobs']} samples from {missing}; the last "
+                          f"shard to finish writes it (or rerun any shard's command once they are done)",
+                          highlight=False)
+            return
     from rich.console import Console
 
-    from entropykit.evalkit.report import print_table  # numpy: not on the argument-error path
+    from entropykit.evalkit.report import print_table
 
     print_table(summary, Console())
-    written = ["summary.json", "problems.jsonl"] + (["passk.html"] if html else [])
-    log(f"wrote {', '.join(str(Path(out) / w) for w in written)}")
+    for name, b in summary["benchmarks"].items():
+        if b.get("n_per_problem"):
+            per = ", ".join(f"n={k} ({v} problems)" for k, v in b["n_per_problem"].items())
+            console.print(f"{name}: uneven samples per problem: {per}; each problem's pass@k uses its own n",
+                          highlight=False)
+    written = ["summary.json", "problems.jsonl"] + (["passk.html"] if cfg.html else [])
+    log(f"wrote {', '.join(str(Path(cfg.out) / w) for w in written)}")
 
 
 @passk_app.command("compare")
@@ -128,11 +143,13 @@ def compare(
     max_samples: int = typer.Option(2000, "--max-samples", help="responses per run used for test-time dynamics"),
 ) -> None:
     """Overlay pass@k curves (base vs RL): crossover k per benchmark and test-time dynamics per model."""
-    from entropykit.evalkit.report import compare_runs, print_compare
+    from entropykit.io import ensure_writable_parent
 
     try:
+        ensure_writable_parent(out, create=False)  # before reading the runs; nothing created yet
+        from entropykit.evalkit.report import compare_runs, print_compare
+
         lab = [s.strip() for s in labels.split(",")] if labels else None
-        ensure_writable_parent(out, create=False)  # before any work (its .json twin goes in the same folder)
         report = compare_runs([str(d) for d in dirs], str(out), labels=lab, max_samples=max_samples)
     except UserError as e:
         _fail(str(e))
@@ -144,4 +161,4 @@ def compare(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(passk_app, name="passk")
+    app.add_typer(passk_app, name="passk", options_metavar="--out DIR [OPTIONS]")

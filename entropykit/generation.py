@@ -12,7 +12,8 @@ The contract every backend keeps (callers never look behind it):
 - `Completion.token_ids` are exactly the tokens the model sampled, including the
   end-of-sequence token when it stopped on one (`finish_reason == "stop"`); `text` is their
   decoding without that token. A trainer trains on `token_ids` as they are.
-- `Generator`: `generate`, `stream`, `sync_weights` (after a policy update), `close`.
+- `Generator`: `generate`, `stream` (each sample as soon as it is finished, on every backend),
+  `sync_weights` (after a policy update), `close`, and the `tokenizer` of its token ids.
 - `choose_backend` is the one place that turns "auto" into a backend; `make_generator` builds it.
 - With `SamplingConfig(token_stats=True)` the transformers backend also returns each token's
   log-prob and the full-vocabulary entropy of the temperature-1 distribution (what `score` and
@@ -40,6 +41,7 @@ class Generator(Protocol):
     """What callers (passk, the trainer) may use of a sampling backend."""
 
     backend_name: str
+    tokenizer: object  # the tokenizer `Completion.token_ids` belong to (e.g. to map ids to text spans)
 
     def generate(
         self,
@@ -117,18 +119,24 @@ class HFGenerator:
         return out  # type: ignore[return-value]
 
     def stream(self, prompts, sampling, seeds=None, *, progress=None):
-        """Batches of `batch_size` samples in job order (prompt-major); each batch's samples are
-        yielded when the batch finishes."""
+        """Batches of `batch_size` samples in job order (prompt-major); each sample is yielded as
+        soon as its row of the batch has finished (sampled a stop token or reached max_tokens),
+        while the rest of the batch goes on. A row's tokens depend on its seed alone, so when it
+        is yielded changes nothing (module docstring)."""
         seeds = check_seeds(prompts, sampling, seeds)
         ids = [encode_prompt(self.lm.tokenizer, p, self.chat) for p in prompts]
         jobs = [(i, j, seed) for i, ss in enumerate(seeds) for j, seed in enumerate(ss)]
         for start in range(0, len(jobs), self.batch_size):
             chunk = jobs[start : start + self.batch_size]
-            comps = self._generate_batch([ids[i] for i, _, _ in chunk], [s for _, _, s in chunk], sampling)
-            for (i, j, _), comp in zip(chunk, comps):
-                yield i, j, comp
-            if progress is not None:
-                progress(len(chunk))
+            for row, comp in self._stream_batch([ids[i] for i, _, _ in chunk], [s for _, _, s in chunk], sampling):
+                yield chunk[row][0], chunk[row][1], comp
+                if progress is not None:
+                    progress(1)
+
+    @property
+    def tokenizer(self):
+        """The tokenizer that `Completion.token_ids` belong to."""
+        return self.lm.tokenizer
 
     def sync_weights(self, named=None, folder=None) -> None:
         """Nothing to do: this backend samples the live policy module itself."""
@@ -137,7 +145,12 @@ class HFGenerator:
         """Nothing to free beyond the model, which the caller owns."""
 
     @torch.no_grad()
-    def _generate_batch(self, encoded: list[list[int]], seeds: list[int], sp: SamplingConfig) -> list[Completion]:
+    def _stream_batch(self, encoded: list[list[int]], seeds: list[int], sp: SamplingConfig) -> Iterator[tuple[int, Completion]]:
+        """Sample one batch; yield (row, Completion) for each row as soon as it has finished.
+
+        Finished rows keep being fed a pad token (their outputs are ignored), so the batch's
+        shapes, and with them the other rows' numbers, do not depend on when rows finish.
+        """
         from entropykit.entropy import entropy_and_logprobs
 
         lm, tok = self.lm, self.lm.tokenizer
@@ -157,9 +170,17 @@ class HFGenerator:
         generated: list[list[int]] = [[] for _ in range(b)]
         stats: list[tuple[list[float], list[float]]] = [([], []) for _ in range(b)]
         done = [False] * b
-        finish = ["length"] * b
+
+        def finished(r: int, reason: str) -> Completion:
+            g = generated[r]
+            body = g[:-1] if reason == "stop" else g
+            lp, h = stats[r]
+            return Completion(text=tok.decode(body, skip_special_tokens=True), token_ids=g, finish_reason=reason,
+                              seed=seeds[r], logprobs=lp if sp.token_stats else None,
+                              entropies=h if sp.token_stats else None)
+
         out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-        for _ in range(sp.max_tokens):
+        for t in range(sp.max_tokens):
             logits = out.logits[:, -1, :].float()
             if sp.temperature == 0:
                 next_t = logits.argmax(-1)
@@ -169,6 +190,7 @@ class HFGenerator:
             next_ids = next_t.tolist()  # one host sync per step
             if sp.token_stats:  # the raw (temperature-1) distribution, as `score` computes it
                 logp, ent = (x.tolist() for x in entropy_and_logprobs(logits, next_t))
+            stopped = []
             for r in range(b):
                 if done[r]:
                     continue
@@ -178,21 +200,22 @@ class HFGenerator:
                     stats[r][0].append(logp[r])
                     stats[r][1].append(ent[r])
                 if tid in self.eos_ids:
-                    done[r], finish[r] = True, "stop"
+                    done[r] = True
+                    stopped.append(r)
+            for r in stopped:
+                yield r, finished(r, "stop")
             if all(done):
+                return
+            if t == sp.max_tokens - 1:  # no forward pass for a token that will not be sampled
                 break
             step = torch.tensor([[t if not d else pad] for t, d in zip(next_ids, done)], device=lm.device)
             mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype, device=lm.device)], dim=1)
             positions = positions[:, -1:] + 1
             out = lm.model(input_ids=step, attention_mask=mask, position_ids=positions,
                            use_cache=True, **_cache_kwargs(lm.model, out))
-        comps = []
-        for g, f, s, (lp, h) in zip(generated, finish, seeds, stats):
-            body = g[:-1] if f == "stop" else g
-            comps.append(Completion(text=tok.decode(body, skip_special_tokens=True), token_ids=g, finish_reason=f,
-                                    seed=s, logprobs=lp if sp.token_stats else None,
-                                    entropies=h if sp.token_stats else None))
-        return comps
+        for r in range(b):
+            if not done[r]:
+                yield r, finished(r, "length")
 
 
 def check_seeds(prompts: Sequence[str], sampling: SamplingConfig, seeds) -> list[list[int]]:

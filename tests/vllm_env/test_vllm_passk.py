@@ -35,8 +35,8 @@ def gen(tiny):
     g.close()
 
 
-def _records(d):
-    return [json.loads(line) for line in (d / "samples.jsonl").read_text().splitlines() if line.strip()]
+def _records(d, name="samples.jsonl"):
+    return [json.loads(line) for line in (d / name).read_text().splitlines() if line.strip()]
 
 
 def test_seeds_same_seed_same_text(gen):
@@ -101,3 +101,22 @@ def test_passk_with_vllm_records_and_resume(gen, tiny, tmp_path):
     # the dropped records came back identical
     for r in recs[4:]:
         assert resumed[(r["problem_id"], r["sample_idx"])] == r
+
+
+def test_passk_vllm_shards_merge_to_the_unsharded_run(gen, tiny, tmp_path):
+    """--shard I/N on vLLM (one request per job, jobs dealt round-robin): two shards into one
+    folder give an unsharded run's samples; the first shard to finish writes no summary."""
+    from entropykit.evalkit.runner import PasskConfig, run_passk
+
+    base = dict(model=tiny, benchmarks=["easy"], limit=3, n=3, max_tokens=8, backend="vllm", temperature=1.0,
+                top_p=0.95, quiet=True, html=False, workers=1)
+    ref = run_passk(PasskConfig(out=str(tmp_path / "ref"), **base), generator=gen)
+    run = tmp_path / "run"
+    first = run_passk(PasskConfig(out=str(run), shard="1/2", **base), generator=gen)
+    assert first["complete"] is False and first["missing"] == {"0/2": 5}
+    assert not (run / "summary.json").exists()
+    last = run_passk(PasskConfig(out=str(run), shard="0/2", **base), generator=gen)
+    assert last["benchmarks"] == ref["benchmarks"]
+    merged = _records(run, "samples.shard-0-of-2.jsonl") + _records(run, "samples.shard-1-of-2.jsonl")
+    key = lambda r: (r["problem_id"], r["sample_idx"])  # noqa: E731
+    assert sorted(merged, key=key) == sorted(_records(tmp_path / "ref"), key=key)
