@@ -41,16 +41,20 @@ def demo_steps(out: Path, problems: int, samples: int, max_tokens: int) -> list[
     sample_file = str(resources.files("entropykit") / "data" / "sample_responses.jsonl")
     ref = str(out / "math500_reference.jsonl")
     gen = ["--model", "smollm2-135m", "--benchmark", "math500", "--limit", str(problems), "--n", str(samples),
-           "--max-tokens", str(max_tokens), "--batch-size", "8"]
+           "--max-tokens", str(max_tokens), "--batch-size", "8",
+           "--token-entropies"]  # recorded while sampling: analyze then loads no model and rescores nothing
     return [
-        ("1/6 score: per-token entropy of the bundled sample responses", ["score", sample_file, "--out", str(out / "scores.jsonl")]),
-        (f"2/6 passk: {samples} samples at temperature 0.6 on {problems} MATH-500 problems, math-verify, pass@k",
+        ("1/7 score: per-token entropy of the bundled sample responses", ["score", sample_file, "--out", str(out / "scores.jsonl")]),
+        ("2/7 passk on the bundled easy arithmetic: pass@k rises with k even where pass@1 is low",
+         ["passk", "--model", "smollm2-135m", "--benchmark", "easy", "--limit", "10", "--k", "8", "--max-tokens", "64",
+          "--out", str(out / "passk-easy")]),
+        (f"3/7 passk: {samples} samples at temperature 0.6 on {problems} MATH-500 problems, math-verify, pass@k",
          ["passk", *gen, "--temperature", "0.6", "--out", str(out / "passk-t0.6")]),
-        (f"3/6 passk: the same at temperature 1.0", ["passk", *gen, "--temperature", "1.0", "--out", str(out / "passk-t1.0")]),
-        ("4/6 analyze the t=0.6 samples with the model that wrote them (rare: vs the reference solutions)",
+        (f"4/7 passk: the same at temperature 1.0", ["passk", *gen, "--temperature", "1.0", "--out", str(out / "passk-t1.0")]),
+        ("5/7 analyze the t=0.6 samples with the model that wrote them (rare: vs the reference solutions)",
          ["analyze", str(out / "passk-t0.6" / "samples.jsonl"), "--base", ref, "--out", str(out / "analysis-t0.6"), "--clusters", "4"]),
-        ("5/6 analyze the t=1.0 samples", ["analyze", str(out / "passk-t1.0" / "samples.jsonl"), "--out", str(out / "analysis-t1.0")]),
-        ("6/6 analyze compare: test-time dynamics of the two (paper Figure 8)",
+        ("6/7 analyze the t=1.0 samples", ["analyze", str(out / "passk-t1.0" / "samples.jsonl"), "--out", str(out / "analysis-t1.0")]),
+        ("7/7 analyze compare: test-time dynamics of the two (paper Figure 8)",
          ["analyze", "compare", str(out / "analysis-t0.6"), str(out / "analysis-t1.0"), "--labels", "t=0.6,t=1.0",
           "--out", str(out / "compare.html")]),
     ]
@@ -64,8 +68,8 @@ def register(app: typer.Typer) -> None:
         samples: int = typer.Option(4, help="Samples per problem and temperature."),
         max_tokens: int = typer.Option(256, help="Max new tokens per sample."),
     ) -> None:
-        """Run score -> passk (two temperatures) -> analyze -> analyze compare on the embedded SmolLM2-135M
-        (a few minutes on 2 CPU cores)."""
+        """Run score -> passk (easy set; MATH-500 at two temperatures) -> analyze -> analyze compare on the
+        embedded SmolLM2-135M (about 4 minutes on 2 CPU cores)."""
         from entropykit.io import ensure_writable_dir
 
         ensure_writable_dir(out)
@@ -75,5 +79,5 @@ def register(app: typer.Typer) -> None:
             console.print("$ entropykit " + " ".join(argv), style="dim")
             app(args=argv, standalone_mode=False)
         console.rule("[bold]done")
-        console.print(f"open {out / 'analysis-t0.6' / 'report.html'}, {out / 'compare.html'} and "
-                      f"{out / 'passk-t0.6' / 'passk.html'} in a browser")
+        console.print(f"open {out / 'analysis-t0.6' / 'report.html'}, {out / 'compare.html'}, "
+                      f"{out / 'passk-easy' / 'passk.html'} and {out / 'passk-t0.6' / 'passk.html'} in a browser")

@@ -17,7 +17,7 @@ with examples, is documented in ``evalkit/README.md``; in short:
    the whole response is one value (``1/2``, ``$\frac13$``, ``(B)``, ``3 * 4``), or its last
    sentence ends with one math span (``we find that $x < 3$``), or its last line ends with
    ``= VALUE``, ``is/are/was/equals VALUE`` or a quantity verb (``has``, ``needs``, ``costs``,
-   ...) and VALUE (a number or a LaTeX value, optionally followed by up to three unit words).
+   ...) and VALUE (or "a total of VALUE") (a number or a LaTeX value, optionally followed by up to three unit words).
    An unfinished calculation (``3 + 4 =``, ``there are 5 + 5``, ``we get $4 + 6$``) or a bare
    trailing expression (``so we multiply 3 * 4``) never counts.
 4. A response cut off at the token limit (``finish_reason == "length"``) is graded only on an
@@ -37,7 +37,7 @@ __all__ = ["Extraction", "extract_final_answer", "extract_answer", "normalize_an
            "MAX_SEARCH_CHARS"]
 
 # Bumped whenever the policy changes what is extracted: persistent verdict caches key on it.
-POLICY_VERSION = "entropykit-extract-3"
+POLICY_VERSION = "entropykit-extract-4"
 MAX_SEARCH_CHARS = 200_000
 _MAX_BOXES_TRIED = 64  # from the end; bounds the work on text full of unclosed boxes
 _MAX_STATEMENTS_TRIED = 64
@@ -420,6 +420,7 @@ _BARE = re.compile(r"\s*(?P<value>" + _VALUE + r"|\(?[A-J]\)?)\s*(?:pct\b)?\s*\.
 _CLOSING = re.compile(
     r"(?:=|:|\b(?:is|are|was|were|equals|be|has|have|had|needs?|costs?|gets?|got|makes?|earns?|earned|pays?|paid"
     r"|spends?|spent|remains?)\b)\s*"
+    r"(?:(?:a\s+)?total\s+of\s+)?"  # "Tom has a total of 10 balls."
     r"(?P<value>" + _VALUE + r")"
     r"(?P<units>(?:\s+(?:\\text\{[^{}\n]*\}|[A-Za-z][A-Za-z^0-9]*)){0,3})"
     r"[\s.!*$]*(?:\\\]|\\\))?[\s.!*$]*$"
