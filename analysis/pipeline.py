@@ -628,8 +628,8 @@ def print_summary(summary: dict, console=None) -> None:
                   f"{sc['scored']} scored, {sc['reused_from_cache']} from cache)")
     t = Table(title=f"{summary['num_responses']} responses ({summary['num_prompts']} prompts), {summary['num_tokens']} tokens, "
                     f"mean entropy {summary['mean_entropy']:.3f} nats", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("vs the rest", "responses", "mean diff [95% CI]", "p Wilcoxon", "p t", "pooled diff (n)"):
-        t.add_column(col, justify="left" if col == "vs the rest" else "right", no_wrap=col in ("vs the rest", "responses"))
+    for col in ("vs the rest", "responses (prompts)", "mean diff [95% CI]", "p Wilcoxon", "p t", "pooled diff (n)"):
+        t.add_column(col, justify="left" if col == "vs the rest" else "right", no_wrap=col in ("vs the rest", "responses (prompts)"))
     rows = (("pivotal", "pivotal words"), ("reflection", "reflective sent."), ("rare", "rare sentences"))
     for name, label in rows:
         c = summary.get(name)
@@ -638,9 +638,10 @@ def print_summary(summary: dict, console=None) -> None:
         pr = c["per_response"]
         ci = pr.get("ci95")
         diff = _fmt(pr.get("mean_diff"), "{:+.3f}") + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
-        t.add_row(label, str(pr["responses"]), diff, _p(pr["p_value"]), _p(pr["p_value_t"]),
+        t.add_row(label, f"{pr['responses']} ({pr.get('prompts', '-')})", diff, _p(pr["p_value"]), _p(pr["p_value_t"]),
                   f"{_fmt(c['diff'], '{:+.3f}')} ({c['count']})")
     t.caption = ("nats; per response: mean of (group mean - other mean) within each response that has both; "
+                 "p: over responses, or over per-prompt means when prompts have several responses; "
                  "CI: cluster bootstrap over prompts and responses; pooled: descriptive only")
     console.print(t)
     for name, _ in rows:

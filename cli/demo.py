@@ -46,7 +46,7 @@ def demo_steps(out: Path, problems: int, samples: int, max_tokens: int) -> list[
     return [
         ("1/7 score: per-token entropy of the bundled sample responses", ["score", sample_file, "--out", str(out / "scores.jsonl")]),
         ("2/7 passk on the bundled easy arithmetic: pass@k rises with k even where pass@1 is low",
-         ["passk", "--model", "smollm2-135m", "--benchmark", "easy", "--limit", "10", "--k", "8", "--max-tokens", "64",
+         ["passk", "--model", "smollm2-135m", "--benchmark", "easy", "--limit", "10", "--k", "8", "--max-tokens", "160",
           "--out", str(out / "passk-easy")]),
         (f"3/7 passk: {samples} samples at temperature 0.6 on {problems} MATH-500 problems, math-verify, pass@k",
          ["passk", *gen, "--temperature", "0.6", "--out", str(out / "passk-t0.6")]),
