@@ -233,7 +233,8 @@ def _length_figure(go, name: str, recs: list[dict]):
 def _settings_table(summary: dict) -> str:
     rows = [("model", summary.get("model"))]
     for k, v in (summary.get("sampling") or {}).items():
-        rows.append((k, v))
+        if k != "model":  # already the first row
+            rows.append((k, v))
     cells = "".join(f"<tr><th>{_e(k)}</th><td class='l'><code>{_e(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)}</code></td></tr>"
                     for k, v in rows)
     return f"<h2>Settings</h2><table class='settings'>{cells}</table>"
