@@ -75,14 +75,12 @@ def compare_metric(rows_a, rows_b, key: str, *, n_boot: int = 2000, seed: int = 
     rng = np.random.default_rng(seed)
     out: dict = {"metric": key}
     reps = {}
-    for name, rows in (("a", rows_a), ("b", rows_b)):
-        v, p = _values(rows, key)
+    (va, pa), (vb, pb) = _values(rows_a, key), _values(rows_b, key)
+    for name, v, p in (("a", va, pa), ("b", vb, pb)):
         out[name] = {"responses": int(v.size), "prompts": int(len(set(p.tolist()))), "mean": float(v.mean()) if v.size else None, "ci95": None}
         if out[name]["prompts"] >= MIN_PROMPTS:
             reps[name] = hierarchical_bootstrap_means(v, p, n_boot, rng)
             out[name]["ci95"] = _ci(reps[name])
-    va, pa = _values(rows_a, key)
-    vb, pb = _values(rows_b, key)
     out["diff"] = (out["b"]["mean"] - out["a"]["mean"]) if va.size and vb.size else None
     out["diff_ci95"] = out["p_value"] = None
     shared = sorted(set(pa.tolist()) & set(pb.tolist()))

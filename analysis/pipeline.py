@@ -10,7 +10,6 @@ pooled token/sentence figures stay, labelled descriptive.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -165,11 +164,8 @@ def score_tokens(cfg: AnalyzeConfig, records: Sequence[dict], scorer: ScorerChoi
     # entropies taken from the records are kept apart from what we scored (never reused as a scoring cache)
     keys = [("records:" if i in given_set else "") + cache_key(scorer.model, r["prompt"], r["response"], cfg.chat)
             for i, r in enumerate(records)]
-    parts: dict[int, TokenTable] = {}
-    if given:
-        t = _arrays_table([records[i] for i in given])
-        for j, i in enumerate(given):
-            parts[i] = t.select([j])
+    parts = [_arrays_table([records[i] for i in given])]  # responses in `given` order, then `todo` order
+    parts[0].keys = [keys[i] for i in given]
     reused = 0
     if todo:
         cached = read_token_table(out / TOKENS_FILE)
@@ -197,10 +193,8 @@ def score_tokens(cfg: AnalyzeConfig, records: Sequence[dict], scorer: ScorerChoi
 
         scored, reused = score_with_cache([records[i] for i in todo], [keys[i] for i in todo], score_fn, cache,
                                           chunk_records=cfg.chunk_records, progress=advance)
-        for j, i in enumerate(todo):
-            parts[i] = scored.select([j])
-    table = TokenTable.concat([parts[i] for i in range(len(records))])
-    table.keys = keys
+        parts.append(scored)
+    table = TokenTable.concat(parts).select(np.argsort(given + todo))  # back to input order (keys too)
     write_token_table(out / TOKENS_FILE, table, {"model": scorer.model, "chat": cfg.chat, "top_k_requested": cfg.top_k})
     info = {"from_records": len(given), "scored": len(todo) - reused, "reused_from_cache": reused,
             "temperature": temps[0] if temps else 1.0, "top_k": table.top_k}
@@ -259,8 +253,8 @@ def response_tables(cfg: AnalyzeConfig, records: Sequence[dict], table: TokenTab
     def cat(parts, dtype):
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
-    lemma_counts = Counter(w for w, p in zip(word, cat(cols["pivotal"], bool)) if p)
     pivotal = cat(cols["pivotal"], bool)
+    lemma_counts = Counter(w for w, p in zip(word, pivotal) if p)
     common = pivotal & np.array([lemma_counts[w] >= cfg.min_word_count for w in word], dtype=bool)
     words = Words(response=cat(cols["response"], np.int64), start=cat(cols["start"], np.int64), end=cat(cols["end"], np.int64),
                   first_token=cat(cols["first_token"], np.int64), last_token=cat(cols["last_token"], np.int64),
@@ -362,12 +356,13 @@ def reflection(cfg: AnalyzeConfig, sents: Sequence[dict], prompts: np.ndarray, n
     return res
 
 
-def rare(cfg: AnalyzeConfig, sents: list[dict], base_inputs: Inputs, prompts: np.ndarray, n_resp: int,
-         prog: _Progress = _NULL_PROGRESS, timings: dict | None = None) -> tuple[dict, dict]:
-    """Rare behaviors: OUTPUTS sentences far (kNN cosine distance, SBERT) from every BASE sentence.
-    Marks ``rare``/``rarity`` on the sentence rows; returns ``(summary part, umap data)``."""
+def rare(cfg: AnalyzeConfig, sents: list[dict], base_inputs: Inputs, base_spans: Sequence[list], prompts: np.ndarray,
+         n_resp: int, prog: _Progress = _NULL_PROGRESS, timings: dict | None = None) -> tuple[dict, dict]:
+    """Rare behaviors: OUTPUTS sentences far (kNN cosine distance, SBERT) from every BASE sentence
+    (``base_spans``: `split_sentences` of each BASE response). Marks ``rare``/``rarity`` on the
+    sentence rows; returns ``(summary part, umap data)``."""
     timings = {} if timings is None else timings
-    base_sents = [rec["response"][s:e] for rec in base_inputs.records for s, e in split_sentences(rec["response"])]
+    base_sents = [rec["response"][s:e] for rec, spans in zip(base_inputs.records, base_spans) for s, e in spans]
     if not base_sents:
         raise UserError(f"{cfg.base}: no sentences found in the responses")
     study = [s for s in sents if s["mean_entropy"] is not None]
@@ -427,16 +422,17 @@ def _base_token_counter(scorer_model: str) -> Callable[[str], int | None]:
     return count
 
 
-def dynamics(cfg: AnalyzeConfig, resp_rows: list[dict], base_inputs: Inputs | None, lexicon: dict, patterns: tuple,
-             scorer_model: str) -> tuple[dict, list[dict]]:
-    """Test-time dynamics (paper section 6.2) per source; BASE responses counted with the
-    scorer's tokenizer (or their own ``num_tokens``)."""
+def dynamics(cfg: AnalyzeConfig, resp_rows: list[dict], base_inputs: Inputs | None, base_spans: Sequence[list],
+             lexicon: dict, patterns: tuple, scorer_model: str) -> tuple[dict, list[dict]]:
+    """Test-time dynamics (paper section 6.2) per source; BASE responses (sentence spans
+    ``base_spans``) counted with the scorer's tokenizer (or their own ``num_tokens``)."""
     base_rows = []
     if base_inputs is not None:
         count = _base_token_counter(scorer_model)
-        for rec in base_inputs.records:
+        for rec, spans in zip(base_inputs.records, base_spans):
             ntok = rec["num_tokens"] if rec["num_tokens"] is not None else count(rec["response"])
-            m = response_metrics(rec["response"], ntok, lexicon=lexicon, reflective=patterns, n=cfg.repetition_n)
+            m = response_metrics(rec["response"], ntok, lexicon=lexicon, reflective=patterns, n=cfg.repetition_n,
+                                 sentences=spans)
             base_rows.append({"id": rec["id"], "source": rec["source"], "prompt_key": rec["prompt_key"], **m,
                               "pivotal_per_1k": _per_1k(m["pivotal_count"], ntok), "reflective_per_1k": _per_1k(m["reflective_count"], ntok)})
     by_source: dict[str, list] = {}
@@ -462,13 +458,6 @@ def _language_warning(records: Sequence[dict]) -> str | None:
         return (f"{100 * (1 - latin / letters):.0f}% of the letters are not Latin: the pivotal lexicon and reflective "
                 "patterns are English (see --lexicon, --reflective)")
     return None
-
-
-def _json_float(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 # ---- the whole run ---------------------------------------------------------------------------------
@@ -505,9 +494,11 @@ def analyze(cfg: AnalyzeConfig) -> AnalysisResult:
         with timed("reflection_s", timings):
             refl = reflection(cfg, sents, prompts, n, prep.patterns)
         rare_res = umap_data = None
+        base_spans = []  # sentence spans of the BASE responses: split once, for rare and dynamics
         if prep.base_inputs is not None:
-            rare_res, umap_data = rare(cfg, sents, prep.base_inputs, prompts, n, prog, timings)
-    dyn, base_rows = dynamics(cfg, resp_rows, prep.base_inputs, prep.lexicon, prep.patterns, prep.scorer.model)
+            base_spans = [split_sentences(rec["response"]) for rec in prep.base_inputs.records]
+            rare_res, umap_data = rare(cfg, sents, prep.base_inputs, base_spans, prompts, n, prog, timings)
+    dyn, base_rows = dynamics(cfg, resp_rows, prep.base_inputs, base_spans, prep.lexicon, prep.patterns, prep.scorer.model)
     if not words.pivotal.any():
         warnings_.append(NO_PIVOTAL_HINT)
     elif piv["count"] == 0:

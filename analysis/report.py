@@ -21,7 +21,6 @@ import numpy as np
 from .page import fig_html, page
 
 
-
 def _e(x) -> str:
     return html.escape(str(x), quote=True)
 
@@ -218,6 +217,7 @@ def _pooled_row(label: str, c: dict) -> list:
 
 _POOLED_HEAD = ["group vs other", "group n", "other n", "mean H", "other H", "diff", "95% CI (i.i.d. bootstrap)", "Welch p",
                 "Mann-Whitney p", "Cohen's d"]
+
 
 def build_report(result) -> str:
     """The whole page as one string, from an `AnalysisResult`."""

@@ -46,7 +46,7 @@ def _flags(n: int, first: np.ndarray, last: np.ndarray, flag: int) -> np.ndarray
 def build_payload(result, indices: Sequence[int]) -> dict:
     """The view's data for responses ``indices``: ``{"meta": base64 gzip JSON, "bin": base64 gzip
     column bytes, "layout": ...}`` (see `render_js` for how the browser reads it)."""
-    table, words, cfg = result.table, result.words, result.config
+    table, words = result.table, result.words
     metas, texts = [], []
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("start", "len", "h", "lp", "flags", "nalt", "alt", "altp")}
     alt_index: dict[int, int] = {}

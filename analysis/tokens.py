@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from entropykit.io import atomic_path
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
+from entropykit.io import atomic_path
 
 TOKENS_FILE = "tokens.parquet"
 _META_KEY = b"entropykit"

@@ -78,8 +78,9 @@ def make_records(n: int, approx_tokens: int, seed: int, source: str) -> list[dic
 def math_records(n: int, approx_tokens: int, seed: int) -> list[dict]:
     """Responses of real LaTeX-heavy text: MATH-500 reference solutions concatenated to ~approx_tokens
     (page-size realism: template sentences would compress far better than model output)."""
-    sols = [json.loads(line)["solution"] for line in
-            (Path(__file__).resolve().parents[1] / "entropykit" / "data" / "benchmarks" / "math500.jsonl").read_text().splitlines()]
+    from entropykit.benchmarks import data_path
+
+    sols = [json.loads(line)["solution"] for line in data_path("math500.jsonl").read_text().splitlines()]
     rng = random.Random(seed)
     recs = []
     for i in range(n):

@@ -4,8 +4,9 @@
    scoring, summary/problems/HTML) over the backend's raw generate time for exactly the same
    requests (same prompts, seeds and batches). Goals: <= 1.10 (transformers), <= 1.05 (vLLM).
 2. Verification throughput: verdicts/s of the process pool (all cores) vs one process on
-   simple answers (the cache off, so every item is judged). Goals: >= 1.8x and >= 2,500/s on
-   2 cores. `bench/grading.py` measures the same on the grading corpus, with agreement tables.
+   simple answers (the cache off, so every item is judged), by `bench/grading.py`'s own
+   measurement, which also runs it on the grading corpus, with agreement tables. Goals: >= 1.8x
+   and >= 2,500/s on 2 cores.
 3. The cost of `--token-entropies` (transformers backend): the same requests (prompts, seeds,
    batches) generated with and without per-token entropies and log-probs, including the token
    spans (`entropykit.token_text`) passk records; alternated runs, best of each. Also checks that
@@ -28,30 +29,19 @@ from pathlib import Path
 
 
 def bench_verify(num: int, workers: int | None) -> dict:
-    from entropykit.verify import Verifier, default_workers
+    """bench/grading.py's simple-answers workload, measured by its `throughput` (one method for
+    both scripts' figures); the pool must give the one-process verdicts."""
+    from grading import simple_workload, throughput  # bench/ is sys.path[0] when this runs as a script
 
-    golds = [str(i) for i in range(num)]
-    preds = [f"so the total is \\boxed{{{i if i % 3 else i + 1}}}." for i in range(num)]
-    out = {}
-    with Verifier(workers=0, cache=False) as v:
-        v.verify(["1"], ["\\boxed{1}"])
-        t = time.perf_counter()
-        single = v.verify(golds, preds)
-        out["single_per_s"] = num / (time.perf_counter() - t)
-    w = workers or default_workers()
-    with Verifier(workers=w, cache=False) as v:
-        v.wait_ready()  # a worker still importing would count its start-up as verification time
-        v.verify([str(-i) for i in range(1, 2 * w + 1)], [f"\\boxed{{{-i}}}" for i in range(1, 2 * w + 1)])  # warm
-        t = time.perf_counter()
-        pooled = v.verify(golds, preds)
-        out["pool_per_s"] = num / (time.perf_counter() - t)
-    assert [x.correct for x in single] == [x.correct for x in pooled]
-    out["workers"] = w
-    out["ratio"] = out["pool_per_s"] / out["single_per_s"]
+    from entropykit.verify import default_workers
+
+    out = throughput(*simple_workload(num), workers or default_workers())
+    assert out["differences"] == 0, out
     return out
 
 
 def _model_and_jobs(args, tmp: Path):
+    """(model, jobs): run_passk's job list, (prompt, seed) problem-major with args.n samples each."""
     from entropykit.benchmarks import load_benchmark
     from entropykit.evalkit.runner import DEFAULT_TEMPLATE, format_problem
     from entropykit.generation import derive_seed
@@ -69,9 +59,8 @@ def _model_and_jobs(args, tmp: Path):
 
 
 def bench_pipeline(args) -> dict:
-    from entropykit.benchmarks import load_benchmark
-    from entropykit.evalkit.runner import DEFAULT_TEMPLATE, PasskConfig, format_problem, run_passk
-    from entropykit.generation import SamplingConfig, derive_seed, make_generator
+    from entropykit.evalkit.runner import PasskConfig, run_passk
+    from entropykit.generation import SamplingConfig, make_generator
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-passk-"))
     model, jobs = _model_and_jobs(args, tmp)
@@ -79,7 +68,6 @@ def bench_pipeline(args) -> dict:
     t = time.perf_counter()
     gen = make_generator(model, backend=args.backend, **kw)
     load_s = time.perf_counter() - t
-    bench = load_benchmark(args.benchmark, limit=args.problems)
     sp = SamplingConfig(n=1, temperature=args.temperature, top_p=0.95, max_tokens=args.max_tokens, seed=0)
 
     def raw() -> tuple[float, int]:
@@ -90,10 +78,10 @@ def bench_pipeline(args) -> dict:
                 chunk = jobs[s : s + args.batch_size]
                 comps = gen.generate([p for p, _ in chunk], sp, seeds=[[sd] for _, sd in chunk])
                 ntok += sum(len(c[0].token_ids) for c in comps)
-        else:  # one call for everything, as run_passk streams it
-            prompts = [p.problem for p in bench.problems]
-            prompts = [format_problem(DEFAULT_TEMPLATE, q) for q in prompts]
-            seeds = [[derive_seed(0, bench.name, p.id, j) for j in range(args.n)] for p in bench.problems]
+        else:  # one call for everything, one prompt per problem, as run_passk streams it
+            per_problem = [jobs[s : s + args.n] for s in range(0, len(jobs), args.n)]
+            prompts = [group[0][0] for group in per_problem]
+            seeds = [[sd for _, sd in group] for group in per_problem]
             for row in gen.generate(prompts, sp, seeds=seeds):
                 ntok += sum(len(c.token_ids) for c in row)
         return time.perf_counter() - t0, ntok

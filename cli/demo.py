@@ -22,9 +22,10 @@ from entropykit.progress import console
 def write_reference_solutions(out: Path, limit: int) -> Path:
     """The MATH-500 reference solutions of the first ``limit`` problems as analysis input
     (``{"id", "prompt", "response", "source": "reference"}`` per line)."""
-    src = resources.files("entropykit") / "data" / "benchmarks" / "math500.jsonl"
+    from entropykit.benchmarks import data_path
+
     rows = []
-    with src.open("r", encoding="utf-8") as fh:
+    with data_path("math500.jsonl").open("r", encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             if i >= limit:
                 break
@@ -50,7 +51,7 @@ def demo_steps(out: Path, problems: int, samples: int, max_tokens: int) -> list[
           "--out", str(out / "passk-easy")]),
         (f"3/7 passk: {samples} samples at temperature 0.6 on {problems} MATH-500 problems, math-verify, pass@k",
          ["passk", *gen, "--temperature", "0.6", "--out", str(out / "passk-t0.6")]),
-        (f"4/7 passk: the same at temperature 1.0", ["passk", *gen, "--temperature", "1.0", "--out", str(out / "passk-t1.0")]),
+        ("4/7 passk: the same at temperature 1.0", ["passk", *gen, "--temperature", "1.0", "--out", str(out / "passk-t1.0")]),
         ("5/7 analyze the t=0.6 samples with the model that wrote them (rare: vs the reference solutions)",
          ["analyze", str(out / "passk-t0.6" / "samples.jsonl"), "--base", ref, "--out", str(out / "analysis-t0.6"), "--clusters", "4"]),
         ("6/7 analyze the t=1.0 samples", ["analyze", str(out / "passk-t1.0" / "samples.jsonl"), "--out", str(out / "analysis-t1.0")]),

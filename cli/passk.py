@@ -75,7 +75,7 @@ def passk(
     """Sample, verify and score; resumable (rerun the same command after a kill)."""
     if ctx.invoked_subcommand is not None:
         return
-    names = {"k": "ks", "benchmark": "benchmarks", "timeout": "timeout_s", "workers": "workers"}
+    names = {"k": "ks", "benchmark": "benchmarks", "timeout": "timeout_s"}  # option -> PasskConfig field
     given = {names.get(key, key): v for key, v in ctx.params.items() if v is not None}
     for key in ("out", "from_samples"):
         if key in given:

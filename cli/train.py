@@ -138,20 +138,17 @@ def register(app: typer.Typer) -> None:
                 given["out"] = str(given["out"])
             cfg = TrainConfig(**given)
             ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
+        from entropykit.progress import console
+
         if verl_opts["engine"] == "verl":
-            from entropykit.progress import console
             from entropykit.train.verl_launch import VerlLaunch, launch_verl
 
+            sizes = {k: verl_opts[k] for k in ("nnodes", "gpus_per_node") if verl_opts[k] is not None}  # else VerlLaunch's
             launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
-                                extra=list(verl_opts["verl_arg"] or []))
-            if verl_opts["nnodes"] is not None:
-                launch.nnodes = verl_opts["nnodes"]
-            if verl_opts["gpus_per_node"] is not None:
-                launch.gpus_per_node = verl_opts["gpus_per_node"]
+                                extra=list(verl_opts["verl_arg"] or []), **sizes)
             launch_verl(cfg, launch, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))
             return
         from entropykit.train.loop import train
-        from entropykit.progress import console
 
         run = train(cfg, resume=resume is not None, log=lambda s: console.print(s, highlight=False, markup=False), progress=True)
         console.print(f"run folder: {run}  (dashboard: entropykit train report {run})", highlight=False)

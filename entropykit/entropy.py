@@ -67,9 +67,11 @@ def _entropy_and_logprobs_inplace(z: Tensor, targets: Tensor) -> tuple[Tensor, T
     return logp, entropy
 
 
-def _chunk_logits(
+def chunk_logits(
     hidden: Tensor, weight: Tensor, bias: Tensor | None, inv_temperature: float, softcap: float | None
 ) -> Tensor:
+    """Float32 logits of a chunk of hidden states [N, D] -> [N, V]: ``(hidden @ weight.T + bias)``,
+    soft-capped (``softcap * tanh(z / softcap)``) when the model does, times ``1 / T``."""
     logits = hidden @ weight.T
     if bias is not None:
         logits = logits + bias
@@ -87,7 +89,7 @@ def _fusable_chunk_stats(
     """Out-of-place chunk statistics, written so torch.compile fuses everything after the
     matmul into one reduction over the (bf16) logits: no float32 chunk x V tensor is stored.
     """
-    z = _chunk_logits(hidden, weight, bias, inv_temperature, softcap)
+    z = chunk_logits(hidden, weight, bias, inv_temperature, softcap)
     m = z.amax(dim=-1, keepdim=True).detach()
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
     zs = z - m
@@ -114,7 +116,7 @@ def _chunk_stats(
 ) -> tuple[Tensor, Tensor]:
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return _fusable_chunk_stats(hidden, weight, bias, targets, inv_temperature, softcap)
-    logits = _chunk_logits(hidden, weight, bias, inv_temperature, softcap)
+    logits = chunk_logits(hidden, weight, bias, inv_temperature, softcap)
     if logits.data_ptr() == hidden.data_ptr() or logits.data_ptr() == weight.data_ptr():
         logits = logits.clone()  # never overwrite the caller's tensors
     return _entropy_and_logprobs_inplace(logits, targets)

@@ -50,7 +50,7 @@ class Extraction:
     """The graded answer: `answer` (None: no stated answer), which rule found it, and where."""
 
     answer: str | None
-    kind: str | None = None  # "box", "boxes", "tag", "statement", "closing"
+    kind: str | None = None  # "box", "boxes", "tag", "statement", "bare", "closing"
     start: int = -1  # span of the answer in the response (-1 when none)
     end: int = -1
 
@@ -220,6 +220,8 @@ def _statements(text: str, low: str) -> list[tuple[int, bool]]:
         if m is not None:
             out.append((m.end(), _FINAL_BEFORE.search(low, max(0, i - 16), i) is not None))
     return out
+
+
 # math environments that may hold the value right after a statement
 _ENV = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$\n]+?)\$", re.DOTALL)
 _NUMBER = (
@@ -261,7 +263,7 @@ def _plain_value(seg: str) -> tuple[str, int] | None:
                 tok_end += 1
         tok = seg[pos:tok_end]
         core = tok.rstrip(_TRAIL_PUNCT)
-        is_op = core in _OPS or (len(core) == 1 and core in _OPS)
+        is_op = core in _OPS
         is_word = bool(re.fullmatch(r"[A-Za-z]{2,}", core.strip("*`")))
         if is_word or not core:
             break
@@ -524,12 +526,10 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
     found = [x for x in (_last_box_group(text), _last_statement(text, cut_off), _last_tag(text)) if x is not None]
     if found:
         best = max(found, key=lambda x: (x.end, x.kind != "statement"))
-    elif not cut_off:
-        best = _whole_reply(text) or _closing_statement(text)
+    else:  # implicit answers count only in a finished reply (rule 3)
+        best = None if cut_off else (_whole_reply(text) or _closing_statement(text))
         if best is None:
             return NO_ANSWER
-    else:
-        return NO_ANSWER
     answer = normalize_answer(best.answer or "")
     if not answer:
         return NO_ANSWER

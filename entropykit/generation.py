@@ -30,11 +30,7 @@ import torch
 
 from entropykit.errors import UserError
 from entropykit.models import LoadedModel, encode_prompt, load_model, resolve_model_path
-from entropykit.sampling import (  # noqa: F401  (re-exported: the names callers know generation by)
-    PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, Completion, SamplingConfig, derive_seed,
-)
-
-BACKENDS = ("auto", "hf", "vllm")
+from entropykit.sampling import BACKENDS, Completion, SamplingConfig, derive_seed  # noqa: F401  (derive_seed: re-exported)
 
 
 class Generator(Protocol):
@@ -113,12 +109,9 @@ class HFGenerator:
 
     def generate(self, prompts, sampling, seeds=None, progress=None):
         seeds = check_seeds(prompts, sampling, seeds)
-        out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
-        for i, j, comp in self.stream(prompts, sampling, seeds, progress=progress):
-            out[i][j] = comp
-        return out  # type: ignore[return-value]
+        return gather(self.stream(prompts, sampling, seeds), seeds, progress)
 
-    def stream(self, prompts, sampling, seeds=None, *, progress=None):
+    def stream(self, prompts, sampling, seeds=None):
         """Batches of `batch_size` samples in job order (prompt-major); each sample is yielded as
         soon as its row of the batch has finished (sampled a stop token or reached max_tokens),
         while the rest of the batch goes on. A row's tokens depend on its seed alone, so when it
@@ -130,8 +123,6 @@ class HFGenerator:
             chunk = jobs[start : start + self.batch_size]
             for row, comp in self._stream_batch([ids[i] for i, _, _ in chunk], [s for _, _, s in chunk], sampling):
                 yield chunk[row][0], chunk[row][1], comp
-                if progress is not None:
-                    progress(1)
 
     @property
     def tokenizer(self):
@@ -208,7 +199,7 @@ class HFGenerator:
                 return
             if t == sp.max_tokens - 1:  # no forward pass for a token that will not be sampled
                 break
-            step = torch.tensor([[t if not d else pad] for t, d in zip(next_ids, done)], device=lm.device)
+            step = torch.tensor([[tid if not d else pad] for tid, d in zip(next_ids, done)], device=lm.device)
             mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype, device=lm.device)], dim=1)
             positions = positions[:, -1:] + 1
             out = lm.model(input_ids=step, attention_mask=mask, position_ids=positions,
@@ -219,10 +210,22 @@ class HFGenerator:
 
 
 def check_seeds(prompts: Sequence[str], sampling: SamplingConfig, seeds) -> list[list[int]]:
+    """`seeds` as lists (default: `sampling.n` derived seeds per prompt); one list per prompt."""
     seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
     if len(seeds) != len(prompts):
         raise ValueError("seeds must hold one list of seeds per prompt")
     return seeds
+
+
+def gather(stream: Iterator[tuple[int, int, Completion]], seeds: list[list[int]],
+           progress: Callable[[int], None] | None = None) -> list[list[Completion]]:
+    """`Generator.generate` from `Generator.stream`: the completions nested like `seeds`."""
+    out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
+    for i, j, comp in stream:
+        out[i][j] = comp
+        if progress is not None:
+            progress(1)
+    return out  # type: ignore[return-value]
 
 
 def _cache_kwargs(model, out) -> dict:

@@ -483,11 +483,10 @@ def resolve_lexicon(spec: str = "paper", add: str | Path | None = None) -> dict[
     lex = LEXICONS.get(str(spec))
     if lex is None:
         p = Path(str(spec))
-        if not p.exists() and str(spec) not in LEXICONS:
+        if not p.exists():
             raise UserError(f"--lexicon: '{spec}' is neither 'paper', 'extended' nor an existing file")
         lex = load_lexicon_file(p)
-    lex = merge_lexicons(lex)
-    return merge_lexicons(lex, load_lexicon_file(add)) if add else lex
+    return merge_lexicons(lex, *([load_lexicon_file(add)] if add else []))
 
 
 def resolve_patterns(spec: str = "paper", add: str | Path | None = None) -> tuple[str, ...]:

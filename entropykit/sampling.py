@@ -15,6 +15,24 @@ from entropykit.errors import UserError
 # the trainer's periodic evaluation; rollouts sample at temperature 1.
 PAPER_EVAL_TEMPERATURE = 0.6
 PAPER_EVAL_TOP_P = 0.95
+BACKENDS = ("auto", "hf", "vllm")  # entropykit.generation.choose_backend decides "auto"
+
+
+def check_sampling(*, temperature: float, top_p: float, max_tokens: int, n: int = 1, flags: bool = False) -> None:
+    """UserError for settings no backend can sample with. `flags=True` names the CLI options
+    (``--top-p``) instead of the fields (``top_p``)."""
+
+    def name(field: str) -> str:
+        return "--" + field.replace("_", "-") if flags else field
+
+    if n < 1:
+        raise UserError(f"{name('n')} must be >= 1, got {n}")
+    if temperature < 0:
+        raise UserError(f"{name('temperature')} must be >= 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise UserError(f"{name('top_p')} must be in (0, 1], got {top_p}")
+    if max_tokens < 1:
+        raise UserError(f"{name('max_tokens')} must be >= 1, got {max_tokens}")
 
 
 @dataclass(frozen=True)
@@ -29,14 +47,7 @@ class SamplingConfig:
     token_stats: bool = False  # also return per-token log-probs and entropies (temperature 1)
 
     def __post_init__(self) -> None:
-        if self.n < 1:
-            raise UserError(f"n must be >= 1, got {self.n}")
-        if self.temperature < 0:
-            raise UserError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise UserError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_tokens < 1:
-            raise UserError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        check_sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, n=self.n)
 
 
 @dataclass

@@ -157,13 +157,13 @@ def score_responses(
 def _top_k_alternatives(hidden, weight, bias, softcap, temperature, k, chunk_size, tok) -> list[list[tuple[int, str, float]]]:
     """Per row of ``hidden`` [N, D]: the k largest ``log softmax(z / T)`` entries as (id, text, logprob),
     z = hidden @ weight.T (+ bias, soft-capped): the same logits as the entropy, ``chunk_size`` rows at a time."""
-    from entropykit.entropy import _chunk_logits
+    from entropykit.entropy import chunk_logits
 
     out: list[list[tuple[int, str, float]]] = []
     text: dict[int, str] = {}  # decode each id once
     k = min(int(k), weight.shape[0])
     for start in range(0, hidden.shape[0], chunk_size):
-        z = _chunk_logits(hidden[start : start + chunk_size], weight, bias, 1.0 / temperature, softcap)
+        z = chunk_logits(hidden[start : start + chunk_size], weight, bias, 1.0 / temperature, softcap)
         top = torch.topk(z, k, dim=-1)
         lp = (top.values - torch.logsumexp(z, dim=-1, keepdim=True)).cpu().tolist()
         ids = top.indices.cpu().tolist()

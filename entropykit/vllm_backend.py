@@ -31,7 +31,7 @@ import time
 from typing import Callable, Iterator, Sequence
 
 from entropykit.errors import UserError
-from entropykit.generation import Completion, SamplingConfig, check_seeds
+from entropykit.generation import Completion, SamplingConfig, check_seeds, gather
 
 _SEED_MASK = (1 << 63) - 1
 
@@ -215,12 +215,7 @@ class VLLMGenerator:
         formatted: bool = False,
     ) -> list[list[Completion]]:
         seeds = check_seeds(prompts, sampling, seeds)
-        out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
-        for i, j, comp in self.stream(prompts, sampling, seeds, formatted=formatted):
-            out[i][j] = comp
-            if progress is not None:
-                progress(1)
-        return out  # type: ignore[return-value]
+        return gather(self.stream(prompts, sampling, seeds, formatted=formatted), seeds, progress)
 
 
 def _run_jobs(llm, texts, jobs, sampling) -> Iterator[tuple[int, int, Completion]]:

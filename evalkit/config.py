@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass, field
 
 from entropykit.errors import UserError
-from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
+from entropykit.sampling import BACKENDS, PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, check_sampling
 
 # The paper's prompt suffix for math models (DESIGN.md).
 DEFAULT_TEMPLATE = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
-BACKENDS = ("auto", "hf", "vllm")
 GRADERS = ("entropykit", "mathverify-default")  # = entropykit.verify.GRADERS (a test keeps them equal)
 
 
@@ -78,17 +77,11 @@ class PasskConfig:
             raise UserError("--model is required (or --from-samples FILE)")
         if not self.benchmarks:
             raise UserError("--benchmark is required (e.g. --benchmark math500)")
-        if self.n is not None and self.n < 1:
-            raise UserError(f"--n must be >= 1, got {self.n}")
+        check_sampling(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens,
+                       n=1 if self.n is None else self.n, flags=True)
         if ks and max(ks) > self.sample_count():
             raise UserError(f"k={max(ks)} is larger than the number of samples n={self.sample_count()}: "
                             f"drop --n (it defaults to the largest k) or raise it")
-        if self.temperature < 0:
-            raise UserError(f"--temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise UserError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if self.max_tokens < 1:
-            raise UserError(f"--max-tokens must be >= 1, got {self.max_tokens}")
         if self.limit is not None and self.limit < 1:
             raise UserError(f"--limit must be >= 1, got {self.limit}")
         if self.backend not in BACKENDS:
@@ -97,13 +90,18 @@ class PasskConfig:
             raise UserError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.tensor_parallel_size < 1 or self.data_parallel_size < 1:
             raise UserError("--tensor-parallel-size and --data-parallel-size must be >= 1")
-        if self.token_entropies and self.backend == "vllm":
-            raise UserError("--token-entropies needs the transformers backend (--backend hf): vLLM returns "
-                            "full-vocabulary numbers only as O(vocabulary) Python objects per token; "
-                            "or score the samples afterwards with `entropykit score`")
+        self.check_backend(self.backend)
         check_template(self.prompt_template)
         self.shard_spec()
         return self
+
+    def check_backend(self, backend: str) -> None:
+        """Settings that need the transformers backend: checked by `validate` on --backend and by
+        the runner on the backend `auto` resolved to."""
+        if self.token_entropies and backend == "vllm":
+            raise UserError("--token-entropies needs the transformers backend (--backend hf): vLLM returns "
+                            "full-vocabulary numbers only as O(vocabulary) Python objects per token; "
+                            "or score the samples afterwards with `entropykit score`")
 
     def k_values(self) -> list[int]:
         """The k values for pass@k: given, or 1, 2, 4, ... up to n (n itself included)."""

@@ -1,12 +1,9 @@
-"""Unbiased pass@k, per-problem tallies and tables, bootstrap confidence intervals.
+"""pass@k for `entropykit passk`: k lists, per-problem tallies, bootstrap confidence intervals,
+crossover k.
 
-Every pass@k tally of the project lives here (`entropykit passk` reports and the trainer's
-periodic evaluation): `problem_tallies` (records -> per-problem n, c), `pass_at_k_table`,
-`mean_pass_at_k`, `mean_accuracy`.
-
-The formula itself (`pass_at_k`, `pass_at_k_table`, `mean_pass_at_k`, `mean_accuracy`) lives in
-the core, `entropykit.pass_at_k`, because the trainer's evaluation uses it too; it is re-exported
-here as part of the eval engine's API.
+The formula and its benchmark means (`pass_at_k`, `pass_at_k_table`, `mean_pass_at_k`,
+`mean_accuracy`) live in the core, `entropykit.pass_at_k`, because the trainer's periodic
+evaluation uses them too; they are re-exported here as part of the eval engine's API.
 """
 
 from __future__ import annotations
@@ -119,8 +116,3 @@ def problem_tallies(records: Iterable[dict]) -> dict[str, dict[str, dict]]:
         t["c"] += bool(r.get("correct"))
         t["timeouts"] += bool(r.get("timed_out"))
     return out
-
-
-def mean(values: Iterable[float]) -> float:
-    vals = list(values)
-    return float(sum(vals) / len(vals)) if vals else float("nan")

@@ -13,11 +13,11 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-
 from entropykit.errors import UserError
 from entropykit.evalkit.metrics import bootstrap_ci, crossover_k, mean_accuracy, pass_at_k_table, problem_tallies
 from entropykit.evalkit.passk_html import PALETTE, curve_traces, figure_html, log2_axis, passk_page
-from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text, iter_jsonl
+from entropykit.evalkit.run_folder import load_samples
+from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
 
 def _r(x: float) -> float:
@@ -44,10 +44,9 @@ def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[st
             raise UserError(str(e)) from None
         lo, hi = bootstrap_ci(table)
         means = table.mean(axis=0)
-        ns = sorted({n for n, _ in counts})
         benches[name] = {
             "num_problems": len(counts),
-            "n": ns[0] if len(ns) == 1 else min(ns),
+            "n": min(n for n, _ in counts),  # the smallest when problems have different n (--from-samples)
             "num_samples": sum(n for n, _ in counts),
             "mean_accuracy": _r(mean_accuracy(counts)),
             "pass_at_k": {str(k): _r(m) for k, m in zip(ks, means)},
@@ -125,15 +124,14 @@ def _load_run(d: Path) -> dict:
         raise UserError(f"{p}: unreadable ({e})") from None
 
 
-def dynamics(samples_path: Path, max_samples: int = 2000) -> dict | None:
-    """Mean test-time dynamics over (up to max_samples, evenly spread) responses of a run."""
-    if not samples_path.exists():
+def dynamics(run_dir: Path, max_samples: int = 2000) -> dict | None:
+    """Mean test-time dynamics over (up to max_samples, evenly spread) responses of a run folder:
+    every sample file (all shards), complete lines only, per-token arrays left out."""
+    recs = list(load_samples(run_dir).values())
+    if not recs:
         return None
     from entropykit.response_metrics import aggregate_metrics, response_metrics
 
-    recs = list(iter_jsonl(samples_path, required=("response",)))
-    if not recs:
-        return None
     step = max(1, math.ceil(len(recs) / max_samples))
     rows = [response_metrics(r["response"], r.get("num_tokens")) for r in recs[::step]]
     agg = aggregate_metrics(rows)
@@ -211,7 +209,7 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
             parts.append(f"<p>{_html.escape(bname)}: only in {_html.escape(present[0][0])}, nothing to compare.</p>")
         report["benchmarks"][bname] = entry
     for n, (p, _) in zip(names, runs):
-        report["dynamics"][n] = dynamics(p / "samples.jsonl", max_samples)
+        report["dynamics"][n] = dynamics(p, max_samples)
     parts.append(_dynamics_table(report["dynamics"]))
     outp = Path(out)
     atomic_write_text(outp, _page("pass@k comparison: " + " vs ".join(names), "".join(parts)))

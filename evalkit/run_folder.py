@@ -116,11 +116,12 @@ def check_run_json(out: Path, settings: dict, shard: tuple[int, int] | None, uni
     path = out / RUN_JSON
     has_samples = any(p.stat().st_size > 0 for p in sample_files(out))
     layout = {"count": shard[1], "unit": int(unit)} if shard is not None else None
+    fresh = {"settings": settings, **({"shards": layout} if layout else {})}
     if not path.exists():
         if has_samples:
             raise UserError(f"{out} holds samples but no {RUN_JSON}: cannot tell how they were sampled; "
                             f"use another --out, or score them with --from-samples")
-        atomic_write_json(path, {"settings": settings, **({"shards": layout} if layout else {})})
+        atomic_write_json(path, fresh)
         return
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
@@ -128,7 +129,7 @@ def check_run_json(out: Path, settings: dict, shard: tuple[int, int] | None, uni
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"{path}: unreadable run settings; remove it or use another --out") from None
     if not has_samples:  # nothing sampled yet (e.g. the model failed to load): start over
-        atomic_write_json(path, {"settings": settings, **({"shards": layout} if layout else {})})
+        atomic_write_json(path, fresh)
         return
     diffs = [f"{k}={old.get(k, _SETTING_DEFAULTS.get(k))!r} (now {settings[k]!r})"
              for k in settings if old.get(k, _SETTING_DEFAULTS.get(k)) != settings[k]]

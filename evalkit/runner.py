@@ -212,9 +212,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     benches = _load_benchmarks(cfg)
     out = ensure_writable_dir(cfg.out)
     backend = generator.backend_name if generator is not None else choose_backend(cfg.backend)
-    if cfg.token_entropies and backend != "hf":
-        raise UserError("--token-entropies needs the transformers backend (--backend hf): vLLM returns "
-                        "full-vocabulary numbers only as O(vocabulary) Python objects per token")
+    cfg.check_backend(backend)
     unit = cfg.batch_size if backend == "hf" else 1
 
     jobs_all: list[_Job] = []
@@ -444,13 +442,15 @@ def score_samples(
             raise UserError(f"{src}: 'response' must be a string and 'answer' a string or number "
                             f"(problem {r['problem_id']!r})")
         r["answer"] = str(r["answer"])
-    # sample indices: given or by order of appearance within a problem
+    # sample indices: given or by order of appearance within a problem; samples per problem
     counters: dict = {}
+    per_problem: dict = {}
     for r in records:
         key = (str(r["benchmark"]), str(r["problem_id"]))
         if "sample_idx" not in r:
             r["sample_idx"] = counters.get(key, 0)
         counters[key] = max(counters.get(key, 0), int(r["sample_idx"]) + 1)
+        per_problem[key] = per_problem.get(key, 0) + 1
         k = sample_key(r)
         if k in seen:
             raise UserError(f"{src}: duplicate sample {k}")
@@ -459,10 +459,6 @@ def score_samples(
         kl = parse_ks(ks) if ks else None
     except ValueError as e:
         raise UserError(str(e)) from None
-    per_problem: dict = {}
-    for r in records:
-        key = (str(r["benchmark"]), str(r["problem_id"]))
-        per_problem[key] = per_problem.get(key, 0) + 1
     n_dist = n_distribution(per_problem)
     min_n = min(per_problem.values())
     if len(n_dist["all"]) > 1:

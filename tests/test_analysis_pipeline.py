@@ -175,11 +175,14 @@ def test_records_with_arrays_need_no_model(tmp_path, fake_scorer):
     assert s["scorer"] == {"model": "writer", "source": "records", "record_models": {"writer": 2}, "from_records": 2,
                            "scored": 0, "reused_from_cache": 0, "temperature": 1.0, "top_k": 2}
     assert s["mean_entropy"] == pytest.approx((6 + 14.5 + 8 * 0.25) / 16)
-    # a record without arrays falls back to scoring (by the records' model)
+    # a record without arrays falls back to scoring (by the records' model), and keeps its place in the input order
     plain = dict(RECS[0], id="c", model="writer")
-    write_jsonl(inp, scored + [plain])
+    write_jsonl(inp, [scored[0], plain, scored[1]])
     s = run_analysis(AnalyzeConfig(outputs=str(inp), out=str(tmp_path / "o"), n_boot=50, report=False))
     assert s["scorer"]["from_records"] == 2 and s["scorer"]["scored"] == 1 and fake_scorer["models"] == ["writer"]
+    rows = [json.loads(l) for l in (tmp_path / "o" / "responses.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "c", "b"]
+    assert [r["mean_entropy"] for r in rows] == pytest.approx([(10 + 8 * 0.25) / 8, 10 / 8, 10.5 / 8])  # a: +0.25 each
     # arrays that name no model: used, and said to be of an unnamed model
     write_jsonl(inp, [{k: v for k, v in r.items() if k != "model"} for r in scored])
     s = run_analysis(AnalyzeConfig(outputs=str(inp), out=str(tmp_path / "o6"), n_boot=50, report=False))

@@ -1,7 +1,6 @@
 """Top-k alternatives while scoring (float64 reference) and their round trip through tokens.parquet."""
 
 import numpy as np
-import pytest
 import torch
 
 from entropykit.analysis.tokens import TokenTable, read_token_table, write_token_table

@@ -78,6 +78,25 @@ def test_compare_without_shared_benchmark_and_ties(tmp_path, capsys):
     assert "tie ahead" not in out and "tie at every k" in out
 
 
+def test_compare_dynamics_read_every_shard_file(tmp_path):
+    """A sharded run has no samples.jsonl: its dynamics come from every shard file, complete
+    lines only (a shard may still be writing), and a run without samples has none."""
+    from entropykit.evalkit.report import compare_runs
+
+    _run(tmp_path / "a", "model-a", {"easy": {"1": 0.2}})
+    _run(tmp_path / "b", "model-b", {"easy": {"1": 0.3}})
+
+    def rec(i: int) -> str:
+        return json.dumps({"benchmark": "easy", "problem_id": str(i), "sample_idx": 0, "response": "So x = 3.",
+                           "num_tokens": 5, "entropies": [0.5] * 5})
+
+    (tmp_path / "a" / "samples.shard-0-of-2.jsonl").write_text(rec(0) + "\n" + rec(2) + "\n")
+    (tmp_path / "a" / "samples.shard-1-of-2.jsonl").write_text(rec(1) + "\n" + rec(3)[:30])
+    rep = compare_runs([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "c.html"))
+    assert rep["dynamics"]["model-a"]["num_responses"] == 3 and rep["dynamics"]["model-a"]["mean_num_tokens"] == 5
+    assert rep["dynamics"]["model-b"] is None
+
+
 def test_terminal_table_labels_ci_as_percent(capsys):
     from rich.console import Console
 

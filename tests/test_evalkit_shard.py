@@ -46,6 +46,12 @@ def test_readers_skip_a_line_being_written_and_never_touch_other_files(tmp_path)
     assert [r["sample_idx"] for r in read_complete_records(b)] == [1]
     assert b.read_text() == torn  # another shard may be appending to it right now
     assert sorted(load_samples(tmp_path)) == [("x", "p", 0), ("x", "p", 1)]
+    # torn inside a multi-byte character (why the reader splits bytes): the complete lines, no error
+    c = tmp_path / "samples.jsonl"
+    line = json.dumps({**rec, "sample_idx": 3, "response": "日本"}, ensure_ascii=False).encode("utf-8")
+    c.write_bytes(line + b"\n" + line[: line.index("本".encode("utf-8")) + 1])
+    assert [r["sample_idx"] for r in read_complete_records(c)] == [3]
+    assert sorted(load_samples(tmp_path)) == [("x", "p", 0), ("x", "p", 1), ("x", "p", 3)]
 
 
 def test_all_shards_of_an_incomplete_run_use_one_layout(tmp_path):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-TOKEN_FIELDS = ("token_ids", "tokens", "offsets", "logprobs", "entropies")
+from entropykit.evalkit.run_folder import TOKEN_FIELDS
 
 
 @pytest.mark.slow
@@ -25,6 +25,7 @@ def test_recorded_token_stats_equal_score_on_the_same_records(smollm, tmp_path):
     recs = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(recs) == 9 and any(r["finish_reason"] == "stop" for r in recs)
     for r in recs:
+        assert set(TOKEN_FIELDS) <= set(r)  # the arrays readers of run folders leave out by name
         assert r["entropy_temperature"] == 1.0 and r["model"] == "smollm2-135m"
         n = len(r["token_ids"])
         assert n == len(r["tokens"]) == len(r["offsets"]) == len(r["logprobs"]) == len(r["entropies"])
@@ -60,3 +61,18 @@ def test_token_entropies_are_refused_on_vllm_before_any_work(tmp_path):
     assert r.exit_code == 2
     assert "--token-entropies needs the transformers backend" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_token_entropies_are_refused_when_auto_picks_vllm(tmp_path):
+    """--backend auto passes validate(); the backend it resolves to is checked before sampling."""
+    from entropykit.errors import UserError
+    from entropykit.evalkit.runner import PasskConfig, run_passk
+
+    class _VllmGenerator:  # only its backend is looked at before the refusal
+        backend_name = "vllm"
+
+    cfg = PasskConfig(model="m", benchmarks=["easy"], out=str(tmp_path / "o"), limit=1, token_entropies=True,
+                      quiet=True, html=False)
+    with pytest.raises(UserError, match="--token-entropies needs the transformers backend"):
+        run_passk(cfg, generator=_VllmGenerator())
+    assert not (tmp_path / "o" / "run.json").exists()

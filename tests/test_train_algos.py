@@ -284,6 +284,17 @@ def test_token_mean_and_outcome_token_rewards():
     torch.testing.assert_close(tr, torch.tensor([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]))
 
 
+def test_entropy_bonus_stats_over_tokens_with_nonzero_advantage():
+    adv = torch.tensor([[2.0, 2.0, 0.0], [-1.0, 0.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    shaped = shape_advantages(adv, torch.tensor([[1.0, 5.0, 9.0], [0.5, 9.0, 9.0]]), alpha=0.4, kappa=2.0)
+    # psi on the three tokens with A != 0: min(0.4 H, |A| / 2) = 0.4, 1.0, 0.2; psi/|A| = 0.2, 0.5, 0.2
+    stats = algos.entropy_bonus_stats(adv, shaped, mask)
+    assert stats["tokens"] == 3
+    assert stats["psi_mean"] == pytest.approx(1.6 / 3) and stats["psi_ratio"] == pytest.approx(0.9 / 3)
+    assert algos.entropy_bonus_stats(adv * 0, shaped * 0, mask) == {"psi_mean": 0.0, "psi_ratio": 0.0, "tokens": 0}
+
+
 def test_groups_without_signal():
     adv = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])
     gid = torch.tensor([0, 0, 1, 1, 3])  # group 2 has no row (dropped by --filter-groups)
@@ -313,11 +324,15 @@ def test_estimators_share_one_call():
     mask = torch.ones(4, 3)
     values = torch.full((4, 3), 0.25)
     gid = torch.tensor([0, 0, 1, 1])
+    out = {}
     for algo in ("grpo", "ppo"):
         cfg = TrainConfig(data="x", algo=algo)
         fn = algos.get_adv_estimator(cfg.adv_estimator)
-        adv, ret = fn(outcome_token_rewards(r, mask), mask, group_ids=gid, values=values, **cfg.adv_estimator_kwargs())
-        assert adv.shape == ret.shape == (4, 3)
+        out[algo] = fn(outcome_token_rewards(r, mask), mask, group_ids=gid, values=values, **cfg.adv_estimator_kwargs())
+        assert out[algo][0].shape == out[algo][1].shape == (4, 3)
+    torch.testing.assert_close(out["grpo"][0], grpo_advantages(outcome_token_rewards(r, mask), mask, group_ids=gid)[0])
+    torch.testing.assert_close(out["ppo"][1], r[:, None].expand(4, 3))  # GAE, gamma = lambda = 1: R_t = r
+    assert not torch.equal(out["ppo"][0], out["grpo"][0])
     with pytest.raises(ValueError, match="group_ids"):
         grpo_advantages(outcome_token_rewards(r, mask), mask)
     with pytest.raises(ValueError, match="values"):

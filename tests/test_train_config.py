@@ -1,4 +1,7 @@
-"""Config validation (before any model load), the CLI, and the report dashboard."""
+"""Config validation (before any model load), the CLI, and the report dashboard.
+
+Also the helpers the other trainer tests import: `write_toy_data`, `toy_config`, `run_cli`.
+"""
 
 import json
 import re
@@ -16,11 +19,34 @@ from entropykit.train.loop import train
 NO_MODEL = "/nonexistent/model/folder"
 
 
+def write_toy_data(path) -> str:
+    """The toy task's problems as a JSONL file at `path`."""
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in toy_problems()))
+    return str(path)
+
+
+def toy_config(model, data, out, **kw) -> TrainConfig:
+    """A CPU run of the toy task: raw prompts, no chat template, the toy reward, no checkpoints
+    and no TensorBoard unless `kw` says otherwise."""
+    base = dict(model=str(model), data=str(data), out=str(out), prompt_template="raw", chat=False, reward="toy",
+                save_every=0, tensorboard=False, device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
+def run_cli(*args) -> int:
+    """`entropykit ARGS` in this process; returns its exit code."""
+    from entropykit.cli.app import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
 @pytest.fixture()
 def data(tmp_path):
-    p = tmp_path / "d.jsonl"
-    atomic_write_text(p, "".join(json.dumps(r) + "\n" for r in toy_problems()))
-    return str(p)
+    return write_toy_data(tmp_path / "d.jsonl")
 
 
 def test_paper_defaults():
@@ -68,16 +94,6 @@ def test_missing_dataset_column_fails_before_model_load(data, tmp_path):
     assert len(load_problems("easy")) >= 10  # the eval engine's bundled easy problems
 
 
-def _cli(*args) -> int:
-    from entropykit.cli.app import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
-
-
 def test_cli_end_to_end_report_and_resume(tmp_path, data, capsys):
     torch.set_num_threads(1)
     model = build_toy_model(tmp_path / "model")
@@ -85,27 +101,27 @@ def test_cli_end_to_end_report_and_resume(tmp_path, data, capsys):
     common = ["--model", model, "--data", data, "--reward", "toy", "--prompt-template", "raw", "--no-chat",
               "--prompts-per-step", "2", "--n-samples", "4", "--mini-batch-size", "4", "--max-tokens", "4",
               "--lr", "1e-3", "--save-every", "1", "--device", "cpu"]
-    assert _cli("train", *common, "--steps", "2", "--out", run) == 0
+    assert run_cli("train", *common, "--steps", "2", "--out", run) == 0
     assert len(read_jsonl(run / "metrics.jsonl")) == 2
     assert (run / "checkpoints" / "step_000002" / "policy" / "config.json").exists()
-    assert _cli("train", "--resume", run, "--steps", "3") == 0
+    assert run_cli("train", "--resume", run, "--steps", "3") == 0
     assert [r["step"] for r in read_jsonl(run / "metrics.jsonl")] == [1, 2, 3]
 
-    assert _cli("train", "--resume", run, "--lr", "1.0") == 2
-    assert _cli("train", *common, "--kappa", "1", "--out", tmp_path / "x") == 2
+    assert run_cli("train", "--resume", run, "--lr", "1.0") == 2
+    assert run_cli("train", *common, "--kappa", "1", "--out", tmp_path / "x") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("entropykit: error:") and "kappa" in err[-1]
 
     run2 = tmp_path / "run2"
-    assert _cli("train", *common, "--steps", "2", "--algo", "ppo", "--critic-warmup", "1", "--out", run2) == 0
+    assert run_cli("train", *common, "--steps", "2", "--algo", "ppo", "--critic-warmup", "1", "--out", run2) == 0
     html = tmp_path / "dash.html"
-    assert _cli("train", "report", run, run2, "--out", html) == 0
+    assert run_cli("train", "report", run, run2, "--out", html) == 0
     text = html.read_text()
     assert "plotly" in text and len(text) > 1_000_000  # plotly.js inlined ...
     assert not re.search(r"<script[^>]*src=[\"']https?:", text)  # ... and nothing fetched from a CDN
     assert "run (grpo + entropy adv)" in text and "run2 (ppo + entropy adv)" in text
     assert "entropy advantage psi" in text
-    assert _cli("train", "report", tmp_path / "nope") == 2
+    assert run_cli("train", "report", tmp_path / "nope") == 2
 
 
 def test_unwritable_out_fails_before_any_model_load(data, tmp_path):
@@ -128,7 +144,7 @@ def test_help_shows_every_default_and_its_source(monkeypatch, capsys):
     assert shown["prompts_per_step"] == "512; paper" and shown["micro_batch_tokens"] == "16384; machine"
     assert shown["clip_ratio_c"] == "3.0; veRL" and shown["rollout_backend"].endswith("machine")
     monkeypatch.setenv("COLUMNS", "200")
-    assert _cli("train", "--help") == 0
+    assert run_cli("train", "--help") == 0
     text = capsys.readouterr().out
     for want in ("512; paper", "16384; machine", "3.0; veRL", "'machine' chosen to fit the machine"):
         assert want in text

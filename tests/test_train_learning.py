@@ -5,14 +5,12 @@ Task: "say a number"; reward +1 when the last number in the response is 7, else 
 must reach a clearly higher mean reward within a fixed number of steps for a fixed seed.
 """
 
-import json
-
 import pytest
 import torch
+from test_train_config import toy_config, write_toy_data
 
-from entropykit.io import atomic_write_text, read_jsonl
-from entropykit.train.config import TrainConfig
-from entropykit.train.data import build_toy_model, toy_problems
+from entropykit.io import read_jsonl
+from entropykit.train.data import build_toy_model
 from entropykit.train.loop import train
 
 STEPS = 30
@@ -22,20 +20,13 @@ STEPS = 30
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     model = build_toy_model(root / "model", seed=0)
-    data = root / "toy.jsonl"
-    atomic_write_text(data, "".join(json.dumps(r) + "\n" for r in toy_problems()))
-    return model, str(data), root
+    return model, write_toy_data(root / "toy.jsonl")
 
 
-def toy_config(toy, out, **kw) -> TrainConfig:
-    model, data, _ = toy
-    base = dict(
-        model=model, data=data, prompt_template="raw", chat=False, reward="toy", out=str(out),
-        steps=STEPS, prompts_per_step=4, n_samples=8, max_tokens=4, mini_batch_size=16,
-        lr=3e-3, critic_lr=6e-3, critic_warmup=2, save_every=0, tensorboard=False, seed=0, device="cpu",
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+def cfg(toy, out, **kw):
+    base = dict(steps=STEPS, prompts_per_step=4, n_samples=8, max_tokens=4, mini_batch_size=16, lr=3e-3, critic_lr=6e-3,
+                critic_warmup=2, seed=0)
+    return toy_config(*toy, out, **{**base, **kw})
 
 
 def _spearman(a, b):
@@ -48,7 +39,7 @@ def _spearman(a, b):
 @pytest.mark.parametrize("entropy_adv", [True, False], ids=["entropy_adv", "plain"])
 def test_toy_task_reward_rises(toy, tmp_path, algo, entropy_adv):
     torch.set_num_threads(1)
-    run = train(toy_config(toy, tmp_path / "run", algo=algo, entropy_adv=entropy_adv))
+    run = train(cfg(toy, tmp_path / "run", algo=algo, entropy_adv=entropy_adv))
     recs = read_jsonl(run / "metrics.jsonl")
     assert [r["step"] for r in recs] == list(range(1, STEPS + 1))
     rewards = [r["reward_mean"] for r in recs]
@@ -82,15 +73,15 @@ def test_toy_task_reward_rises(toy, tmp_path, algo, entropy_adv):
 def test_entropy_regularizer_keeps_entropy_higher(toy, tmp_path):
     """The Table 3 contrast baseline runs and, with a large coefficient, holds entropy up."""
     torch.set_num_threads(1)
-    plain = read_jsonl(train(toy_config(toy, tmp_path / "a", entropy_adv=False, steps=15)) / "metrics.jsonl")
-    reg = read_jsonl(train(toy_config(toy, tmp_path / "b", entropy_adv=False, entropy_coef=0.5, steps=15)) / "metrics.jsonl")
+    plain = read_jsonl(train(cfg(toy, tmp_path / "a", entropy_adv=False, steps=15)) / "metrics.jsonl")
+    reg = read_jsonl(train(cfg(toy, tmp_path / "b", entropy_adv=False, entropy_coef=0.5, steps=15)) / "metrics.jsonl")
     assert reg[-1]["entropy"] > plain[-1]["entropy"]
 
 
 def test_periodic_evaluation_logs_accuracy_and_pass_at_k(toy, tmp_path):
     torch.set_num_threads(1)
-    _, data, _ = toy
-    run = train(toy_config(toy, tmp_path / "ev", steps=4, eval_every=2, eval_data=data, eval_n=4))
+    _, data = toy
+    run = train(cfg(toy, tmp_path / "ev", steps=4, eval_every=2, eval_data=data, eval_n=4))
     recs = read_jsonl(run / "metrics.jsonl")
     assert "eval_accuracy" not in recs[0] and "eval_accuracy" in recs[1] and "eval_accuracy" in recs[3]
     for r in (recs[1], recs[3]):

@@ -1,15 +1,14 @@
 """What the loop trains on and tells the user: sampled stop tokens, finish reasons, steps that
 cannot learn, the plan printed before a run."""
 
-import json
-
 import pytest
 import torch
+from test_train_config import toy_config, write_toy_data
 
-from entropykit.io import atomic_write_text, read_jsonl
+from entropykit.io import read_jsonl
 from entropykit.train import loop, monitor
 from entropykit.train.config import TrainConfig
-from entropykit.train.data import TOY_WORDS, build_toy_model, toy_problems, toy_reward
+from entropykit.train.data import TOY_WORDS, build_toy_model, toy_reward
 
 END_WORDS = ("<eos>", "say", "please")  # the tokenizer's eos and two more end tokens of the model
 
@@ -25,18 +24,12 @@ def toy(tmp_path_factory):
     gc = GenerationConfig.from_pretrained(model)
     gc.eos_token_id = [TOY_WORDS.index(w) for w in END_WORDS]
     gc.save_pretrained(model)
-    data = root / "toy.jsonl"
-    atomic_write_text(data, "".join(json.dumps(r) + "\n" for r in toy_problems()))
-    return model, str(data)
+    return model, write_toy_data(root / "toy.jsonl")
 
 
 def cfg(toy, out, **kw):
-    model, data = toy
-    base = dict(model=model, data=data, prompt_template="raw", chat=False, reward="toy", out=str(out), steps=1,
-                prompts_per_step=4, n_samples=8, max_tokens=6, mini_batch_size=16, lr=1e-3, save_every=0,
-                tensorboard=False, seed=0, device="cpu")
-    base.update(kw)
-    return TrainConfig(**base)
+    base = dict(steps=1, prompts_per_step=4, n_samples=8, max_tokens=6, mini_batch_size=16, lr=1e-3, seed=0)
+    return toy_config(*toy, out, **{**base, **kw})
 
 
 def test_trains_on_the_sampled_ids_with_any_end_token_and_passes_finish_reasons(toy, tmp_path, monkeypatch):

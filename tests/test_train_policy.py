@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from test_train_config import toy_config, write_toy_data
 
 from entropykit.train.data import build_toy_model
 from entropykit.train.policy import micro_batches, pack, policy_logprobs_entropy
@@ -79,16 +80,11 @@ def test_micro_batches_respect_both_budgets_and_cover_every_row():
 def test_trainer_scores_every_forward_at_the_rollout_temperature(toy_model, tmp_path, monkeypatch):
     """Old log-probs, reference log-probs and the update's forward all use T; step 1's old
     log-probs and entropies (the untouched initial policy) equal a float64 teacher-forced reference."""
-    import json
-
-    from entropykit.io import atomic_write_text, read_jsonl
+    from entropykit.io import read_jsonl
     from entropykit.train import loop
-    from entropykit.train.config import TrainConfig
-    from entropykit.train.data import toy_problems
 
     torch.set_num_threads(1)
-    data = tmp_path / "toy.jsonl"
-    atomic_write_text(data, "".join(json.dumps(r) + "\n" for r in toy_problems()))
+    data = write_toy_data(tmp_path / "toy.jsonl")
     calls = []
     real = loop.policy_logprobs_entropy
 
@@ -99,9 +95,8 @@ def test_trainer_scores_every_forward_at_the_rollout_temperature(toy_model, tmp_
 
     monkeypatch.setattr(loop, "policy_logprobs_entropy", spy)
     T = 0.7
-    cfg = TrainConfig(model=toy_model, data=str(data), prompt_template="raw", chat=False, reward="toy", out=str(tmp_path / "run"),
-                      steps=1, prompts_per_step=2, n_samples=4, max_tokens=5, mini_batch_size=4, micro_batch_tokens=24,
-                      temperature=T, kl_coef=0.05, lr=1e-3, save_every=0, tensorboard=False, seed=1, device="cpu")
+    cfg = toy_config(toy_model, data, tmp_path / "run", steps=1, prompts_per_step=2, n_samples=4, max_tokens=5,
+                     mini_batch_size=4, micro_batch_tokens=24, temperature=T, kl_coef=0.05, lr=1e-3, seed=1)
     rec = read_jsonl(loop.train(cfg) / "metrics.jsonl")[0]
     assert {c[0]["temperature"] for c in calls} == {T}
     scoring = [c for c in calls if not c[0]["grad"]]

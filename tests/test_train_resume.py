@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
+from test_train_config import run_cli, toy_config, write_toy_data
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_text, read_jsonl
+from entropykit.io import read_jsonl
 from entropykit.train.checkpoint import latest_checkpoint
-from entropykit.train.config import TrainConfig
-from entropykit.train.data import build_toy_model, toy_problems, toy_reward
+from entropykit.train.data import build_toy_model, toy_reward
 from entropykit.train.loop import resume_config, train
 
 TIMING = {"tokens_per_s", "time_rollout", "time_scoring", "time_update", "time_step"}
@@ -19,18 +19,13 @@ TIMING = {"tokens_per_s", "time_rollout", "time_scoring", "time_update", "time_s
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toyresume")
     model = build_toy_model(root / "model", seed=1)
-    data = root / "toy.jsonl"
-    atomic_write_text(data, "".join(json.dumps(r) + "\n" for r in toy_problems()))
-    return model, str(data)
+    return model, write_toy_data(root / "toy.jsonl")
 
 
 def cfg(toy, out, **kw):
-    model, data = toy
-    base = dict(model=model, data=data, prompt_template="raw", chat=False, reward="toy", out=str(out), steps=6,
-                prompts_per_step=4, n_samples=4, max_tokens=4, mini_batch_size=8, micro_batch_size=4, lr=3e-3,
-                critic_lr=6e-3, critic_warmup=2, save_every=2, tensorboard=False, seed=5, device="cpu")
-    base.update(kw)
-    return TrainConfig(**base)
+    base = dict(steps=6, prompts_per_step=4, n_samples=4, max_tokens=4, mini_batch_size=8, micro_batch_size=4, lr=3e-3,
+                critic_lr=6e-3, critic_warmup=2, save_every=2, seed=5)
+    return toy_config(*toy, out, **{**base, **kw})
 
 
 def strip(recs):
@@ -127,21 +122,11 @@ def test_stale_checkpoint_temp_folders_are_removed_and_modes_follow_the_umask(to
 def test_keep_checkpoints_and_policy_only_export(toy, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from entropykit.cli.app import main
-
     torch.set_num_threads(1)
     run = train(cfg(toy, tmp_path / "r", steps=3, save_every=1, keep_checkpoints=1))
     assert sorted(p.name for p in (run / "checkpoints").glob("step_*")) == ["step_000003"]
     out = tmp_path / "exported"
-
-    def cli(*args) -> int:
-        try:
-            main([str(a) for a in args])
-        except SystemExit as e:
-            return int(e.code or 0)
-        return 0
-
-    assert cli("train", "export", run, "--out", out) == 0
+    assert run_cli("train", "export", run, "--out", out) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (run / "checkpoints" / "step_000003" / "policy").iterdir())
     assert not (out / "trainer_state.pt").exists()
     a = AutoModelForCausalLM.from_pretrained(out)
@@ -150,11 +135,11 @@ def test_keep_checkpoints_and_policy_only_export(toy, tmp_path):
     torch.testing.assert_close(a(ids).logits, b(ids).logits, rtol=0, atol=0)
 
     half = tmp_path / "half"
-    assert cli("train", "export", run, "--out", half, "--dtype", "bfloat16") == 0
+    assert run_cli("train", "export", run, "--out", half, "--dtype", "bfloat16") == 0
     assert AutoModelForCausalLM.from_pretrained(half).dtype == torch.bfloat16
     size = lambda d: sum(p.stat().st_size for p in d.glob("*.safetensors"))  # noqa: E731
     assert size(half) < 0.6 * size(out)
-    assert cli("train", "export", run, "--out", out) == 2  # exists already
-    assert cli("train", "export", run, "--out", tmp_path / "x", "--step", "1") == 2  # not kept
-    assert cli("train", "export", run, "--out", "/proc/entropykit-x") == 2  # unwritable
+    assert run_cli("train", "export", run, "--out", out) == 2  # exists already
+    assert run_cli("train", "export", run, "--out", tmp_path / "x", "--step", "1") == 2  # not kept
+    assert run_cli("train", "export", run, "--out", "/proc/entropykit-x") == 2  # unwritable
     assert not list(tmp_path.glob(".exported.*")) and not list(tmp_path.glob(".x.*"))

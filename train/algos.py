@@ -88,7 +88,7 @@ def token_mean(x: Tensor, mask: Tensor, denom: Tensor | float | None = None) -> 
     return (x * mask).sum() / d
 
 
-def masked_whiten(x: Tensor, mask: Tensor, eps: float = 1e-8, shift_mean: bool = True) -> Tensor:
+def masked_whiten(x: Tensor, mask: Tensor, eps: float = 1e-8) -> Tensor:
     """(x - mean) / std over the masked entries (std unbiased), padding left at 0.
 
     Shapes: x, mask [B, T] -> [B, T].
@@ -96,10 +96,7 @@ def masked_whiten(x: Tensor, mask: Tensor, eps: float = 1e-8, shift_mean: bool =
     mean = token_mean(x, mask)
     n = mask.sum().clamp_min(2.0)
     var = token_mean((x - mean) ** 2, mask) * n / (n - 1)
-    out = (x - mean) * torch.rsqrt(var + eps)
-    if not shift_mean:
-        out = out + mean
-    return out * mask
+    return (x - mean) * torch.rsqrt(var + eps) * mask
 
 
 def outcome_token_rewards(rewards: Tensor, mask: Tensor) -> Tensor:
@@ -140,20 +137,18 @@ def shape_advantages(advantages: Tensor, entropy: Tensor, alpha: float, kappa: f
 
 
 def entropy_bonus_stats(advantages: Tensor, shaped: Tensor, mask: Tensor) -> dict[str, float]:
-    """Monitoring for the paper's Figure 7: mean psi and mean psi/|A| over tokens with A != 0.
+    """Monitoring for the paper's Figure 7: mean psi and mean psi/|A| over the `tokens` with A != 0
+    (their count: the weight of these means when averaging over micro-batches).
 
     Shapes: advantages, shaped, mask [B, T] -> floats.
     """
     psi = (shaped - advantages).detach()
     nz = (mask > 0) & (advantages != 0)
-    if not bool(nz.any()):
-        return {"psi_mean": 0.0, "psi_ratio": 0.0, "adv_nonzero_frac": 0.0}
+    tokens = int(nz.sum())
+    if not tokens:
+        return {"psi_mean": 0.0, "psi_ratio": 0.0, "tokens": 0}
     ratio = psi[nz] / advantages[nz].abs()
-    return {
-        "psi_mean": float(psi[nz].mean()),
-        "psi_ratio": float(ratio.mean()),
-        "adv_nonzero_frac": float(nz.sum() / (mask > 0).sum().clamp_min(1)),
-    }
+    return {"psi_mean": float(psi[nz].mean()), "psi_ratio": float(ratio.mean()), "tokens": tokens}
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,12 +17,13 @@ optimizer. `export_policy` writes the policy alone, optionally in bfloat16 (2 by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -55,11 +56,23 @@ def save_checkpoint(run: Path, step: int, *, policy: Any, tokenizer: Any, state:
     root = _ckpt_root(run)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:06d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".step_{step:06d}."))
-    try:
+    with _atomic_folder(final) as tmp:
         policy.save_pretrained(tmp / "policy")
         tokenizer.save_pretrained(tmp / "policy")
         torch.save({**state, "step": step, "rng": rng_state()}, tmp / "trainer_state.pt")
+    atomic_write_text(root / "latest", final.name + "\n")
+    for old in sorted(p for p in root.glob("step_*") if p.is_dir())[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+@contextlib.contextmanager
+def _atomic_folder(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder `.NAME.*` beside `final`; once filled, its files are fsynced, it
+    gets the normal modes and replaces `final`; on an error in the body it is removed, `final` untouched."""
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}."))
+    try:
+        yield tmp
         _fsync_tree(tmp)
         _default_modes(tmp)
         if final.exists():
@@ -68,10 +81,6 @@ def save_checkpoint(run: Path, step: int, *, policy: Any, tokenizer: Any, state:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    atomic_write_text(root / "latest", final.name + "\n")
-    for old in sorted(p for p in root.glob("step_*") if p.is_dir())[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def _default_modes(folder: Path) -> None:
@@ -150,8 +159,7 @@ def export_policy(run: str | Path, out: str | Path, *, step: int | None = None, 
         raise UserError(f"{out}: exists already; choose a new folder")
     ensure_writable_parent(out)
     src = ckpt / "policy"
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    try:
+    with _atomic_folder(out) as tmp:
         if dtype is None or (src / "adapter_config.json").exists():  # LoRA adapters are copied as they are
             shutil.copytree(src, tmp, dirs_exist_ok=True)
         else:
@@ -160,10 +168,4 @@ def export_policy(run: str | Path, out: str | Path, *, step: int | None = None, 
             model = AutoModelForCausalLM.from_pretrained(src, dtype=getattr(torch, dtype))
             model.save_pretrained(tmp)
             AutoTokenizer.from_pretrained(src).save_pretrained(tmp)
-        _fsync_tree(tmp)
-        _default_modes(tmp)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -35,9 +35,11 @@ import torch
 
 from entropykit.benchmarks import load_problems
 from entropykit.errors import UserError
+from entropykit.generation import Completion, SamplingConfig, choose_backend, derive_seed, make_generator
+from entropykit.io import JsonlAppender, atomic_write_json, atomic_write_text, ensure_writable_dir, repair_jsonl_tail
+from entropykit.models import LoadedModel, encode_prompt, load_model
 from entropykit.pass_at_k import mean_accuracy, mean_pass_at_k
-from entropykit.io import JsonlAppender, atomic_write_json, atomic_write_text, ensure_writable_dir
-from entropykit.models import encode_prompt
+from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
 
 from . import algos
 from .checkpoint import (
@@ -57,8 +59,6 @@ Log = Callable[[str], None]
 
 def step_problem_indices(step: int, per_step: int, num_problems: int, seed: int) -> list[int]:
     """Problems for `step`: walk through seeded permutations of the dataset, one per epoch."""
-    from entropykit.generation import derive_seed
-
     out, perms = [], {}
     for pos in range(step * per_step, (step + 1) * per_step):
         epoch, k = divmod(pos, num_problems)
@@ -70,8 +70,6 @@ def step_problem_indices(step: int, per_step: int, num_problems: int, seed: int)
 
 
 def _rollout_backend(cfg: TrainConfig) -> str:
-    from entropykit.generation import choose_backend
-
     return choose_backend(cfg.rollout_backend, vllm_ok=cfg.lora_rank == 0,
                           why_not="pushing LoRA weights into vLLM is not implemented; use --rollout-backend hf")
 
@@ -89,25 +87,28 @@ def _accepts_finish_reasons(fn: Callable) -> bool:
     return any(p.name == "finish_reasons" or p.kind is p.VAR_KEYWORD for p in params)
 
 
-def call_reward(reward_fn: RewardFn, prompts: list[str], texts: list[str], answers: list, finish_reasons: list[str]) -> list[float]:
-    """The rewards of the responses; `finish_reasons` ("stop" / "length") are passed to reward
-    functions that accept them (e.g. to grade a truncated response as wrong)."""
+def reward_completions(reward_fn: RewardFn, prompts: list[str], answers: list,
+                       completions: list[list[Completion]]) -> tuple[list[tuple[int, Completion]], list[float]]:
+    """Every completion (`completions[k]`: the samples of prompt k) as (k, completion), flattened
+    prompt by prompt, and their rewards from one call of `reward_fn`. Each response's finish
+    reason ("stop" / "length") is passed to reward functions that accept `finish_reasons`
+    (e.g. to grade a truncated response as wrong)."""
+    flat = [(k, c) for k, comps in enumerate(completions) for c in comps]
+    args = ([prompts[k] for k, _ in flat], [c.text for _, c in flat], [answers[k] for k, _ in flat])
     if _accepts_finish_reasons(reward_fn):
-        out = reward_fn(prompts, texts, answers, finish_reasons=finish_reasons)
+        out = reward_fn(*args, finish_reasons=[c.finish_reason for _, c in flat])
     else:
-        out = reward_fn(prompts, texts, answers)
+        out = reward_fn(*args)
     out = [float(r) for r in out]
-    if len(out) != len(texts):
-        raise UserError(f"the reward function returned {len(out)} rewards for {len(texts)} responses")
-    return out
+    if len(out) != len(flat):
+        raise UserError(f"the reward function returned {len(out)} rewards for {len(flat)} responses")
+    return flat, out
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
     """Keep only records of steps <= last_step (a resumed run rewrites what came after)."""
     if not path.exists():
         return
-    from entropykit.io import repair_jsonl_tail
-
     repair_jsonl_tail(path)
     keep = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and json.loads(line)["step"] <= last_step]
     atomic_write_text(path, "".join(line + "\n" for line in keep))
@@ -115,8 +116,6 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
 
 def _load_policy(cfg: TrainConfig, device: torch.device, ckpt: Path | None):
     """The trainable policy (float32 master weights) and its tokenizer."""
-    from entropykit.models import LoadedModel, load_model
-
     source = str(ckpt / "policy") if (ckpt is not None and cfg.lora_rank == 0) else cfg.model
     lm = load_model(source, device=device, dtype=torch.float32, cache=False)
     model = lm.model
@@ -250,9 +249,8 @@ def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
         st.add("entropy_update", float(algos.token_mean(ent.detach(), mask)), w)
         if cfg.entropy_adv:
             bonus = algos.entropy_bonus_stats(a, a_used, mask)
-            nz = float(((mask > 0) & (a != 0)).sum())
-            st.add("psi_ratio", bonus["psi_ratio"], nz)
-            st.add("psi_mean", bonus["psi_mean"], nz)
+            st.add("psi_ratio", bonus["psi_ratio"], bonus["tokens"])
+            st.add("psi_mean", bonus["psi_mean"], bonus["tokens"])
     for p in m.params:  # an all-zero mini-batch still takes its AdamW step
         if p.grad is None:
             p.grad = torch.zeros_like(p)
@@ -268,8 +266,6 @@ def update_step(m: Models, ro: Rollout, cfg: TrainConfig, step: int,
     of `mini_batch_size` samples; each mini-batch is one AdamW step of the critic (PPO) and,
     after the critic warm-up, one of the policy. Token-level means over each whole mini-batch.
     Returns the step's statistics and the number of policy updates."""
-    from entropykit.generation import derive_seed
-
     st = WeightedMeans()
     if ro.size == 0:
         return st, 0
@@ -338,8 +334,6 @@ def train(
         log(f"removed {stale.name}, the temporary folder of a checkpoint write that was interrupted")
     atomic_write_json(run / "config.json", cfg.to_dict())
 
-    from entropykit.generation import SamplingConfig, derive_seed, make_generator
-
     torch.manual_seed(cfg.seed)
     device = torch.device(cfg.device) if cfg.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     use_bf16 = cfg.bf16 if cfg.bf16 is not None else device.type == "cuda"
@@ -356,8 +350,6 @@ def train(
         m.critic = ValueModel.from_pretrained(lm.path, device).eval()  # initialized from the policy; resume loads its state
         m.critic_opt = torch.optim.AdamW(m.critic.parameters(), lr=cfg.critic_lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     if cfg.kl_coef > 0:
-        from entropykit.models import load_model
-
         m.ref = load_model(cfg.model, device=device, dtype=amp or torch.float32, cache=False).model.eval().requires_grad_(False)
     if ckpt is not None:
         st = load_trainer_state(ckpt)
@@ -408,10 +400,8 @@ def train(
 
             # ---- 2. scoring: rewards, old log-probs, values ------------------------------------
             with timer("scoring"):
-                flat = [(k, c) for k, comps in enumerate(completions) for c in comps]
-                rewards = torch.tensor(call_reward(
-                    reward_fn, [prompts[k] for k, _ in flat], [c.text for _, c in flat],
-                    [batch_problems[k]["answer"] for k, _ in flat], [c.finish_reason for _, c in flat]), dtype=torch.float32)
+                flat, scores = reward_completions(reward_fn, prompts, [p["answer"] for p in batch_problems], completions)
+                rewards = torch.tensor(scores, dtype=torch.float32)
                 group_ids = torch.tensor([k for k, _ in flat])
                 keep = torch.ones(len(flat), dtype=torch.bool)
                 if cfg.filter_groups:  # groups whose rewards are all equal carry no GRPO signal
@@ -495,19 +485,15 @@ def step_record(step: int, cfg: TrainConfig, flat: list, rewards: torch.Tensor, 
 
 def evaluate(gen, cfg: TrainConfig, problems: list[dict], reward_fn: RewardFn) -> dict:
     """Held-out check with the paper's eval sampling (T 0.6, top-p 0.95): accuracy and pass@k."""
-    from entropykit.generation import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, SamplingConfig, derive_seed
-
     if not problems:
         return {}
     sp = SamplingConfig(n=cfg.eval_n, temperature=PAPER_EVAL_TEMPERATURE, top_p=PAPER_EVAL_TOP_P, max_tokens=cfg.max_tokens, seed=cfg.seed)
     prompts = [cfg.render_prompt(p["problem"]) for p in problems]
     seeds = [[derive_seed(cfg.seed, "eval", i, j) for j in range(cfg.eval_n)] for i in range(len(problems))]
-    comps = gen.generate(prompts, sp, seeds=seeds)
-    correct = []
-    for i, cs in enumerate(comps):
-        r = call_reward(reward_fn, [prompts[i]] * len(cs), [c.text for c in cs], [problems[i]["answer"]] * len(cs),
-                        [c.finish_reason for c in cs])
-        correct.append(sum(x > 0 for x in r))
+    flat, rewards = reward_completions(reward_fn, prompts, [p["answer"] for p in problems], gen.generate(prompts, sp, seeds=seeds))
+    correct = [0] * len(problems)
+    for (i, _), r in zip(flat, rewards):
+        correct[i] += r > 0
     counts = [(cfg.eval_n, c) for c in correct]
     out: dict[str, float] = {"eval_accuracy": mean_accuracy(counts)}
     ks = [2**i for i in range(cfg.eval_n.bit_length()) if 2**i <= cfg.eval_n]

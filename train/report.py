@@ -77,14 +77,14 @@ def step_dtick(max_step: float) -> int:
         exp += 1
 
 
-def zero_advantage_warnings(data: list[tuple[Path, list[dict]]]) -> list[str]:
-    """One line per run with steps where every group had zero advantage (no policy gradient)."""
+def zero_advantage_warnings(data: list[tuple[str, list[dict]]]) -> list[str]:
+    """One line per (run label, records) with steps where every group had zero advantage (no policy gradient)."""
     out = []
-    for run, recs in data:
+    for label, recs in data:
         dead = [r["step"] for r in recs if r.get("zero_adv_group_frac") == 1.0]
         if dead:
             shown = ", ".join(str(s) for s in dead[:20]) + (", ..." if len(dead) > 20 else "")
-            out.append(f"{_label(run)}: {len(dead)} of {len(recs)} steps had zero advantage in every group "
+            out.append(f"{label}: {len(dead)} of {len(recs)} steps had zero advantage in every group "
                        f"(equal rewards in each group, no policy gradient): step {shown}")
     return out
 
@@ -95,7 +95,7 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "entropyk
         raise UserError("train report: give at least one run folder")
     out = Path(out)
     ensure_writable_parent(out)
-    data = [(Path(r), read_metrics(r)) for r in runs]
+    data = [(_label(Path(r)), read_metrics(r)) for r in runs]
 
     import plotly.graph_objects as go
     from plotly.colors import qualitative
@@ -106,9 +106,8 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "entropyk
     nrows = max(1, math.ceil(len(present) / cols))
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[t for _, t in present], vertical_spacing=0.35 / nrows + 0.02)
     palette = qualitative.Plotly
-    for i, (run, recs) in enumerate(data):
+    for i, (label, recs) in enumerate(data):
         color = palette[i % len(palette)]
-        label = _label(run)
         for j, (key, _) in enumerate(present):
             pts = [(r["step"], r[key]) for r in recs if isinstance(r.get(key), (int, float))]
             if not pts:

@@ -51,8 +51,8 @@ def _batch(seed: int = 0, B: int = 6, P: int = 5, R: int = 7, dtype=torch.float6
     adv_row[1] = 0.0
     adv = adv_row[:, None] * m
     old_logp = -torch.rand(B, R, generator=g, dtype=dtype) * 3 * m
-    # |log ratio| <= 0.8: ratios reach both clip edges (0.8, 1.28) but never veRL's dual-clip
-    # bound 3, which the native loss of this branch does not have
+    # |log ratio| <= 0.8: ratios reach both clip edges (0.8, 1.28) but stay below the dual-clip
+    # bound 3 (both losses have it, with the same c = 3)
     logp_resp = ((old_logp + (torch.rand(B, R, generator=g, dtype=dtype) * 1.6 - 0.8)) * m).requires_grad_()
     ent_resp = (torch.rand(B, R, generator=g, dtype=dtype) * 4 * m).requires_grad_()
     td = tu.get_tensordict({
