@@ -154,12 +154,13 @@ def _use_plain_help(t: typer.Typer) -> None:
 
 
 def _register_tools() -> None:
-    from entropykit.cli import analyze, demo, passk, score, train
+    from entropykit.cli import analyze, demo, passk, reproduce, score, train
 
     score.register(app)
     analyze.register(app)
     passk.register(app)
     train.register(app)
+    reproduce.register(app)
     demo.register(app)
     _use_plain_help(app)
 

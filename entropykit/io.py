@@ -258,3 +258,31 @@ def repair_jsonl_tail(path: str | os.PathLike) -> None:
                 return
             pos = start
         fh.truncate(0)
+
+
+_RAISE = object()
+
+
+def read_json_object(path: str | os.PathLike, *, missing: Any = _RAISE, damaged: Any = _RAISE) -> Any:
+    """A JSON object (dict) from a state file, checked: UTF-8, valid JSON, an object.
+
+    A missing file returns `missing`, a damaged one (not UTF-8, not JSON, not an object)
+    returns `damaged`; either left unset raises UserError with one line naming the file.
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        if missing is _RAISE:
+            raise UserError(f"{p}: no such file") from None
+        return missing
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+        if not isinstance(obj, dict):
+            raise ValueError(f"a JSON {type(obj).__name__}, not an object")
+    except (UnicodeDecodeError, ValueError) as e:
+        if damaged is _RAISE:
+            why = "not UTF-8" if isinstance(e, UnicodeDecodeError) else str(e)[:120]
+            raise UserError(f"{p}: damaged ({why})") from None
+        return damaged
+    return obj

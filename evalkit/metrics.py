@@ -116,3 +116,29 @@ def problem_tallies(records: Iterable[dict]) -> dict[str, dict[str, dict]]:
         t["c"] += bool(r.get("correct"))
         t["timeouts"] += bool(r.get("timed_out"))
     return out
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], *, num_resamples: int = 2000, level: float = 0.95,
+                      seed: int = 0) -> dict:
+    """B - A for per-problem values of two runs on the same problems (row i of both is problem i).
+
+    The problem is the unit: ``d_i = b_i - a_i``; the estimate is ``mean(d)``, its CI the
+    percentile bootstrap over problems (resampling the d_i), and ``p_value`` the two-sided
+    Wilcoxon signed-rank test of the d_i (None when every d_i is 0: nothing to test).
+    ``significant``: the CI excludes 0. Deterministic for a given seed.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired values need the same problems: {a.shape} vs {b.shape}")
+    d = b - a
+    out = {"problems": int(d.size), "diff": float(d.mean()) if d.size else float("nan"), "ci95": None, "p_value": None,
+           "significant": False, "unit": "problem"}
+    if d.size >= 2:
+        lo, hi = bootstrap_ci(d[:, None], num_resamples=num_resamples, level=level, seed=seed)
+        out["ci95"] = [float(lo[0]), float(hi[0])]
+        out["significant"] = bool(lo[0] > 0 or hi[0] < 0)
+    if np.any(d != 0):
+        out["p_value"] = float(stats.wilcoxon(d).pvalue)
+    return out

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Sequence
 
 from entropykit.errors import UserError
-from entropykit.evalkit.metrics import bootstrap_ci, crossover_k, mean_accuracy, pass_at_k_table, problem_tallies
+from entropykit.evalkit.metrics import (
+    bootstrap_ci, crossover_k, mean_accuracy, paired_difference, pass_at_k_table, problem_tallies,
+)
 from entropykit.evalkit.passk_html import PALETTE, curve_traces, figure_html, log2_axis, passk_page
 from entropykit.evalkit.run_folder import load_samples
 from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
@@ -195,6 +197,9 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
                 }
                 c["summary"] = _crossover_summary(c, ya, yb)
                 entry["crossovers"].append(c)
+                paired = paired_runs(runs[names.index(ref_name)], runs[names.index(n)], bname, common)
+                if paired is not None:
+                    entry.setdefault("paired", []).append({"a": ref_name, "b": n, **paired})
                 if cx["k_interp"]:
                     fig.add_vline(x=cx["k_interp"], line_dash="dot", line_color="gray",
                                   annotation_text=f"{who[cx['leader_at_max_k']]} overtakes at k≈{cx['k_interp']:.1f}")
@@ -205,6 +210,8 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
         first = False
         if len(present) >= 2:
             parts.append(_crossover_table(bname, entry))
+            if entry.get("paired"):
+                parts.append(_paired_table(bname, entry["paired"]))
         else:
             parts.append(f"<p>{_html.escape(bname)}: only in {_html.escape(present[0][0])}, nothing to compare.</p>")
         report["benchmarks"][bname] = entry
@@ -215,6 +222,59 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
     atomic_write_text(outp, _page("pass@k comparison: " + " vs ".join(names), "".join(parts)))
     atomic_write_json(outp.with_suffix(".json"), report)
     return report
+
+
+# Settings that must be equal for sample j of a problem to be drawn with the same seed and prompt in
+# both runs: then the runs differ only by the model, and their per-problem values are paired.
+PAIRING_SETTINGS = ("seed", "prompt_template", "chat", "temperature", "top_p", "max_tokens", "grader")
+
+
+def _problem_rows(run_dir: Path, bench: str) -> dict[str, dict]:
+    path = run_dir / "problems.jsonl"
+    if not path.exists():
+        return {}
+    from entropykit.io import iter_jsonl
+
+    return {str(r["problem_id"]): r for r in iter_jsonl(path) if str(r.get("benchmark")) == bench}
+
+
+def paired_runs(run_a: tuple[Path, dict], run_b: tuple[Path, dict], bench: str, ks: Sequence[int]) -> dict | None:
+    """B - A on benchmark `bench`, paired by problem: mean accuracy and pass@k at each of `ks`,
+    each with `paired_difference` (bootstrap CI over problems, Wilcoxon signed-rank). Only when
+    both runs drew their samples with the same seeds and settings (`PAIRING_SETTINGS`) and share
+    at least two problems; None otherwise (then the curves are independent estimates)."""
+    (dir_a, sum_a), (dir_b, sum_b) = run_a, run_b
+    sa, sb = sum_a.get("sampling") or {}, sum_b.get("sampling") or {}
+    if any(sa.get(key) != sb.get(key) for key in PAIRING_SETTINGS):
+        return None
+    rows_a, rows_b = _problem_rows(dir_a, bench), _problem_rows(dir_b, bench)
+    shared = [pid for pid in rows_a if pid in rows_b and rows_a[pid]["n"] == rows_b[pid]["n"]]
+    if len(shared) < 2:
+        return None
+    out = {"problems": len(shared), "pairing": f"paired by problem and sample seed ({len(shared)} problems)",
+           "mean_accuracy": paired_difference([rows_a[p]["accuracy"] for p in shared], [rows_b[p]["accuracy"] for p in shared]),
+           "pass_at_k": {}}
+    for k in ks:
+        va = [rows_a[p]["pass_at_k"].get(str(k)) for p in shared]
+        vb = [rows_b[p]["pass_at_k"].get(str(k)) for p in shared]
+        if None not in va and None not in vb:
+            out["pass_at_k"][str(k)] = paired_difference(va, vb)
+    return out
+
+
+def _paired_table(bname: str, paired: list[dict]) -> str:
+    def cell(d: dict) -> str:
+        ci = "" if d["ci95"] is None else f" [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]"
+        return f"{100 * d['diff']:+.2f}{ci}" + (" *" if d["significant"] else "")
+
+    ks = list(paired[0]["pass_at_k"])
+    head = "<tr><th>B - A</th><th>problems</th><th>mean accuracy</th>" + "".join(f"<th>pass@{k}</th>" for k in ks) + "</tr>"
+    rows = [f"<tr><td>{_html.escape(p['b'])} - {_html.escape(p['a'])}</td><td>{p['problems']}</td><td>{cell(p['mean_accuracy'])}</td>"
+            + "".join(f"<td>{cell(p['pass_at_k'][k])}</td>" if k in p["pass_at_k"] else "<td>—</td>" for k in ks) + "</tr>"
+            for p in paired]
+    return (f"<h3>{_html.escape(bname)}: paired differences (percentage points)</h3><table>{head}{''.join(rows)}</table>"
+            "<p>Paired by problem (same problems, same sample seeds): mean of per-problem differences, "
+            "[95% bootstrap CI over problems]; * marks a CI that excludes 0.</p>")
 
 
 def _crossover_summary(c: dict, ya: Sequence[float], yb: Sequence[float]) -> str:

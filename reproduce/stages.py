@@ -1,0 +1,238 @@
+"""The stages of `entropykit reproduce`, each a call of an existing tool's public function.
+
+    data        the generated train / held-out splits (when --data / --eval are "arith")
+    base        passk on the evaluation set: the paper's T 0.6 / top-p 0.95, per-token entropies
+    train V     entropykit train, one variant at a time (same data, seeds and sizes)
+    export V    train export: the trained policy as a model folder
+    passk V     passk of that folder: the same problems and sample seeds as the base
+    analyze     analyze the base's samples, and each variant's with --base = the base's samples
+                (the paper's rare behaviors), each scored by the model that wrote them
+    reports     passk compare (Figure 5), train report (Figures 6-7), analyze compare (Figure 8)
+    table       summary.json and index.html (Tables 2-3 with paired CIs)
+
+`run_stages` skips a stage whose outputs are complete (recorded in `stages.json` after the
+stage returned, and still on disk), so a rerun after kill -9 or Ctrl-C continues with the
+stage that was running; that stage's tool resumes its own work (passk keeps every saved
+sample, train restarts from its latest checkpoint with the same random state).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from entropykit.io import atomic_write_json, read_json_object
+
+from .config import GENERATED, VARIANTS, ReproduceConfig
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[], object]
+    outputs: tuple[Path, ...] = field(default_factory=tuple)  # all present + recorded => complete
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where every stage writes inside the run folder."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def model_dir(self, name: str) -> Path:  # "base" or a variant
+        return self.root / name
+
+    def passk(self, name: str) -> Path:
+        return self.model_dir(name) / "passk"
+
+    def samples(self, name: str) -> Path:
+        return self.passk(name) / "samples.jsonl"
+
+    def analysis(self, name: str) -> Path:
+        return self.model_dir(name) / "analysis"
+
+    def train_run(self, variant: str) -> Path:
+        return self.model_dir(variant) / "train"
+
+    def policy(self, variant: str) -> Path:
+        return self.model_dir(variant) / "policy"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def stages_file(self) -> Path:
+        return self.root / "stages.json"
+
+
+def problem_files(cfg: ReproduceConfig, lay: Layout) -> tuple[str, str]:
+    """(training set, evaluation set) as `train --data` and `passk --benchmark` take them."""
+    train = str(lay.data / "arith-train.jsonl") if cfg.data == GENERATED else cfg.data
+    held = str(lay.data / "arith-eval.jsonl") if cfg.eval == GENERATED else cfg.eval
+    return train, held
+
+
+def write_problems(cfg: ReproduceConfig, lay: Layout) -> None:
+    """The generated splits: disjoint by problem text, the same for every seed-0 run."""
+    from entropykit.io import atomic_write_jsonl
+
+    from .problems import arithmetic_problems
+
+    rows = arithmetic_problems(cfg.train_problems + cfg.eval_problems, seed=cfg.seed)
+    train, held = rows[: cfg.train_problems], rows[cfg.train_problems:]
+    for i, row in enumerate(held):
+        row["id"] = f"arith-eval-{i:04d}"
+    lay.data.mkdir(parents=True, exist_ok=True)
+    atomic_write_jsonl(lay.data / "arith-train.jsonl", train)
+    atomic_write_jsonl(lay.data / "arith-eval.jsonl", held)
+
+
+# --------------------------------------------------------------------------------------------
+# one function per tool call
+
+
+def run_passk_stage(cfg: ReproduceConfig, lay: Layout, name: str, model: str, log: Log) -> None:
+    from entropykit.evalkit.config import PasskConfig
+    from entropykit.evalkit.runner import run_passk
+    from entropykit.generation import choose_backend
+
+    backend = choose_backend(cfg.backend)
+    _, held = problem_files(cfg, lay)
+    pcfg = PasskConfig(model=model, benchmarks=[held], out=str(lay.passk(name)), ks=str(cfg.k), max_tokens=cfg.max_tokens,
+                       seed=cfg.seed, backend=backend, limit=cfg.eval_problems, batch_size=cfg.batch_size,
+                       token_entropies=backend == "hf")  # vLLM: analyze scores the samples itself
+    run_passk(pcfg, log=log)
+
+
+def train_config(cfg: ReproduceConfig, lay: Layout, variant: str):
+    """The TrainConfig of `variant`: everything but the method is the same for all variants."""
+    from entropykit.train.config import TrainConfig
+
+    algo, entropy_adv, entropy_reg = VARIANTS[variant]
+    train, _ = problem_files(cfg, lay)
+    return TrainConfig(
+        model=cfg.model, algo=algo, data=train, out=str(lay.train_run(variant)), steps=cfg.steps,
+        prompts_per_step=cfg.prompts_per_step, n_samples=cfg.n_samples, max_tokens=cfg.max_tokens,
+        temperature=cfg.temperature, mini_batch_size=cfg.mini_batch_size, lr=cfg.lr, critic_lr=2 * cfg.lr,
+        entropy_adv=entropy_adv, entropy_coef=cfg.entropy_coef if entropy_reg else 0.0, critic_warmup=cfg.critic_warmup,
+        rollout_backend=cfg.backend, seed=cfg.seed, save_every=cfg.save_every, keep_checkpoints=1,
+        **cfg.extra_train,
+    )
+
+
+def run_train_stage(cfg: ReproduceConfig, lay: Layout, variant: str, log: Log) -> None:
+    from entropykit.train.loop import resume_config, train
+
+    run = lay.train_run(variant)
+    if (run / "config.json").exists():  # started before: continue from its latest checkpoint
+        train(resume_config(run, steps=cfg.steps), resume=True, log=log, progress=True)
+    else:
+        train(train_config(cfg, lay, variant), log=log, progress=True)
+
+
+def run_export_stage(lay: Layout, variant: str) -> None:
+    from entropykit.train.checkpoint import export_policy
+
+    export_policy(lay.train_run(variant), lay.policy(variant))
+
+
+def run_analyze_stage(cfg: ReproduceConfig, lay: Layout, name: str) -> None:
+    from entropykit.analysis import run_analysis
+    from entropykit.analysis.config import AnalyzeConfig
+
+    base = None if name == "base" else str(lay.samples("base"))  # rare behaviors: against the base model's outputs
+    run_analysis(AnalyzeConfig(outputs=str(lay.samples(name)), out=str(lay.analysis(name)), base=base,
+                               n_clusters=cfg.clusters, seed=cfg.seed, progress=True))
+
+
+def figure8_pairs(cfg: ReproduceConfig) -> list[tuple[str, str]]:
+    """(A, B) pairs for `analyze compare`: base vs each variant, and within each algorithm the
+    plain run vs the entropy advantage, and entropy regularization vs the entropy advantage."""
+    v = cfg.variants
+    pairs = [("base", x) for x in v]
+    for algo in ("grpo", "ppo"):
+        for a in (algo, f"{algo}-entreg"):
+            if a in v and f"{algo}-ent" in v:
+                pairs.append((a, f"{algo}-ent"))
+    return pairs
+
+
+def run_reports_stage(cfg: ReproduceConfig, lay: Layout) -> None:
+    from entropykit.analysis.compare import compare_runs as analyze_compare
+    from entropykit.evalkit.report import compare_runs as passk_compare
+    from entropykit.train.report import build_report
+
+    from .config import LABELS
+
+    names = ["base", *cfg.variants]
+    lay.reports.mkdir(parents=True, exist_ok=True)
+    passk_compare([str(lay.passk(n)) for n in names], str(lay.reports / "passk-compare.html"), labels=[LABELS[n] for n in names])
+    build_report([lay.train_run(v) for v in cfg.variants], lay.reports / "train-report.html", title="entropykit reproduce: training")
+    for a, b in figure8_pairs(cfg):
+        analyze_compare(str(lay.analysis(a)), str(lay.analysis(b)), str(lay.reports / f"analyze-{a}-vs-{b}.html"),
+                        labels=[LABELS[a], LABELS[b]], seed=cfg.seed)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def build_stages(cfg: ReproduceConfig, lay: Layout, log: Log) -> list[Stage]:
+    from .table import write_table
+
+    stages = []
+    if GENERATED in (cfg.data, cfg.eval):
+        stages.append(Stage("data: generate the train and held-out problems", lambda: write_problems(cfg, lay),
+                            (lay.data / "arith-train.jsonl", lay.data / "arith-eval.jsonl")))
+    stages.append(Stage("passk base", lambda: run_passk_stage(cfg, lay, "base", cfg.model, log),
+                        (lay.passk("base") / "summary.json",)))
+    for v in cfg.variants:
+        stages.append(Stage(f"train {v}", lambda v=v: run_train_stage(cfg, lay, v, log), (lay.train_run(v) / "metrics.jsonl",)))
+        stages.append(Stage(f"export {v}", lambda v=v: run_export_stage(lay, v), (lay.policy(v) / "config.json",)))
+        stages.append(Stage(f"passk {v}", lambda v=v: run_passk_stage(cfg, lay, v, str(lay.policy(v)), log),
+                            (lay.passk(v) / "summary.json",)))
+    for name in ["base", *cfg.variants]:
+        stages.append(Stage(f"analyze {name}", lambda n=name: run_analyze_stage(cfg, lay, n), (lay.analysis(name) / "summary.json",)))
+    stages.append(Stage("reports: passk compare, train report, analyze compare", lambda: run_reports_stage(cfg, lay),
+                        (lay.reports / "passk-compare.json", lay.reports / "train-report.html")))
+    stages.append(Stage("table: summary.json and index.html", lambda: write_table(cfg, lay),
+                        (lay.root / "summary.json", lay.root / "index.html")))
+    return stages
+
+
+def load_stage_state(path: Path) -> dict:
+    """stages.json: {stage name: {"seconds", "finished", "attempts"}}; a damaged file counts as
+    empty (every stage then reruns, and each tool reuses its own finished work)."""
+    state = read_json_object(path, missing={}, damaged={})
+    return state.get("stages", {}) if isinstance(state.get("stages"), dict) else {}
+
+
+def run_stages(stages: list[Stage], lay: Layout, log: Log, progress_line: Callable[[str], None]) -> dict:
+    """Run every stage that is not complete; one progress line per stage. Returns the state."""
+    state = load_stage_state(lay.stages_file)
+    total = len(stages)
+    for i, st in enumerate(stages, 1):
+        rec = state.get(st.name, {})
+        if rec.get("finished") and all(p.exists() for p in st.outputs):
+            progress_line(f"[{i}/{total}] {st.name}: complete ({rec['seconds']:.0f} s earlier), skipped")
+            continue
+        progress_line(f"[{i}/{total}] {st.name}")
+        rec = {"attempts": int(rec.get("attempts", 0)) + 1}
+        state[st.name] = rec
+        atomic_write_json(lay.stages_file, {"stages": state})
+        t0 = time.perf_counter()
+        st.run()
+        rec.update(seconds=round(time.perf_counter() - t0, 1),
+                   finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+        atomic_write_json(lay.stages_file, {"stages": state})
+        progress_line(f"[{i}/{total}] {st.name}: done in {rec['seconds']:.0f} s")
+    return state
