@@ -159,14 +159,15 @@ def load_benchmark(spec: str, columns: str | Mapping[str, str] | None = None, *,
 
 
 def load_problems(spec: str, problem_key: str = "problem", answer_key: str = "answer") -> list[dict]:
-    """Problems as [{"problem_id", "problem", "answer"}] (the trainer's prompts).
+    """Problems as [{"benchmark", "problem_id", "problem", "answer"}] (the trainer's prompts;
+    "benchmark" is the name `passk` gives the same set, so both derive the same sample seeds).
 
     `spec`: anything `load_benchmark` takes; `problem_key` / `answer_key` name the columns of a
     local file. UserError for a missing file or column (before any model load).
     """
     custom = (problem_key, answer_key) != ("problem", "answer")
     bench = load_benchmark(spec, columns={"problem": problem_key, "answer": answer_key} if custom else None)
-    return [{"problem_id": p.id, "problem": p.problem, "answer": p.answer} for p in bench]
+    return [{"benchmark": bench.name, "problem_id": p.id, "problem": p.problem, "answer": p.answer} for p in bench]
 
 
 def _load_hub(key: str, reg: BenchmarkSpec) -> list[dict]:

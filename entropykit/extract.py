@@ -37,7 +37,7 @@ __all__ = ["Extraction", "extract_final_answer", "extract_answer", "normalize_an
            "MAX_SEARCH_CHARS"]
 
 # Bumped whenever the policy changes what is extracted: persistent verdict caches key on it.
-POLICY_VERSION = "entropykit-extract-4"
+POLICY_VERSION = "entropykit-extract-5"
 MAX_SEARCH_CHARS = 200_000
 _MAX_BOXES_TRIED = 64  # from the end; bounds the work on text full of unclosed boxes
 _MAX_STATEMENTS_TRIED = 64
@@ -202,24 +202,46 @@ _STATEMENT_TAIL = re.compile(
 _FINAL_BEFORE = re.compile(r"final\s+$")
 
 
-def _statements(text: str, low: str) -> list[tuple[int, bool]]:
-    """(end of the statement, is it a "final answer" one) for the last answer statements.
+# "the answer is" in other languages: the word for "answer" (lower case) and what may follow it
+# before the value (a copula, a colon or a dash; "final" where the language puts it after the
+# noun). Words in scripts without spaces (Chinese, Japanese) need no word boundary before them.
+_FOREIGN_STATEMENTS: dict[str, re.Pattern] = {
+    word: re.compile(tail, re.IGNORECASE) for word, tail in {
+        "respuesta": r"(?:\s+final)?\s*(?:es|será|sería|:|=)(?![^\W\d_])",  # Spanish
+        "resposta": r"(?:\s+final)?\s*(?:é|será|:|=)(?![^\W\d_])",  # Portuguese
+        "risposta": r"(?:\s+finale)?\s*(?:è|sarà|:|=)(?![^\W\d_])",  # Italian
+        "réponse": r"(?:\s+finale)?\s*(?:est|sera|serait|:|=)(?![^\W\d_])",  # French
+        "reponse": r"(?:\s+finale)?\s*(?:est|sera|serait|:|=)(?![^\W\d_])",
+        "antwort": r"\s*(?:ist|lautet|wäre|:|=)(?![^\W\d_])",  # German
+        "ответ": r"\s*(?:[:—–=]|-(?!\d)|равен|равна|равно|будет|это|составляет)(?![^\W\d_])",  # Russian
+        "答案": r"\s*(?:是|为|為|：|:|=)",  # Chinese
+        "答え": r"\s*(?:は|：|:|=)",  # Japanese
+        "解答": r"\s*(?:は|是|为|：|:|=)",
+    }.items()
+}
+_SPACELESS_SCRIPT_WORDS = ("答案", "答え", "解答")
 
-    Found with str.find on "answer" first: a regex alternation tried at every position of a
-    long response costs milliseconds, this costs microseconds.
+
+def _statements(text: str, low: str) -> list[tuple[int, bool]]:
+    """(end of the statement, is it a "final answer" one) for the last answer statements, in
+    English and in the languages of `_FOREIGN_STATEMENTS`.
+
+    Found with str.find on the word for "answer" first: a regex alternation tried at every
+    position of a long response costs milliseconds, this costs microseconds.
     """
-    hits: list[int] = []
-    i = low.rfind("answer")
-    while i >= 0 and len(hits) < _MAX_STATEMENTS_TRIED:
-        if i == 0 or not low[i - 1].isalnum():
-            hits.append(i)
-        i = low.rfind("answer", 0, i)
-    out = []
-    for i in reversed(hits):
-        m = _STATEMENT_TAIL.match(text, i + 6)
-        if m is not None:
-            out.append((m.end(), _FINAL_BEFORE.search(low, max(0, i - 16), i) is not None))
-    return out
+    found: list[tuple[int, int, bool]] = []  # (position of the word, end of the statement, final)
+    for word, tail in (("answer", _STATEMENT_TAIL), *_FOREIGN_STATEMENTS.items()):
+        hits = 0
+        i = low.rfind(word)
+        while i >= 0 and hits < _MAX_STATEMENTS_TRIED:
+            if i == 0 or word in _SPACELESS_SCRIPT_WORDS or not low[i - 1].isalnum():
+                m = tail.match(text, i + len(word))
+                if m is not None:
+                    found.append((i, m.end(), word == "answer" and _FINAL_BEFORE.search(low, max(0, i - 16), i) is not None))
+                    hits += 1
+            i = low.rfind(word, 0, i)
+    found.sort()
+    return [(end, final) for _, end, final in found[-_MAX_STATEMENTS_TRIED:]]
 
 
 # math environments that may hold the value right after a statement
@@ -233,6 +255,11 @@ _CHOICE = re.compile(r"\(?\**([A-J])\**\)?(?=[\s.,;:!)*]|$)")
 _WORD_END = re.compile(r"[A-Z][a-z]+(?=\s*(?:[.!]|\*\*|$|\n))")
 _OPS = set("+-*/=×÷^<>≤≥")
 _TRAIL_PUNCT = ".,;:!?*`"
+
+
+def _ascii_alnum(c: str) -> bool:
+    """A letter or digit that continues a number or a Latin word ("12です": です does not)."""
+    return c.isascii() and c.isalnum()
 
 
 def _plain_value(seg: str) -> tuple[str, int] | None:
@@ -255,7 +282,7 @@ def _plain_value(seg: str) -> tuple[str, int] | None:
         if pos >= n or seg[pos] == "\n":
             break
         m = _NUMBER_RE.match(seg, pos)
-        if m and m.end() > pos and (m.end() >= len(seg) or not seg[m.end()].isalnum() and seg[m.end()] not in "\\{(^_"):
+        if m and m.end() > pos and (m.end() >= len(seg) or not _ascii_alnum(seg[m.end()]) and seg[m.end()] not in "\\{(^_"):
             tok_end = m.end()
         else:
             tok_end = pos
@@ -285,6 +312,27 @@ def _plain_value(seg: str) -> tuple[str, int] | None:
 
 
 _ENV_JOIN = re.compile(r"\s*(?:,\s*and|,|and|or)\s+")
+# what joins two stated values into one answer of several parts ("5 or 6", "$x = 4$ or $x = 5$",
+# "5 (or maybe 6)", "5 或 6"): a hedge between two values is then wrong for either of them
+_HEDGE = (r",?\s*\(?\s*(?:or|but\s+(?:it|that|this)\s+(?:might|could|may)\s+(?:also\s+)?be)\b"
+          r"(?:\s+(?:maybe|perhaps|possibly|even|also))?")
+_VALUE_JOIN = re.compile(
+    r"\s*(?:" + _HEDGE + r"|,\s*and\b|,|\band\b"
+    r"|\bo\b|\bou\b|\boder\b|\bund\b|\bet\b|\by\b|или|либо|и(?=\s)|或者|或|还是|還是|または|か|と)\s*",
+    re.IGNORECASE)
+_HEDGE_AFTER = re.compile(r"(?:\s*(?:\$+|\\\)|\\\]))?\s*" + _HEDGE + r"\s*", re.IGNORECASE)  # after "$\boxed{8}$"
+
+
+def _hedged_value(text: str, pos: int) -> str | None:
+    """A second value offered right after an answer ("\\boxed{8}, or possibly 9"), else None."""
+    h = _HEDGE_AFTER.match(text, pos)
+    if h is None:
+        return None
+    env = _ENV.match(text, h.end())
+    if env is not None:
+        return next(g for g in env.groups() if g is not None).strip() or None
+    pv = _plain_value(text[h.end(): h.end() + 300])
+    return pv[0] if pv else None
 
 
 def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | None:
@@ -321,9 +369,24 @@ def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | N
     if pv is None:
         return None
     value, length = pv
+    values = [value]
+    while len(values) < _MAX_JOINED_BOXES:  # "5 or 6": one answer of two parts, right for neither
+        j = _VALUE_JOIN.match(seg, length)
+        if j is None or j.end() == length:
+            break
+        env = _ENV.match(seg, j.end())
+        if env is not None:
+            part, end = next(g for g in env.groups() if g is not None).strip(), env.end()
+        else:
+            nxt = _plain_value(seg[j.end():])
+            if nxt is None:
+                break
+            part, end = nxt[0], j.end() + nxt[1]
+        values.append(part)
+        length = end
     if cut_off and pos + length >= len(text.rstrip()):
         return None  # the value runs into the cut: "The answer is 12" may have been 125
-    return value, pos, pos + length
+    return ", ".join(dict.fromkeys(values)), pos, pos + length
 
 
 _SENTENCE_END = re.compile(r"\.(?!\d)|\n|[!?]")
@@ -421,10 +484,15 @@ _VALUE = (
 _BARE = re.compile(r"\s*(?P<value>" + _VALUE + r"|\(?[A-J]\)?)\s*(?:pct\b)?\s*\.?\s*")
 _CLOSING = re.compile(
     r"(?:=|:|\b(?:is|are|was|were|equals|be|has|have|had|needs?|costs?|gets?|got|makes?|earns?|earned|pays?|paid"
-    r"|spends?|spent|remains?)\b)\s*"
+    r"|spends?|spent|remains?|collects?|collected|sells?|sold|buys?|bought|reads?|eats?|ate|saves?|saved|scores?|scored"
+    r"|owns?|holds?|contains?|weighs?|receives?|received|picks?|picked|bakes?|baked|uses?|used|takes?|took|walks?"
+    r"|walked|runs?|ran|drives?|drove|travels?|traveled|travelled|leaves?|comes?\s+to|came\s+to)\b)\s*"
+    r"(?:(?:actually|now|clearly|still|just|exactly|then|therefore|thus|indeed|simply|only)\s+)?"  # "is now 9"
     r"(?:(?:a\s+)?total\s+of\s+)?"  # "Tom has a total of 10 balls."
-    r"(?P<value>" + _VALUE + r")"
+    r"(?:\*\*|__)?(?P<value>" + _VALUE + r")(?:\*\*|__)?"  # "the total is **56**."
     r"(?P<units>(?:\s+(?:\\text\{[^{}\n]*\}|[A-Za-z][A-Za-z^0-9]*)){0,3})"
+    # a tail of plain words ("24 eggs every morning before breakfast."): no other number, no math
+    r"(?P<tail>(?:[ \t]+[A-Za-z][A-Za-z'’-]*[,;]?){0,15})"
     r"[\s.!*$]*(?:\\\]|\\\))?[\s.!*$]*$"
 )
 # a finished reply whose last sentence ends with one math span (and maybe a few unit words)
@@ -436,20 +504,52 @@ _TRAILING_ENV = re.compile(
 _BINARY_OP = re.compile(r"(?<=[\w})\]])\s*(?:[-+*/×÷]|\\times|\\cdot|\\div)\s*(?=[\w\\({\[])")
 _LAST_SIDE = re.compile(r"(?<![!<>=\\])=(?!=)")  # "=", not "!=", "<=", ">=", "=="
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+# a word in any script: two Latin letters, or one letter of another script (Greek letters are
+# math: "2π"); "所以 5 + 3" and "Итак, 5 + 3 =" are sentences, never a bare value
+_ANY_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}|[^\W\d_A-Za-z\u0370-\u03ff]")
 _PERCENT_AFTER = re.compile(r"\s*(?:\\?%|percent\b|pct\b)", re.IGNORECASE)
 
 
-def _env_value(env: re.Match) -> str | None:
-    """The math inside a closing span, unless it is an unevaluated expression ("$5 + 5$")."""
-    inner = env.group(0)
+_TRAILING_OP = re.compile(r"(?:[-+*/×÷=^]|\\times|\\cdot|\\div|\\pm)\s*$")
+_INT_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*\d+\s*\}\s*\{\s*\d+\s*\}|\\[dt]?frac\s*\d\d")
+_ARITHMETIC = re.compile(r"[\d\s.,+\-*/×÷()\[\]{}]+")
+# a matrix or vector of plain numbers is a number too ("$A + B$" with both written out is a sum to do)
+_NUMERIC_MATRIX = re.compile(r"\\begin\{([pbvB]?matrix)\}[\d\s.,&\\+-]*\\end\{\1\}")
+
+
+def unfinished_calculation(expr: str) -> bool:
+    r"""True for arithmetic still to be done: a trailing operator (``3 + 4 =``, ``12 \times``) or
+    an expression of plain numbers with an operator between them (``4 + 6``, ``\frac12 + \frac13``,
+    ``3 \cdot (2 + 1)``). An expression with a variable, a radical or a constant (``3x + 2``,
+    ``1 + \sqrt{5}``, ``2\pi - 1``) is an answer, not an unfinished calculation."""
+    s = expr.strip().rstrip(".,")
+    if not s or _TRAILING_OP.search(s):
+        return True
+    plain = _NUMERIC_MATRIX.sub("1", _INT_FRAC.sub("1", s))
+    for op, sym in (("\\times", "*"), ("\\cdot", "*"), ("\\div", "/"), ("\\left", ""), ("\\right", "")):
+        plain = plain.replace(op, sym)
+    return bool(_ARITHMETIC.fullmatch(plain)) and _BINARY_OP.search(plain) is not None
+
+
+def _env_inner(env_text: str) -> str:
     for a, b in (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$")):
-        if inner.startswith(a) and inner.endswith(b):
-            inner = inner[len(a) : len(inner) - len(b)].strip()
-            break
+        if env_text.startswith(a) and env_text.endswith(b):
+            return env_text[len(a) : len(env_text) - len(b)].strip()
+    return env_text
+
+
+def _env_value(env: re.Match) -> str | None:
+    """The math inside a closing span, unless it is a calculation still to be done ("$5 + 5$")."""
+    inner = _env_inner(env.group("env"))
     last = _LAST_SIDE.split(inner)[-1].strip().rstrip(".,")
-    if not last or _BINARY_OP.search(last):
+    if not last or unfinished_calculation(last):
         return None
     return inner
+
+
+# math spans written together before the closing one ("$x = 1$, $y = 4$", "$x = 4$ or $x = 5$")
+_SPAN_BEFORE_JOIN = re.compile(
+    r"(?P<env>\$[^$\n]{1,200}\$|\\\((?:(?!\\\)).){1,200}\\\))\s*(?:,\s*(?:and|or)|,|and|or)\s*$", re.DOTALL)
 
 
 def _closing_statement(text: str) -> Extraction | None:
@@ -460,8 +560,17 @@ def _closing_statement(text: str) -> Extraction | None:
         value = _env_value(m)
         if value is None:
             return None
-        start = tail_start + m.start("env")
-        return Extraction(value, "closing", start, tail_start + m.end("env"))
+        values, start = [value], m.start("env")
+        while len(values) < _MAX_JOINED_BOXES:  # several answers written as separate spans: one answer
+            before = _SPAN_BEFORE_JOIN.search(tail, 0, start)
+            if before is None:
+                break
+            part = _env_value(before)
+            if part is None:
+                return None  # "$4 + 6$ or $x = 5$": part of it is unfinished
+            values.insert(0, part)
+            start = before.start("env")
+        return Extraction(", ".join(dict.fromkeys(values)), "closing", tail_start + start, tail_start + m.end("env"))
     nl = tail.rfind("\n", 0, max(0, len(tail) - 1))
     line_start = nl + 1 if nl >= 0 else 0
     line = tail[line_start:]
@@ -499,7 +608,7 @@ def _whole_reply(text: str) -> Extraction | None:
         if not rest.strip(" \t\n.!"):
             inner = next(g for g in env.groups() if g is not None).strip()
             return Extraction(inner + ("\\%" if pct else ""), "bare", lead, lead + env.end()) if inner else None
-    if not _WORD.search(re.sub(r"\\[A-Za-z]+", " ", stripped)) and re.search(r"\d", stripped) and len(stripped) <= 200:
+    if not _ANY_WORD.search(re.sub(r"\\[A-Za-z]+", " ", stripped)) and re.search(r"\d", stripped) and len(stripped) <= 200:
         return Extraction(stripped.rstrip("."), "bare", lead, lead + len(stripped))  # "3 * 4", "x+1=5"
     return None
 
@@ -508,6 +617,14 @@ def _whole_reply(text: str) -> Extraction | None:
 
 # The reply ends at the first chat-template token (models sometimes write on into a new turn).
 _END_OF_TURN = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end_of_text|end)\|>|</s>")
+_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+# In a reply cut off at the token limit, text after the last answer that takes it back: the model
+# withdrew that answer and never gave another. ("check"/"verify" alone are not a retraction.)
+_RETRACTION = re.compile(
+    r"\b(?:wait|hmm+|hold\s+on|actually|oops|no,|not\s+(?:right|correct)|(?:is|was|'s)\s+(?:wrong|incorrect)|mistake"
+    r"|an?\s+error|let\s+me\s+(?:re-?(?:compute|calculate|do|think|consider|evaluate|examine|check)|start\s+over|try\s+again)"
+    r"|recompute|recalculate|reconsider|re-?examine|start\s+over)\b",
+    re.IGNORECASE)
 
 
 def extract_final_answer(response: str | None, finish_reason: str | None = None) -> Extraction:
@@ -523,9 +640,20 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
     if eot:
         text = text[: eot.start()]
     cut_off = finish_reason == "length" and eot is None
+    think_end = text.rfind(_THINK_CLOSE)
+    if think_end >= 0:  # reasoning, then the reply: only the reply states the answer
+        skip = think_end + len(_THINK_CLOSE)
+        offset, text = offset + skip, text[skip:]
+    elif _THINK_OPEN in text:
+        return NO_ANSWER  # still thinking when it stopped: nothing was answered yet
     found = [x for x in (_last_box_group(text), _last_statement(text, cut_off), _last_tag(text)) if x is not None]
     if found:
         best = max(found, key=lambda x: (x.end, x.kind != "statement"))
+        if cut_off and _RETRACTION.search(text, best.end):
+            return NO_ANSWER  # cut off while taking the answer back
+        other = _hedged_value(text, best.end)
+        if other is not None:  # a hedge between two answers is right for neither
+            best = Extraction(f"{best.answer}, {other}", best.kind, best.start, best.end)
     else:  # implicit answers count only in a finished reply (rule 3)
         best = None if cut_off else (_whole_reply(text) or _closing_statement(text))
         if best is None:
@@ -534,3 +662,56 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
     if not answer:
         return NO_ANSWER
     return Extraction(answer, best.kind, best.start + offset, best.end + offset)
+
+
+# ----------------------------------------------------------------------------------------------
+# inequalities and intervals: "x > 2" states the same set as "(2, \infty)"
+
+_LT = r"(?:<|\\lt\b|\\le(?:q|qslant)?\b|\\leqslant\b|≤|<=)"
+_GT = r"(?:>|\\gt\b|\\ge(?:q|qslant)?\b|\\geqslant\b|≥|>=)"
+_VAR = r"[a-zA-Z](?:_\{?\w+\}?)?"
+_BOUND = r"[^<>=≤≥]{1,80}?"
+_ONE_SIDED = re.compile(rf"\s*(?P<var>{_VAR})\s*(?P<op>{_LT}|{_GT})\s*(?P<b>{_BOUND})\s*")
+_ONE_SIDED_REV = re.compile(rf"\s*(?P<b>{_BOUND})\s*(?P<op>{_LT}|{_GT})\s*(?P<var>{_VAR})\s*")
+_TWO_SIDED = re.compile(rf"\s*(?P<a>{_BOUND})\s*(?P<op1>{_LT})\s*(?P<var>{_VAR})\s*(?P<op2>{_LT})\s*(?P<b>{_BOUND})\s*")
+_INTERVAL = re.compile(r"\s*(?:\\left)?[(\[].*,.*(?:\\right)?[)\]]\s*")
+
+
+def _strict(op: str) -> bool:
+    return op in ("<", ">", "\\lt", "\\gt")
+
+
+def _side_is_number(b: str) -> bool:
+    return not re.fullmatch(r"\s*" + _VAR + r"\s*", b) and bool(re.search(r"[\d\\]", b))
+
+
+def inequality_as_interval(s: str) -> str | None:
+    r"""The interval a one-variable inequality states, in LaTeX (``x > 2`` -> ``(2, \infty)``,
+    ``x \geq -1`` -> ``[-1, \infty)``, ``1 < x \le 3`` -> ``(1, 3]``); None for anything else."""
+    s = s.strip().strip("$").strip()
+    m = _TWO_SIDED.fullmatch(s)
+    if m and _side_is_number(m["a"]) and _side_is_number(m["b"]):
+        lo = "(" if _strict(m["op1"].strip()) else "["
+        hi = ")" if _strict(m["op2"].strip()) else "]"
+        return f"{lo}{m['a'].strip()}, {m['b'].strip()}{hi}"
+    for pattern, flipped in ((_ONE_SIDED, False), (_ONE_SIDED_REV, True)):
+        m = pattern.fullmatch(s)
+        if not m or not _side_is_number(m["b"]):
+            continue
+        op = m["op"].strip()
+        above = bool(re.fullmatch(_GT, op)) != flipped  # var > b, or b < var
+        b = m["b"].strip()
+        if above:
+            return ("(" if _strict(op) else "[") + f"{b}, \\infty)"
+        return f"(-\\infty, {b}" + (")" if _strict(op) else "]")
+    return None
+
+
+def as_interval_like(answer: str, gold: str) -> tuple[str, str]:
+    """(answer, gold) with an inequality rewritten as the interval it states when the other of
+    the two is written as an interval, so math-verify compares sets with sets."""
+    if _INTERVAL.fullmatch(gold.strip("$")):
+        answer = inequality_as_interval(answer) or answer
+    elif _INTERVAL.fullmatch(answer.strip("$")):
+        gold = inequality_as_interval(gold) or gold
+    return answer, gold

@@ -49,7 +49,7 @@ from functools import lru_cache
 from multiprocessing.connection import wait as _wait_conns
 from typing import Sequence
 
-from entropykit.extract import POLICY_VERSION, extract_answer, extract_final_answer, normalize_answer
+from entropykit.extract import POLICY_VERSION, as_interval_like, extract_answer, extract_final_answer, normalize_answer
 
 __all__ = ["Verdict", "GRADERS", "grade", "verify_one", "verify_batch", "Verifier", "verdict_key",
            "grader_version", "extract_answer", "default_workers"]
@@ -115,7 +115,8 @@ def _task(gold, response: str | None, finish_reason: str | None, grader: str) ->
         ex = extract_final_answer(response or "", finish_reason)
         if ex.answer is None:
             return None, Verdict(False, False, None, None)
-        return ("entropykit", g, ex.answer), None
+        answer, g = as_interval_like(ex.answer, g)  # "x > 2" against "(2, \infty)": the same set
+        return ("entropykit", g, answer), None
     if grader == "mathverify-default":
         return ("mathverify-default", g, response or ""), None
     raise ValueError(f"unknown grader {grader!r} (use one of {', '.join(GRADERS)})")

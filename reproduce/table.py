@@ -32,10 +32,21 @@ def _passk_summary(lay: Layout, name: str) -> dict:
     return json.loads((lay.passk(name) / "summary.json").read_text(encoding="utf-8"))
 
 
+def _inside(lay: Layout, spec: str | None) -> str | None:
+    """A model path inside the run folder, relative to it (the summary of a moved folder reads
+    the same); any other spec as it is."""
+    if spec is None:
+        return None
+    try:
+        return Path(spec).resolve().relative_to(lay.root.resolve()).as_posix()
+    except ValueError:
+        return spec
+
+
 def model_row(lay: Layout, name: str) -> dict:
     s = _passk_summary(lay, name)
     (bench, b), = s["benchmarks"].items()
-    return {"label": LABELS[name], "model": s.get("model"), "benchmark": bench, "num_problems": b["num_problems"], "n": b["n"],
+    return {"label": LABELS[name], "model": _inside(lay, s.get("model")), "benchmark": bench, "num_problems": b["num_problems"], "n": b["n"],
             "mean_accuracy": b["mean_accuracy"], "pass_at_k": b["pass_at_k"], "pass_at_k_ci95": b.get("pass_at_k_ci95")}
 
 
@@ -90,7 +101,7 @@ def build_summary(cfg: ReproduceConfig, lay: Layout) -> dict:
     crossovers = json.loads((lay.reports / "passk-compare.json").read_text(encoding="utf-8"))["benchmarks"]
     return {
         "tool": "entropykit reproduce",
-        "settings": cfg.to_dict(),
+        "settings": {k: v for k, v in cfg.to_dict().items() if k != "out"},  # where it is: not a result
         "benchmark": models["base"]["benchmark"],
         "num_problems": models["base"]["num_problems"],
         "k_max": int(k_max),

@@ -484,12 +484,17 @@ def step_record(step: int, cfg: TrainConfig, flat: list, rewards: torch.Tensor, 
 
 
 def evaluate(gen, cfg: TrainConfig, problems: list[dict], reward_fn: RewardFn) -> dict:
-    """Held-out check with the paper's eval sampling (T 0.6, top-p 0.95): accuracy and pass@k."""
+    """Held-out check with the paper's eval sampling (T 0.6, top-p 0.95): accuracy and pass@k.
+
+    The same samples `entropykit passk` draws for these problems with --seed, --max-tokens and
+    --n equal to the run's: the same sampling settings, the seed of sample j of a problem
+    derived from (seed, benchmark, problem id, j) as passk does, and the same grader (the math
+    reward is the shared `entropykit.verify` grader, with each sample's finish reason)."""
     if not problems:
         return {}
     sp = SamplingConfig(n=cfg.eval_n, temperature=PAPER_EVAL_TEMPERATURE, top_p=PAPER_EVAL_TOP_P, max_tokens=cfg.max_tokens, seed=cfg.seed)
     prompts = [cfg.render_prompt(p["problem"]) for p in problems]
-    seeds = [[derive_seed(cfg.seed, "eval", i, j) for j in range(cfg.eval_n)] for i in range(len(problems))]
+    seeds = [[derive_seed(cfg.seed, p["benchmark"], p["problem_id"], j) for j in range(cfg.eval_n)] for p in problems]
     flat, rewards = reward_completions(reward_fn, prompts, [p["answer"] for p in problems], gen.generate(prompts, sp, seeds=seeds))
     correct = [0] * len(problems)
     for (i, _), r in zip(flat, rewards):

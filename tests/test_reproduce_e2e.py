@@ -1,0 +1,143 @@
+"""`entropykit reproduce` end to end: the smoke preset on the embedded model, and kill -9 in
+every kind of stage followed by reruns, which must end in the same summary.json as an
+uninterrupted run.
+
+Run folders hold training checkpoints (gigabytes for the 135M model): each test removes its
+own when it is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "entropykit.cli.app", "reproduce"]
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "COLUMNS": "200"}
+
+
+def _run(args: list[str], timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + args, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def _stages(out: Path) -> dict:
+    try:
+        return json.loads((out / "stages.json").read_text(encoding="utf-8"))["stages"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+@pytest.fixture()
+def run_dir(tmp_path):
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_smoke_preset_every_stage_and_a_rerun_that_redoes_nothing(run_dir):
+    out = run_dir / "smoke"
+    r = _run(["--preset", "smoke", "--out", str(out)])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    cfg = json.loads((out / "reproduce.json").read_text())
+    variants = cfg["variants"]
+    assert len(variants) >= 4
+
+    stages = _stages(out)
+    assert stages and all(s.get("finished") and s["attempts"] == 1 for s in stages.values())
+    assert {f"train {v}" for v in variants} | {f"passk {v}" for v in variants} | {"passk base"} <= set(stages)
+    for name in ["base", *variants]:  # every model: sampled, graded, analysed
+        passk = json.loads((out / name / "passk" / "summary.json").read_text())
+        (bench, b), = passk["benchmarks"].items()
+        assert bench == "arith-eval" and b["num_problems"] == cfg["eval_problems"] and b["n"] == cfg["k"]
+        samples = [json.loads(x) for x in open(out / name / "passk" / "samples.jsonl")]
+        assert len(samples) == cfg["eval_problems"] * cfg["k"] and all("entropies" in s for s in samples)
+        analysis = json.loads((out / name / "analysis" / "summary.json").read_text())
+        assert analysis["num_responses"] == len(samples) and (out / name / "analysis" / "report.html").exists()
+        assert ("rare" in analysis) == (name != "base")  # rare behaviors: against the base model's samples
+    base_seeds = {(s["problem_id"], s["sample_idx"]): s["seed"] for s in map(json.loads, open(out / "base/passk/samples.jsonl"))}
+    for v in variants:
+        metrics = [json.loads(x) for x in open(out / v / "train" / "metrics.jsonl")]
+        assert [m["step"] for m in metrics] == list(range(1, cfg["steps"] + 1))
+        assert (out / v / "policy" / "config.json").exists()
+        samples = list(map(json.loads, open(out / v / "passk" / "samples.jsonl")))
+        assert all(s["model"] == str(out / v / "policy") for s in samples)  # named by the model that wrote them
+        assert {(s["problem_id"], s["sample_idx"]): s["seed"] for s in samples} == base_seeds  # paired with the base
+    for f in ("passk-compare.html", "passk-compare.json", "train-report.html", "analyze-base-vs-grpo.html",
+              "analyze-grpo-vs-grpo-ent.html"):
+        assert (out / "reports" / f).stat().st_size > 0, f
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["models"]) == ["base", *variants]
+    assert summary["models"]["grpo"]["model"] == "grpo/policy"  # relative: the folder can move
+    labels = [d["label"] for d in summary["deltas"]]
+    assert "GRPO + entropy adv. - GRPO" in labels and "GRPO + entropy adv. - GRPO + entropy reg." in labels
+    for d in summary["deltas"]:
+        assert d["problems"] == cfg["eval_problems"] and d["pairing"].startswith("paired by problem and sample seed")
+        for x in [d["mean_accuracy"], *d["pass_at_k"].values()]:
+            assert x["ci95"] is not None and x["ci95"][0] <= x["diff"] <= x["ci95"][1]
+    assert "paired differences" in summary["verdict"]
+    page = (out / "index.html").read_text()
+    assert "Table 2/3" in page and page.count("<tr class='delta'>") == len(summary["deltas"])
+    assert "<script" not in page and "http" not in page  # offline, nothing to fetch
+
+    before = (out / "summary.json").read_bytes(), stages
+    r2 = _run(["--preset", "smoke", "--out", str(out)])
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert r2.stdout.count("skipped") == len(stages)  # one line per stage, nothing redone
+    assert (out / "summary.json").read_bytes() == before[0] and _stages(out) == before[1]
+
+    r3 = _run(["--preset", "smoke", "--out", str(out), "--steps", "2"])  # other settings: refused, one line
+    assert r3.returncode == 2 and "other settings" in r3.stderr and "Traceback" not in r3.stderr
+
+
+def _kind(stage: str) -> str:
+    return stage.split(":")[0].split()[0]
+
+
+def test_kill_9_in_every_kind_of_stage_then_rerun_gives_the_same_summary(run_dir, tiny_model_dir):
+    """A tiny random model keeps each stage short; 2 steps so that training can be killed after
+    its first checkpoint. Each kind of stage (data, passk, train, export, analyze, reports,
+    table) is killed once, halfway through its uninterrupted duration, then the same command
+    is rerun until it finishes."""
+    args = ["--preset", "smoke", "--model", str(tiny_model_dir), "--variants", "grpo,grpo-ent,ppo-ent", "--steps", "2",
+            "--critic-warmup", "1"]
+    ref = run_dir / "ref"
+    r = _run(args + ["--out", str(ref)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    seconds = {k: v["seconds"] for k, v in _stages(ref).items()}
+
+    out = run_dir / "killed"
+    killed: list[str] = []
+    for _ in range(20):
+        proc = subprocess.Popen(CLI + args + ["--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=ENV, start_new_session=True)
+        target = None
+        while proc.poll() is None and target is None:
+            running = [n for n, s in _stages(out).items() if not s.get("finished")]
+            if running and _kind(running[0]) not in {_kind(k) for k in killed}:
+                target = running[0]
+            else:
+                time.sleep(0.02)
+        if target is None:  # finished without a stage left to kill
+            break
+        time.sleep(0.5 * seconds[target])
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its verifier workers
+            proc.wait()
+            killed.append(target)
+        else:
+            assert proc.returncode == 0, proc.stderr.read()[-3000:]
+    assert {_kind(k) for k in killed} >= {"passk", "train", "analyze"}, killed
+    r = _run(args + ["--out", str(out)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    stages = _stages(out)
+    assert all(stages[k]["attempts"] >= 2 for k in killed)
+    assert (out / "summary.json").read_bytes() == (ref / "summary.json").read_bytes()
