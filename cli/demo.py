@@ -71,8 +71,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run score -> passk (easy set; MATH-500 at two temperatures) -> analyze -> analyze compare on the
         embedded SmolLM2-135M (about 4 minutes on 2 CPU cores)."""
+        from entropykit.errors import UserError
         from entropykit.io import ensure_writable_dir
 
+        for flag, value in (("--problems", problems), ("--samples", samples), ("--max-tokens", max_tokens)):
+            if value < 1:
+                raise UserError(f"{flag} must be >= 1, got {value}")
         ensure_writable_dir(out)
         write_reference_solutions(out / "math500_reference.jsonl", problems)
         for title, argv in demo_steps(out, problems, samples, max_tokens):

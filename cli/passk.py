@@ -127,6 +127,10 @@ def _passk(cfg: PasskConfig) -> None:
 
     print_table(summary, Console())
     for name, b in summary["benchmarks"].items():
+        if b.get("ungradable_gold"):
+            ids = ", ".join(str(g["problem_id"]) for g in b["ungradable_gold"][:10])
+            print(f"entropykit: warning: {name}: {len(b['ungradable_gold'])} problem(s) have an empty or unparsable gold answer "
+                  f"and are left out of pass@k ({ids}{', ...' if len(b['ungradable_gold']) > 10 else ''})", file=sys.stderr)
         if b.get("n_per_problem"):
             per = ", ".join(f"n={k} ({v} problems)" for k, v in b["n_per_problem"].items())
             console.print(f"{name}: uneven samples per problem: {per}; each problem's pass@k uses its own n",
@@ -145,6 +149,8 @@ def compare(
     """Overlay pass@k curves (base vs RL): crossover k per benchmark and test-time dynamics per model."""
     from entropykit.io import ensure_writable_parent
 
+    if max_samples < 1:
+        _fail(f"--max-samples must be >= 1, got {max_samples}")
     try:
         ensure_writable_parent(out, create=False)  # before reading the runs; nothing created yet
         from entropykit.evalkit.report import compare_runs, print_compare

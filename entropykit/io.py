@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from entropykit.errors import UserError
 
@@ -286,3 +286,132 @@ def read_json_object(path: str | os.PathLike, *, missing: Any = _RAISE, damaged:
             raise UserError(f"{p}: damaged ({why})") from None
         return damaged
     return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# one writer per run folder
+
+LOCK_FILE = ".entropykit.lock"
+
+
+def _holder_line(raw: bytes) -> str | None:
+    """'pid 123 on host (entropykit passk, since ...)' from a lock file's contents, or None."""
+    try:
+        info = json.loads(raw.decode("utf-8"))
+        return f"pid {info['pid']} on {info['host']} ({info.get('command', 'entropykit')}, since {info.get('since', '?')})"
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        return None
+
+
+def _read_fd(fd: int) -> bytes:
+    return os.pread(fd, 4096, 0)
+
+
+def _shard_holders(folder: Path) -> str | None:
+    """Who holds the shards of `folder` (they share its lock and name themselves in their own)."""
+    names = []
+    for f in sorted(folder.glob(LOCK_FILE + ".shard-*")):
+        try:
+            line = _holder_line(f.read_bytes())
+        except OSError:
+            continue
+        if line:
+            names.append(f"shard {f.name.rsplit('shard-', 1)[1].replace('-of-', '/')}: {line}")
+    return "; ".join(names) or None
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike, *, command: str, shard: str | None = None,
+             log: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the run folder for one writer while the block runs.
+
+    An exclusive `flock` on ``FOLDER/.entropykit.lock``, which names its holder (pid, host,
+    command, start time). A second writer is refused with one line naming the holder. A shard
+    (`shard="I/N"`) holds the folder lock shared, so shards run side by side, and its own shard
+    lock exclusively, so the same shard cannot run twice; a plain run excludes every shard. The
+    kernel drops a lock whose process died (kill -9), so such a lock is taken over, with a line
+    saying whose it was. flock works on local disks and on NFS (emulated with byte-range locks).
+    """
+    import datetime
+    import fcntl
+    import socket
+
+    folder = Path(folder)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+          "since": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    held: list[int] = []
+
+    def take(path: Path, mode: int, what: str) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask applies
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder_line(_read_fd(fd)) or _shard_holders(folder) or "another entropykit process"
+            os.close(fd)
+            raise UserError(f"{what} is in use by {holder}; wait for it to finish, or choose another --out") from None
+        held.append(fd)
+        if mode == fcntl.LOCK_EX:
+            stale = _holder_line(_read_fd(fd))
+            if stale and log is not None:
+                log(f"took over the lock of {what} left by {stale}, which is no longer running")
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode("utf-8"), 0)
+            os.fsync(fd)
+
+    try:
+        if shard is None:
+            take(folder / LOCK_FILE, fcntl.LOCK_EX, str(folder))
+        else:
+            take(folder / LOCK_FILE, fcntl.LOCK_SH, str(folder))
+            take(folder / f"{LOCK_FILE}.shard-{shard.replace('/', '-of-')}", fcntl.LOCK_EX, f"{folder} shard {shard}")
+        yield
+    finally:
+        for fd in reversed(held):
+            try:  # a clean exit clears the holder (a lock file that still names one was left by a kill)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while shards still share it
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
+            os.close(fd)
+
+
+
+def read_complete_jsonl(path: str | os.PathLike, required: Sequence[str] = (),
+                        types: dict[str, type | tuple[type, ...]] | None = None) -> list[dict]:
+    """The records of a state file that is written by appends (metrics.jsonl, caches), checked.
+
+    Complete lines only: a torn last line (a kill mid-write) is left out, and left in the file
+    for its writer to repair. Anything else damaged is a UserError with one line naming the
+    file and line: not UTF-8, not a JSON object, a missing `required` field, or a field whose
+    value is not of its type in `types` (bool is never taken for int).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{p}: no such file") from None
+    except OSError as e:
+        raise UserError(f"{p}: cannot read ({e.strerror})") from None
+    out = []
+    for lineno, line in enumerate(raw[: raw.rfind(b"\n") + 1].split(b"\n")[:-1], 1):
+        try:
+            text = line.decode("utf-8").lstrip(UTF8_BOM)
+        except UnicodeDecodeError:
+            raise UserError(f"{p}:{lineno}: not UTF-8 text (binary or damaged file)") from None
+        if not text.strip():
+            continue
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UserError(f"{p}:{lineno}: malformed JSON ({e.msg})") from None
+        if not isinstance(rec, dict):
+            raise UserError(f"{p}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+        missing = [k for k in required if k not in rec]
+        if missing:
+            raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
+        for k, t in (types or {}).items():
+            v = rec.get(k)
+            if k in rec and (not isinstance(v, t) or (isinstance(v, bool) and bool not in (t if isinstance(t, tuple) else (t,)))):
+                raise UserError(f"{p}:{lineno}: field {k!r} must be {getattr(t, '__name__', t)}, got {v!r}")
+        out.append(rec)
+    return out

@@ -117,6 +117,27 @@ def resolve_model_path(spec: str) -> str:
     return spec  # hub id: transformers resolves it (or says it cannot)
 
 
+def context_window(model: Any) -> int | None:
+    """How many positions (prompt + response) a loaded model attends to, from its config; None
+    when the config does not say."""
+    cfg = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(cfg, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_fits_context(model: Any, *, prompt_tokens: int, max_tokens: int, name: str) -> None:
+    """UserError when the longest prompt plus `max_tokens` response tokens exceed the model's
+    context window: past it the model's positions are undefined, and sampling would only waste time."""
+    window = context_window(model)
+    if window is not None and prompt_tokens + max_tokens > window:
+        room = window - prompt_tokens
+        raise UserError(f"--max-tokens {max_tokens} does not fit {name}: its context window is {window} tokens and the "
+                        f"longest prompt takes {prompt_tokens}" + (f"; use --max-tokens {room} or less" if room > 0 else ""))
+
+
 def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 

@@ -7,6 +7,7 @@ these names without importing torch.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 from entropykit.errors import UserError
@@ -27,6 +28,9 @@ def check_sampling(*, temperature: float, top_p: float, max_tokens: int, n: int 
 
     if n < 1:
         raise UserError(f"{name('n')} must be >= 1, got {n}")
+    for field, value in (("temperature", temperature), ("top_p", top_p)):
+        if not math.isfinite(value):
+            raise UserError(f"{name(field)} must be a finite number, got {value}")
     if temperature < 0:
         raise UserError(f"{name('temperature')} must be >= 0, got {temperature}")
     if not 0 < top_p <= 1:

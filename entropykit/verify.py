@@ -145,6 +145,19 @@ def _parse_gold(gold: str):
     return parsed
 
 
+def gold_is_gradable(gold) -> bool:
+    """Whether a gold answer parses at all (empty or unparsable: no answer can ever match it).
+    Gold answers come from benchmark files, not from models: parsed in this process."""
+    g = _normalize_gold(gold)
+    if not g.strip():
+        return False
+    _quiet_math_verify()
+    try:
+        return bool(_parse_gold(g))
+    except Exception:  # noqa: BLE001 - math-verify/sympy internals
+        return False
+
+
 def _judge(task: _Task) -> Verdict:
     """Parse and compare one task with math-verify, without any time limit."""
     from math_verify import parse, verify

@@ -6,8 +6,9 @@ its options, defaults and --help from this dataclass.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from entropykit.errors import UserError
 from entropykit.sampling import BACKENDS, PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, check_sampling
@@ -58,8 +59,8 @@ class PasskConfig:
         work: nothing is loaded or written yet."""
         if not self.out:
             raise UserError("--out DIR is required")
-        if self.timeout_s is None or not self.timeout_s > 0:
-            raise UserError("--verify-timeout must be positive")
+        if self.timeout_s is None or not self.timeout_s > 0 or not math.isfinite(self.timeout_s):
+            raise UserError(f"--verify-timeout must be positive (a finite number of seconds), got {self.timeout_s}")
         if self.workers is not None and self.workers < 0:
             raise UserError("--verify-workers must be >= 0")
         if self.grader not in GRADERS:
@@ -68,10 +69,10 @@ class PasskConfig:
         if self.from_samples is not None:
             given = [name for name, v in (("--model", self.model), ("--benchmark", self.benchmarks),
                                           ("--n", self.n), ("--shard", self.shard)) if v]
-            if self.token_entropies:
-                given.append("--token-entropies")
+            # settings of sampling: they cannot apply to samples that exist already
+            given += [flag for flag, field_name in _SAMPLING_ONLY if getattr(self, field_name) != _DEFAULTS[field_name]]
             if given:
-                raise UserError(f"--from-samples scores existing samples: drop {'/'.join(given)}")
+                raise UserError(f"--from-samples scores existing samples: drop {'/'.join(given)} (they apply to sampling)")
             return self
         if not self.model:
             raise UserError("--model is required (or --from-samples FILE)")
@@ -127,6 +128,14 @@ class PasskConfig:
     def shard_spec(self) -> tuple[int, int] | None:
         """(index, count) from `shard` "I/N" (0 <= I < N), or None when not sharded."""
         return parse_shard(self.shard)
+
+
+_SAMPLING_ONLY = (("--temperature", "temperature"), ("--top-p", "top_p"), ("--max-tokens", "max_tokens"), ("--seed", "seed"),
+                  ("--backend", "backend"), ("--prompt-template", "prompt_template"), ("--chat/--no-chat", "chat"),
+                  ("--columns", "columns"), ("--limit", "limit"), ("--batch-size", "batch_size"),
+                  ("--tensor-parallel-size", "tensor_parallel_size"), ("--data-parallel-size", "data_parallel_size"),
+                  ("--token-entropies", "token_entropies"))
+_DEFAULTS = {f.name: f.default for f in fields(PasskConfig)}
 
 
 def parse_shard(spec: str | None) -> tuple[int, int] | None:

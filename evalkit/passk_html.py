@@ -344,6 +344,10 @@ def passk_page(summary: dict, problems: Sequence[dict] | None = None, records: S
     parts = [_settings_table(summary)]
     first = True
     for i, (name, b) in enumerate(summary["benchmarks"].items()):
+        if b.get("ungradable_gold"):
+            listed = ", ".join(f"{g['problem_id']} ({g['answer']!r})" for g in b["ungradable_gold"][:20])
+            parts.append(f"<p class='warn'><b>{len(b['ungradable_gold'])} problem(s) of {_e(name)} have a gold answer that "
+                         f"cannot be parsed</b> and are left out of pass@k and accuracy: {_e(listed)}</p>")
         parts.append(_pass_table(name, b))
         fig = go.Figure(curve_traces(go, name, b, PALETTE[i % len(PALETTE)]))
         ks = [int(k) for k in b["pass_at_k"]]

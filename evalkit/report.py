@@ -27,11 +27,18 @@ def _r(x: float) -> float:
 
 
 def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[str] | None = None) -> tuple[dict, list[dict]]:
-    """(summary, per-problem rows) for verified records (benchmark, problem_id, correct)."""
-    tallies = problem_tallies(records)
+    """(summary, per-problem rows) for verified records (benchmark, problem_id, correct).
+
+    A problem whose gold answer is empty or does not parse can never be answered right: it is
+    left out of pass@k and mean accuracy (not counted as a failure of the model) and named under
+    the benchmark's ``ungradable_gold``."""
+    from entropykit.verify import gold_is_gradable
+
     gold: dict[tuple[str, str], object] = {}
     for r in records:
         gold.setdefault((str(r["benchmark"]), str(r["problem_id"])), r.get("answer"))
+    ungradable = {key for key, g in gold.items() if not gold_is_gradable("" if g is None else g)}
+    tallies = problem_tallies(r for r in records if (str(r["benchmark"]), str(r["problem_id"])) not in ungradable)
     names = list(order or []) + sorted(set(tallies) - set(order or []))
     benches: dict = {}
     problems: list[dict] = []
@@ -55,6 +62,9 @@ def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[st
             "pass_at_k_ci95": {str(k): [_r(a), _r(b)] for k, a, b in zip(ks, lo, hi)},
             "timeouts": sum(t["timeouts"] for t in probs.values()),
         }
+        bad_gold = [{"problem_id": pid, "answer": g} for (b, pid), g in gold.items() if b == name and (b, pid) in ungradable]
+        if bad_gold:
+            benches[name]["ungradable_gold"] = bad_gold
         for (pid, t), prow in zip(probs.items(), table):
             problems.append({
                 "benchmark": name, "problem_id": pid, "n": t["n"], "c": t["c"],

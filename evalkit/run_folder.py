@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_json
+from entropykit.io import atomic_write_json, read_json_object
 
 SAMPLES = "samples.jsonl"
 RUN_JSON = "run.json"
@@ -123,11 +123,10 @@ def check_run_json(out: Path, settings: dict, shard: tuple[int, int] | None, uni
                             f"use another --out, or score them with --from-samples")
         atomic_write_json(path, fresh)
         return
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        old = saved["settings"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UserError(f"{path}: unreadable run settings; remove it or use another --out") from None
+    saved = read_json_object(path, damaged=None)
+    old = saved.get("settings") if saved is not None else None
+    if not isinstance(old, dict) or not isinstance(saved.get("shards", {}), (dict, type(None))):
+        raise UserError(f"{path}: unreadable run settings; remove it or use another --out")
     if not has_samples:  # nothing sampled yet (e.g. the model failed to load): start over
         atomic_write_json(path, fresh)
         return

@@ -44,7 +44,7 @@ from entropykit.evalkit.report import score_records, write_outputs
 from entropykit.evalkit.run_folder import (
     TOKEN_FIELDS, check_run_json, load_samples, read_complete_records, sample_files, sample_key, samples_file, shard_of,
 )
-from entropykit.io import JsonlAppender, ensure_writable_dir, iter_jsonl, repair_jsonl_tail
+from entropykit.io import JsonlAppender, atomic_write_text, ensure_writable_dir, iter_jsonl, repair_jsonl_tail, run_lock
 
 VERDICTS = "verdicts.jsonl"
 
@@ -213,6 +213,15 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     out = ensure_writable_dir(cfg.out)
     backend = generator.backend_name if generator is not None else choose_backend(cfg.backend)
     cfg.check_backend(backend)
+    with run_lock(out, command="entropykit passk", shard=None if shard is None else f"{shard[0]}/{shard[1]}", log=log):
+        return _run_locked(cfg, out, benches, backend, shard, generator, sampling, n, ks, log)
+
+
+def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: str, shard, generator, sampling,
+                n: int, ks: list[int], log: Callable[[str], None]) -> dict:
+    """`run_passk` while this process holds the run folder (or its shard of it)."""
+    from entropykit.generation import derive_seed
+
     unit = cfg.batch_size if backend == "hf" else 1
 
     jobs_all: list[_Job] = []
@@ -312,6 +321,12 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
                                     comp.entropies, comp.finish_reason)
 
     try:
+        lm = getattr(generator, "lm", None)  # transformers backend: the loaded model (vLLM checks its own limit)
+        if lm is not None:
+            from entropykit.models import check_fits_context, encode_prompt
+
+            longest = max(len(encode_prompt(lm.tokenizer, p, cfg.chat)) for p in {jb.prompt for jb in missing})
+            check_fits_context(lm.model, prompt_tokens=longest, max_tokens=cfg.max_tokens, name=cfg.model)
         with JsonlAppender(path) as app:
             saver = _VerifiedAppender(app, verifier, record)
             t = time.perf_counter()
@@ -393,6 +408,23 @@ def describe_n(dist: dict[int, int]) -> str:
     return ", ".join(f"n={n} ({c} problem{'s' if c != 1 else ''})" for n, c in sorted(dist.items()))
 
 
+def load_verdict_cache(path: Path, log: Callable[[str], None]) -> dict:
+    """The verdicts cached in DIR/verdicts.jsonl by `verdict_key`. A torn last line is dropped; a
+    damaged cache (not UTF-8, not JSON lines, records without key/correct) is a cache: it is
+    emptied, said so, and rebuilt by grading again."""
+    from entropykit.verify import Verdict
+
+    if not path.exists():
+        return {}
+    try:
+        repair_jsonl_tail(path)
+        return {c["key"]: Verdict.from_dict(c) for c in iter_jsonl(path, required=("key", "correct"))}
+    except (UserError, KeyError, TypeError, ValueError) as e:
+        log(f"{path} is damaged ({str(e)[:120]}): it is only a cache, so it is rebuilt by grading again")
+        atomic_write_text(path, "")
+        return {}
+
+
 def score_samples(
     samples_path: str,
     ks: Sequence[int] | str | None,
@@ -412,7 +444,7 @@ def score_samples(
     Problems may have different numbers of samples n: each problem's pass@k uses its own n, so k
     can go up to the smallest n; the n distribution is logged and kept in the summary.
     """
-    from entropykit.verify import GRADERS, Verdict, Verifier, verdict_key
+    from entropykit.verify import GRADERS
 
     log = log or (lambda s: None)
     if grader not in GRADERS:
@@ -431,6 +463,16 @@ def score_samples(
     if not records:
         raise UserError(f"{src}: empty file, no records")
     outp = ensure_writable_dir(out)
+    with run_lock(outp, command="entropykit passk --from-samples", log=log):
+        return _score_locked(src, records, default_bench, ks, outp, timeout_s=timeout_s, workers=workers, html=html, log=log,
+                             grader=grader)
+
+
+def _score_locked(src: Path, records: list[dict], default_bench: str, ks, outp: Path, *, timeout_s: float,
+                  workers: int | None, html: bool, log: Callable[[str], None], grader: str) -> dict:
+    """`score_samples` while this process holds the output folder."""
+    from entropykit.verify import Verdict, Verifier, verdict_key
+
     seen: set = set()
     for r in records:
         r.setdefault("benchmark", default_bench)
@@ -472,11 +514,7 @@ def score_samples(
                         f"{describe_n(n_dist['all'])}): use k up to {min_n}")
 
     cache_path = outp / VERDICTS
-    cache: dict[str, Verdict] = {}
-    if cache_path.exists():
-        repair_jsonl_tail(cache_path)
-        for c in iter_jsonl(cache_path, required=("key", "correct")):
-            cache[c["key"]] = Verdict.from_dict(c)
+    cache = load_verdict_cache(cache_path, log)
     keys = [verdict_key(r["answer"], r["response"], r.get("finish_reason"), grader) for r in records]
     todo: dict[str, int] = {}
     for i, k in enumerate(keys):

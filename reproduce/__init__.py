@@ -18,7 +18,7 @@ def reproduce(cfg: ReproduceConfig, *, log: Callable[[str], None] | None = None,
               progress_line: Callable[[str], None] | None = None) -> Path:
     """Run (or continue) the experiment into `cfg.out`; returns the folder. Settings are
     resolved and checked, and the folder is checked writable, before any model is loaded."""
-    from entropykit.io import ensure_writable_dir
+    from entropykit.io import ensure_writable_dir, run_lock
 
     from .stages import Layout, build_stages, run_stages
 
@@ -26,7 +26,8 @@ def reproduce(cfg: ReproduceConfig, *, log: Callable[[str], None] | None = None,
     progress_line = progress_line or log
     cfg = cfg.resolve()
     root = ensure_writable_dir(cfg.out)
-    cfg.check_against(root / "reproduce.json")
-    lay = Layout(root)
-    run_stages(build_stages(cfg, lay, log), lay, log, progress_line)
+    with run_lock(root, command="entropykit reproduce", log=log):  # one writer per experiment folder
+        cfg.check_against(root / "reproduce.json")
+        lay = Layout(root)
+        run_stages(build_stages(cfg, lay, log), lay, log, progress_line)
     return root

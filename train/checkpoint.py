@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -119,9 +120,11 @@ def latest_checkpoint(run: Path) -> Path | None:
     root = _ckpt_root(run)
     marker = root / "latest"
     if marker.exists():
-        p = root / marker.read_text().strip()
-        if (p / "trainer_state.pt").exists():
+        name = marker.read_bytes().decode("utf-8", errors="replace").strip()
+        p = root / name
+        if re.fullmatch(r"step_\d+", name) and (p / "trainer_state.pt").exists():
             return p
+        # a damaged marker (garbage, not UTF-8, a removed checkpoint): the newest complete one below
     cands = sorted(p for p in root.glob("step_*") if (p / "trainer_state.pt").exists())
     return cands[-1] if cands else None
 

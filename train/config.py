@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,15 @@ class TrainConfig:
 
         if self.algo not in ("grpo", "ppo"):
             bad(f"--algo must be grpo or ppo, got {self.algo!r}")
+        for f in dataclasses.fields(self):  # every number must be a real one: nan/inf pass every comparison test
+            value = getattr(self, f.name)
+            values = value if f.name == "betas" else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                bad(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
+        if self.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?", self.device):
+            bad(f"--device must be cpu, cuda, cuda:N, mps or xpu (got {self.device!r})")
+        if self.eval_n < 1 or self.eval_max_problems < 1:
+            bad(f"--eval-n must be >= 1 (got {self.eval_n})")
         if self.alpha is not None and not self.alpha > 0:
             bad(f"--alpha must be > 0 (got {self.alpha}); use --no-entropy-adv to turn the entropy advantage off")
         if not self.kappa > 1:
@@ -223,21 +234,43 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
+        """A config from its saved form; every field is type-checked (UserError naming it)."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(d) - set(fields)
         if unknown:
             raise UserError(f"unknown config field(s): {', '.join(sorted(unknown))}")
         d = dict(d)
+        for name, value in d.items():
+            if not _has_type(value, str(fields[name].type)):
+                raise UserError(f"config field {name!r} must be {fields[name].type}, got {value!r}")
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        from entropykit.io import read_json_object
+
         p = Path(path)
+        if not p.exists():
+            raise UserError(f"{p}: no such file (not a training run folder?)")
+        d = read_json_object(p)  # UserError: not UTF-8, not JSON, not an object
         try:
-            return cls.from_dict(json.loads(p.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise UserError(f"{p}: no such file (not a training run folder?)") from None
-        except json.JSONDecodeError as e:
-            raise UserError(f"{p}: malformed JSON ({e.msg})") from None
+            return cls.from_dict(d)
+        except UserError as e:
+            raise UserError(f"{p}: {e}") from None
+
+
+_JSON_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),),
+               "dict[str, Any]": (dict,), "tuple[float, float]": (list, tuple)}
+
+
+def _has_type(value: Any, annotation: str) -> bool:
+    """Whether a JSON value fits a field annotation such as "int", "float | None", "bool | None"
+    (bool is not an int here, though Python says it is)."""
+    allowed = tuple(t for part in annotation.split("|") for t in _JSON_TYPES.get(part.strip(), (object,)))
+    if isinstance(value, bool) and bool not in allowed:
+        return False
+    if isinstance(value, (list, tuple)) and annotation.startswith("tuple[float"):
+        return len(value) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+    return isinstance(value, allowed)

@@ -36,8 +36,8 @@ import torch
 from entropykit.benchmarks import load_problems
 from entropykit.errors import UserError
 from entropykit.generation import Completion, SamplingConfig, choose_backend, derive_seed, make_generator
-from entropykit.io import JsonlAppender, atomic_write_json, atomic_write_text, ensure_writable_dir, repair_jsonl_tail
-from entropykit.models import LoadedModel, encode_prompt, load_model
+from entropykit.io import JsonlAppender, atomic_write_json, atomic_write_text, ensure_writable_dir, read_complete_jsonl, run_lock
+from entropykit.models import LoadedModel, check_fits_context, encode_prompt, load_model
 from entropykit.pass_at_k import mean_accuracy, mean_pass_at_k
 from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
 
@@ -106,12 +106,13 @@ def reward_completions(reward_fn: RewardFn, prompts: list[str], answers: list,
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Keep only records of steps <= last_step (a resumed run rewrites what came after)."""
+    """Keep only records of steps <= last_step (a resumed run rewrites what came after). A
+    damaged metrics file (not UTF-8, a garbage line, a line without an integer "step") is a
+    UserError before any model is loaded; a torn last line is dropped."""
     if not path.exists():
         return
-    repair_jsonl_tail(path)
-    keep = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and json.loads(line)["step"] <= last_step]
-    atomic_write_text(path, "".join(line + "\n" for line in keep))
+    records = read_complete_jsonl(path, required=("step",), types={"step": int})
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records if r["step"] <= last_step))
 
 
 def _load_policy(cfg: TrainConfig, device: torch.device, ckpt: Path | None):
@@ -319,10 +320,18 @@ def train(
     reward_fn = reward_fn or resolve_reward(cfg.reward)
     backend = _rollout_backend(cfg)
     run = Path(cfg.out)
+    ensure_writable_dir(run)
+    with run_lock(run, command="entropykit train", log=log):  # one writer per run folder
+        return _train_locked(cfg, run, problems, eval_problems, reward_fn, backend, estimate_advantages, policy_loss,
+                             resume=resume, log=log, progress=progress)
+
+
+def _train_locked(cfg: TrainConfig, run: Path, problems: list[dict], eval_problems: list[dict], reward_fn: RewardFn,
+                  backend: str, estimate_advantages, policy_loss, *, resume: bool, log: Log, progress: bool) -> Path:
+    """`train` while this process holds the run folder."""
     metrics_path = run / "metrics.jsonl"
     if not resume and metrics_path.exists() and metrics_path.stat().st_size > 0:
         raise UserError(f"{run} already holds a run; pass --resume {run} to continue it, or choose another --out")
-    ensure_writable_dir(run)
     ckpt = latest_checkpoint(run) if resume else None
     start = checkpoint_step(ckpt) if ckpt is not None else 0
     if start > cfg.steps:
@@ -332,6 +341,7 @@ def train(
         return run
     for stale in remove_stale_temp(run):
         log(f"removed {stale.name}, the temporary folder of a checkpoint write that was interrupted")
+    _truncate_metrics(metrics_path, start)  # checked before the model is loaded
     atomic_write_json(run / "config.json", cfg.to_dict())
 
     torch.manual_seed(cfg.seed)
@@ -360,7 +370,6 @@ def train(
             m.critic_opt.load_state_dict(st["critic_optimizer"])
         set_rng_state(st["rng"])
         log(f"resumed {run} from {ckpt.name} (step {start})")
-    _truncate_metrics(metrics_path, start)
 
     prompt_cache: dict[str, list[int]] = {}
 
@@ -370,7 +379,9 @@ def train(
         return prompt_cache[prompt]
 
     sample_problems = [problems[i] for i in step_problem_indices(0, min(256, len(problems)), len(problems), cfg.seed)]
-    mean_prompt = sum(len(prompt_ids(cfg.render_prompt(p["problem"]))) for p in sample_problems) / len(sample_problems)
+    prompt_lens = [len(prompt_ids(cfg.render_prompt(p["problem"]))) for p in sample_problems]
+    mean_prompt = sum(prompt_lens) / len(prompt_lens)
+    check_fits_context(lm.model, prompt_tokens=max(prompt_lens), max_tokens=cfg.max_tokens, name=cfg.model)
     for line in describe_plan(cfg, device=device, dtype="bf16 autocast, fp32 master weights" if amp else "float32",
                               backend=backend, num_problems=len(problems), prompt_tokens=mean_prompt, start=start):
         log(line)

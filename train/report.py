@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_text, ensure_writable_parent, iter_jsonl
+from entropykit.io import atomic_write_text, ensure_writable_parent, read_complete_jsonl, read_json_object
 
 PANELS = [
     ("reward_mean", "mean reward"),
@@ -46,7 +46,7 @@ def read_metrics(run: str | Path) -> list[dict]:
     path = p / "metrics.jsonl" if p.is_dir() else p
     if not path.exists():
         raise UserError(f"{run}: no metrics.jsonl (not a training run folder?)")
-    recs = list(iter_jsonl(path, required=("step",)))
+    recs = read_complete_jsonl(path, required=("step",), types={"step": int})  # a torn last line: left out
     if not recs:
         raise UserError(f"{path}: no metrics yet")
     return recs
@@ -55,16 +55,13 @@ def read_metrics(run: str | Path) -> list[dict]:
 def _label(run: Path) -> str:
     cfg = run / "config.json"
     name = run.name
-    if cfg.exists():
-        try:
-            c = json.loads(cfg.read_text())
-            tag = f"{c.get('algo', '?')}{' + entropy adv' if c.get('entropy_adv') else ''}"
-            if c.get("entropy_coef"):
-                tag += f" + entropy reg {c['entropy_coef']}"
-            return f"{name} ({tag})"
-        except (json.JSONDecodeError, OSError):
-            pass
-    return name
+    c = read_json_object(cfg, missing=None, damaged=None)  # a label only: a damaged config is no reason to stop
+    if c is None:
+        return name
+    tag = f"{c.get('algo', '?')}{' + entropy adv' if c.get('entropy_adv') else ''}"
+    if c.get("entropy_coef"):
+        tag += f" + entropy reg {c['entropy_coef']}"
+    return f"{name} ({tag})"
 
 
 def step_dtick(max_step: float) -> int:
