@@ -49,18 +49,23 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
                 line = line[1:]
             if not line.strip():
                 continue
-            if "\x00" in line:
-                raise UserError(f"{p}:{lineno}: binary data, expected one JSON object per line")
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{p}:{lineno}: malformed JSON ({e.msg})") from None
-            if not isinstance(rec, dict):
-                raise UserError(f"{p}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-            missing = [k for k in required if k not in rec]
-            if missing:
-                raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
-            yield rec
+            yield parse_record(line, p, lineno, required)
+
+
+def parse_record(line: str, p: Path, lineno: int, required: Sequence[str] = ()) -> dict:
+    """One JSONL line as a JSON object with the `required` fields; UserError naming the line."""
+    if "\x00" in line:
+        raise UserError(f"{p}:{lineno}: binary data, expected one JSON object per line")
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{p}:{lineno}: malformed JSON ({e.msg})") from None
+    if not isinstance(rec, dict):
+        raise UserError(f"{p}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+    missing = [k for k in required if k not in rec]
+    if missing:
+        raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
+    return rec
 
 
 UTF8_BOM = "\ufeff"  # other readers of user files open them with encoding="utf-8-sig", which drops it
@@ -400,15 +405,7 @@ def read_complete_jsonl(path: str | os.PathLike, required: Sequence[str] = (),
             raise UserError(f"{p}:{lineno}: not UTF-8 text (binary or damaged file)") from None
         if not text.strip():
             continue
-        try:
-            rec = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{p}:{lineno}: malformed JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise UserError(f"{p}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-        missing = [k for k in required if k not in rec]
-        if missing:
-            raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
+        rec = parse_record(text, p, lineno, required)
         for k, t in (types or {}).items():
             v = rec.get(k)
             if k in rec and (not isinstance(v, t) or (isinstance(v, bool) and bool not in (t if isinstance(t, tuple) else (t,)))):
