@@ -100,7 +100,7 @@ class ReproduceConfig:
         """Refuse a run folder made with other settings; write them when the folder is new."""
         from entropykit.io import atomic_write_json
 
-        mine = self.to_dict()
+        mine = {k: v for k, v in self.to_dict().items() if k != "out"}  # the folder may be named another way
         if path.exists():
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
@@ -108,7 +108,7 @@ class ReproduceConfig:
                 raise UserError(f"{path}: unreadable ({type(e).__name__}); move the folder aside or choose another --out") from None
             if not isinstance(saved, dict):
                 raise UserError(f"{path}: not a reproduce settings file; choose another --out")
-            diff = sorted(k for k in set(mine) | set(saved) if mine.get(k) != saved.get(k))
+            diff = sorted(k for k in (set(mine) | set(saved)) - {"out"} if mine.get(k) != saved.get(k))
             if diff:
                 k = diff[0]
                 raise UserError(f"{path.parent} was made with other settings ({k}: {saved.get(k)!r} there, {mine.get(k)!r} now); "

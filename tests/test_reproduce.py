@@ -114,6 +114,7 @@ def test_a_folder_made_with_other_settings_is_refused(tmp_path):
     a = ReproduceConfig(out=str(tmp_path), preset="smoke").resolve()
     a.check_against(tmp_path / "reproduce.json")
     a.check_against(tmp_path / "reproduce.json")  # the same settings continue
+    ReproduceConfig(out=f"{tmp_path}/./", preset="smoke").resolve().check_against(tmp_path / "reproduce.json")  # same folder
     b = ReproduceConfig(out=str(tmp_path), preset="smoke", steps=2).resolve()
     with pytest.raises(UserError, match="other settings \\(steps: 1 there, 2 now\\)"):
         b.check_against(tmp_path / "reproduce.json")
