@@ -201,7 +201,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
     `generator`: an already built generator (tests, benchmarks); else one is made from
     `cfg.model`/`cfg.backend` only when samples are missing.
     """
-    from entropykit.generation import SamplingConfig, choose_backend, derive_seed
+    from entropykit.generation import SamplingConfig, choose_backend
 
     cfg.validate()
     log = log or (lambda s: None)
