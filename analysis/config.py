@@ -70,7 +70,7 @@ class AnalyzeConfig:
             (0 <= self.top_k <= 20, f"--top-k must be in [0, 20], got {self.top_k}"),
             (self.text_responses >= 0, f"--text-responses must be >= 0, got {self.text_responses}"),
             (self.color_range in ("absolute", "run"), f"--color-range must be 'absolute' or 'run', not {self.color_range!r}"),
-            (self.color_max > 0, f"--color-max must be > 0, got {self.color_max}"),
+            (0 < self.color_max < float("inf"), f"--color-max must be a finite number > 0, got {self.color_max}"),
             (self.max_batch_tokens >= 1 and self.chunk_records >= 1, "--max-batch-tokens must be >= 1"),
             (self.umap_max_points >= 2, f"--umap-points must be >= 2, got {self.umap_max_points}"),
         ]

@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
         if verl_opts["engine"] == "verl" and resume is not None:
             raise UserError("--resume is for native runs; a veRL run resumes by running RUN/verl/command.sh again")
-        if verl_opts["engine"] == "native" and any(v for k, v in verl_opts.items() if k != "engine"):
+        if verl_opts["engine"] == "native" and any(v not in (None, False, []) for k, v in verl_opts.items() if k != "engine"):
             raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python and --verl-arg need --engine verl")
         given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
         if resume is not None:
@@ -177,6 +177,8 @@ def register(app: typer.Typer) -> None:
         """Export a checkpoint's policy alone (no optimizer state): a model folder every tool loads."""
         from entropykit.io import ensure_writable_parent
 
+        if step is not None and step < 1:
+            raise UserError(f"--step must be a checkpoint's step number (>= 1), got {step}")
         if out.exists():
             raise UserError(f"{out}: exists already; choose a new folder")
         ensure_writable_parent(out, create=False)  # before torch is imported

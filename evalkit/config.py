@@ -7,6 +7,7 @@ its options, defaults and --help from this dataclass.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field, fields
 
@@ -63,6 +64,9 @@ class PasskConfig:
             raise UserError(f"--verify-timeout must be positive (a finite number of seconds), got {self.timeout_s}")
         if self.workers is not None and self.workers < 0:
             raise UserError("--verify-workers must be >= 0")
+        most = max(64, 4 * (os.cpu_count() or 1))  # more processes than this only compete for the cores
+        if self.workers is not None and self.workers > most:
+            raise UserError(f"--verify-workers {self.workers}: at most {most} on this machine ({os.cpu_count()} cores)")
         if self.grader not in GRADERS:
             raise UserError(f"unknown --grader {self.grader!r} (use one of: {', '.join(GRADERS)})")
         ks = self._given_ks()
