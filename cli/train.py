@@ -120,7 +120,9 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
         if verl_opts["engine"] == "verl" and resume is not None:
             raise UserError("--resume is for native runs; a veRL run resumes by running RUN/verl/command.sh again")
-        if verl_opts["engine"] == "native" and any(v not in (None, False, []) for k, v in verl_opts.items() if k != "engine"):
+        # a repeatable option left out arrives as () or [] (by typer version), a flag as False
+        if verl_opts["engine"] == "native" and any(v is not None and v is not False and v not in ((), [])
+                                                   for k, v in verl_opts.items() if k != "engine"):
             raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python and --verl-arg need --engine verl")
         given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
         if resume is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,7 +113,9 @@ def test_three_shards_one_killed_and_rerun_merge_to_the_unsharded_run(tiny, tmp_
     assert p2.returncode == 0, err2
     killed_at = len(_jsonl(f1))
     assert 0 < killed_at < 6
-    assert f"from shard 1/3 ({6 - killed_at})" in " ".join(err2.split())
+    # shard 2 names what shard 1 still owes when shard 2 ends: before or after the kill (a race)
+    owed = re.search(r"from shard 1/3 \((\d+)\)", " ".join(err2.split()))
+    assert owed and 6 - killed_at <= int(owed.group(1)) <= 6, err2
     assert not (run / "summary.json").exists()
 
     # rerun shard 1: it generates only its missing samples, and as the last one writes the summary
