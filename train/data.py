@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from pathlib import Path
 from typing import Callable, Sequence
@@ -126,3 +127,12 @@ def build_toy_model(path: str | Path, *, hidden_size: int = 32, num_layers: int 
         max_position_embeddings=128, bos_token_id=None, eos_token_id=vocab["<eos>"],
         pad_token_id=vocab["<pad>"], tie_word_embeddings=True,
     )
+
+
+def accepts_finish_reasons(fn: Callable) -> bool:
+    """Whether a reward function takes `finish_reasons=` (to grade a cut-off response by its rule)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins)
+        return False
+    return any(p.name == "finish_reasons" or p.kind is p.VAR_KEYWORD for p in params)

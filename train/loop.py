@@ -25,7 +25,6 @@ is derived from (seed, step), so a resumed run repeats an uninterrupted one exac
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ from .checkpoint import (
     checkpoint_step, latest_checkpoint, load_trainer_state, remove_stale_temp, save_checkpoint, set_rng_state,
 )
 from .config import TrainConfig
-from .data import RewardFn, resolve_reward
+from .data import RewardFn, accepts_finish_reasons, resolve_reward
 from .monitor import PhaseTimer, StepProgress, TensorBoardLog, WeightedMeans, describe_plan, format_step_line
 from .policy import Packed, ValueModel, micro_batches, pack, policy_logprobs_entropy, unwrap
 
@@ -79,14 +78,6 @@ def rows(x: torch.Tensor, idx: torch.Tensor, sub: Packed) -> torch.Tensor:
     return x[idx, : sub.resp_mask.shape[1]]
 
 
-def _accepts_finish_reasons(fn: Callable) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # no signature to read (some builtins)
-        return False
-    return any(p.name == "finish_reasons" or p.kind is p.VAR_KEYWORD for p in params)
-
-
 def reward_completions(reward_fn: RewardFn, prompts: list[str], answers: list,
                        completions: list[list[Completion]]) -> tuple[list[tuple[int, Completion]], list[float]]:
     """Every completion (`completions[k]`: the samples of prompt k) as (k, completion), flattened
@@ -95,7 +86,7 @@ def reward_completions(reward_fn: RewardFn, prompts: list[str], answers: list,
     (e.g. to grade a truncated response as wrong)."""
     flat = [(k, c) for k, comps in enumerate(completions) for c in comps]
     args = ([prompts[k] for k, _ in flat], [c.text for _, c in flat], [answers[k] for k, _ in flat])
-    if _accepts_finish_reasons(reward_fn):
+    if accepts_finish_reasons(reward_fn):
         out = reward_fn(*args, finish_reasons=[c.finish_reason for _, c in flat])
     else:
         out = reward_fn(*args)
@@ -217,8 +208,9 @@ def _critic_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
         total += float(vl.detach())
         st.add("value_clip_frac", float(vclip), float(sub.resp_mask.sum()))
     st.add("value_loss", total)
-    st.add("critic_grad_norm", float(torch.nn.utils.clip_grad_norm_(m.critic.parameters(), cfg.max_grad_norm)))
-    m.critic_opt.step()
+    norm = torch.nn.utils.clip_grad_norm_(m.critic.parameters(), cfg.max_grad_norm)
+    st.add("critic_grad_norm", float(norm))
+    _step_if_finite(m.critic_opt, norm, st, "skipped_critic_updates")
 
 
 def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tensor, cfg: TrainConfig, st: WeightedMeans) -> None:
@@ -256,9 +248,20 @@ def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
         if p.grad is None:
             p.grad = torch.zeros_like(p)
     st.add("pg_loss", total)
-    st.add("grad_norm", float(torch.nn.utils.clip_grad_norm_(m.params, cfg.max_grad_norm)))
-    m.opt.step()
-    m.sched.step()
+    norm = torch.nn.utils.clip_grad_norm_(m.params, cfg.max_grad_norm)
+    st.add("grad_norm", float(norm))
+    _step_if_finite(m.opt, norm, st, "skipped_updates")
+    m.sched.step()  # the schedule counts updates taken or skipped (as veRL's, stepped once per mini-batch here)
+
+
+def _step_if_finite(opt: torch.optim.Optimizer, grad_norm: torch.Tensor, st: WeightedMeans, counter: str) -> None:
+    """AdamW step, unless the gradient norm is nan/inf: then the gradient is dropped and the skip
+    counted (veRL does the same). One bad mini-batch would otherwise write nan into every weight."""
+    if torch.isfinite(grad_norm):
+        opt.step()
+    else:
+        opt.zero_grad(set_to_none=True)
+        st.count(counter)
 
 
 def update_step(m: Models, ro: Rollout, cfg: TrainConfig, step: int,
@@ -442,6 +445,10 @@ def _train_locked(cfg: TrainConfig, run: Path, problems: list[dict], eval_proble
             metrics.write(rec)
             tb.log(rec)
             log(format_step_line(rec, cfg.steps))
+            skipped = rec["skipped_updates"] + rec.get("skipped_critic_updates", 0)
+            if skipped:
+                log(f"warning: step {step + 1}: {skipped} optimizer step(s) skipped: the gradient norm was not finite "
+                    "(nan/inf; the weights were left unchanged). A lower --lr may help")
             if bool(no_signal.all()):
                 log(f"warning: step {step + 1}: every group's rewards are equal (zero advantage): no policy gradient "
                     "this step; easier problems, more samples per prompt or --filter-groups help")
@@ -481,6 +488,9 @@ def step_record(step: int, cfg: TrainConfig, flat: list, rewards: torch.Tensor, 
     keys += ["psi_ratio", "psi_mean"] if cfg.entropy_adv else []
     keys += ["value_loss", "value_clip_frac", "critic_grad_norm"] if cfg.algo == "ppo" else []
     rec.update({k: st.mean(k) for k in keys})  # None when nothing was measured this step
+    rec["skipped_updates"] = st.counts.get("skipped_updates", 0)  # non-finite gradient norm: no optimizer step
+    if cfg.algo == "ppo":
+        rec["skipped_critic_updates"] = st.counts.get("skipped_critic_updates", 0)
     if ro.values is not None and ro.size:
         rec["value_mean"] = float(algos.token_mean(ro.values, ro.mask))
     rec.update({

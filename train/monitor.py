@@ -97,6 +97,10 @@ class WeightedMeans:
     def __init__(self):
         self.sums: dict[str, float] = {}
         self.weights: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # events (e.g. optimizer steps skipped), summed not averaged
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
 
     def add(self, key: str, value: float, weight: float = 1.0) -> None:
         if weight > 0:

@@ -22,6 +22,23 @@ paper. Micro-batches are sized by tokens (`use_dynamic_bsz`); veRL normalizes th
 the whole mini-batch's token count, so micro-batching does not change the loss. veRL's
 scheduler steps once per training step, so a warm-up given in optimizer updates is divided by
 the updates per step.
+
+Where veRL's own defaults differ from the native trainer (read in veRL 0.9.1's source):
+- critic warm-up: veRL counts `global_steps` from 1 and updates the actor once
+  `critic_warmup <= global_steps`, so N critic-only steps are `trainer.critic_warmup = N + 1`;
+- mini-batches: `actor.shuffle` defaults to false (in-order slices); it is turned on (veRL's
+  seeded permutation of each GPU's share, the same order every step: the native trainer draws
+  a new one per step, which veRL cannot);
+- truncated responses: graded with their finish reason by `verl_reward.FinishReasonRewardManager`;
+- non-finite gradients: veRL skips the optimizer step itself (and prints a warning), as the
+  native trainer does.
+
+What would stop a run after the GPUs are allocated is refused here, before anything runs (also
+with --dry-run): a mini-batch that the data-parallel GPUs do not divide, prompt + response
+lengths beyond the model's context window, PPO without flash-attn (veRL's critic hard-codes
+it; the actor falls back to sdpa with a warning), and an interpreter without veRL. Prompts
+longer than `max_prompt_length` (chat template included, as veRL counts them) are left out of
+the parquet, so veRL's epoch length is the one computed here.
 """
 
 from __future__ import annotations
@@ -44,6 +61,7 @@ from entropykit.train.config import TrainConfig
 # Where veRL finds entropykit (strings: this module must import without verl installed).
 PLUGIN_POLICY_LOSS_TARGET = "entropykit.train.verl_plugin.EntropyAdvPolicyLossConfig"
 REWARD_MODULE = "pkg://entropykit.train.verl_reward"
+REWARD_MANAGER = "FinishReasonRewardManager"
 VERL_MAIN = "verl.trainer.main_ppo"
 
 
@@ -54,10 +72,10 @@ class VerlLaunch:
     nnodes: int = 1
     gpus_per_node: int = 8
     ray_address: str | None = None  # an existing Ray cluster ("auto", "HOST:6379"); None: start one here
-    python: str | None = None  # interpreter that has verl installed; None: this one
+    python: str | None = None  # interpreter that has verl installed; None: this one, else .venv-verl beside it
     rollout_tp: int = 1  # vLLM tensor parallel size per rollout engine (a 7B model fits one GPU)
     gpu_memory_utilization: float = 0.5  # vLLM's share of each GPU (veRL's default)
-    max_prompt_length: int = 1024  # longer prompts are dropped (data.filter_overlong_prompts)
+    max_prompt_length: int = 1024  # longer prompts (chat template included) are left out of the data
     dry_run: bool = False
     extra: list[str] = field(default_factory=list)  # raw Hydra overrides, applied last (they win)
 
@@ -135,10 +153,12 @@ class VerlPaths:
     model: str
 
 
-def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, num_problems: int) -> list[str]:
+def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, num_problems: int,
+                    flash_attn: bool = True) -> list[str]:
     """The Hydra overrides of veRL's `ppo_trainer` config equivalent to `cfg` (native semantics).
 
     `num_problems`: rows of the train file (veRL stops after total_epochs; we want `cfg.steps`).
+    `flash_attn`: whether flash-attn imports where veRL runs (else the actor uses sdpa).
     """
     steps_per_epoch = num_problems // cfg.prompts_per_step  # veRL drops the last partial batch
     if steps_per_epoch < 1:
@@ -165,6 +185,8 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
         o["data.val_max_samples"] = cfg.eval_max_problems
     o["actor_rollout_ref.model.path"] = paths.model
     o["actor_rollout_ref.model.use_remove_padding"] = True
+    if not flash_attn:  # veRL's default flash_attention_2 would fail to load; transformers' sdpa handles packed rows
+        o["+actor_rollout_ref.model.override_config.attn_implementation"] = "sdpa"
     o["actor_rollout_ref.model.enable_gradient_checkpointing"] = True
     actor = "actor_rollout_ref.actor."
     o[actor + "optim.lr"] = cfg.lr
@@ -185,8 +207,13 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
     o[actor + "kl_loss_coef"] = cfg.kl_coef
     o[actor + "kl_loss_type"] = "low_var_kl"  # k3, clamped to [-10, 10]
     o[actor + "data_loader_seed"] = cfg.seed
+    o[actor + "shuffle"] = True  # veRL's default is in-order mini-batches; the native trainer shuffles
     # the entropy of every update forward: needed by the entropy advantage, logged as actor/entropy_loss
     o[actor + "calculate_entropy"] = True
+    # ... over chunks of tokens, recomputed in the backward: unchunked, the entropy of a 16K-token
+    # micro-batch over a 152K vocabulary holds several float32 [tokens, vocab] tensors
+    o[actor + "entropy_from_logits_with_chunking"] = True
+    o[actor + "entropy_checkpointing"] = True
     if cfg.entropy_adv:
         o[actor + "policy_loss._target_"] = PLUGIN_POLICY_LOSS_TARGET
         o["+" + actor + "policy_loss.entropy_adv_alpha"] = cfg.alpha_value
@@ -215,10 +242,16 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
         o["critic.ppo_max_token_len_per_gpu"] = 2 * token_budget
         # veRL always clips the value loss; an unreachable range is the plain squared error
         o["critic.cliprange_value"] = cfg.value_clip if cfg.value_clip is not None else 1e9
-    o["trainer.critic_warmup"] = cfg.critic_warmup if ppo else 0
+        o["critic.shuffle"] = True
+    # veRL updates the actor once critic_warmup <= global_steps, counting from 1: N critic-only steps = N + 1
+    o["trainer.critic_warmup"] = cfg.critic_warmup + 1 if ppo and cfg.critic_warmup > 0 else 0
     o["reward.custom_reward_function.path"] = REWARD_MODULE
     o["reward.custom_reward_function.name"] = "compute_score"
     o["+reward.custom_reward_function.reward_kwargs.reward"] = cfg.reward
+    # veRL's naive manager plus the finish reason, so a truncated reply is graded as natively
+    o["reward.reward_manager.source"] = "importlib"
+    o["reward.reward_manager.module.path"] = REWARD_MODULE
+    o["reward.reward_manager.name"] = REWARD_MANAGER
     o["trainer.total_training_steps"] = cfg.steps
     o["trainer.total_epochs"] = math.ceil(cfg.steps / steps_per_epoch)
     o["trainer.nnodes"] = launch.nnodes
@@ -319,17 +352,150 @@ def preflight(python: str) -> None:
         )
 
 
-def _verl_python(launch: VerlLaunch) -> str:
-    if launch.python:
-        return launch.python
-    import importlib.util
+# what the veRL interpreter has: found without importing veRL (a second, not a minute)
+_PROBE = (
+    "import importlib.util as u, importlib.metadata as m, json\n"
+    "v = None\n"
+    "try:\n    v = m.version('verl') if u.find_spec('verl') else None\nexcept Exception:\n    pass\n"
+    "print(json.dumps({'verl': v, 'flash_attn': u.find_spec('flash_attn') is not None}))"
+)
 
-    if importlib.util.find_spec("verl") is None and not launch.dry_run:
+
+@dataclass
+class VerlPython:
+    """An interpreter that has veRL, and whether flash-attn imports there."""
+
+    path: str
+    verl_version: str
+    flash_attn: bool
+
+
+def probe_python(python: str) -> VerlPython | None:
+    """What `python` has (None when it cannot run or has no veRL)."""
+    import json
+
+    try:
+        r = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, timeout=60)
+        info = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    return VerlPython(python, info["verl"], bool(info.get("flash_attn"))) if info.get("verl") else None
+
+
+def find_verl_python(launch: VerlLaunch, log: Callable[[str], None] = print) -> VerlPython:
+    """The interpreter that will run veRL: --verl-python, else this one, else `.venv-verl/` beside
+    this environment (scripts/setup_verl.sh builds it there). UserError when none has veRL: a
+    command.sh that names an interpreter without veRL would fail only when run."""
+    if launch.python:
+        found = probe_python(launch.python)
+        if found is None:
+            raise UserError(f"--verl-python {launch.python}: cannot run it, or verl is not installed there "
+                            "(pip install 'verl[vllm]==0.9.1' and entropykit in that environment)")
+        return found
+    sibling = Path(sys.prefix).parent / ".venv-verl" / "bin" / "python"
+    for candidate in dict.fromkeys([sys.executable, str(sibling)]):
+        if Path(candidate).exists() and (found := probe_python(candidate)) is not None:
+            if candidate != sys.executable:
+                log(f"veRL is not installed in this environment; using {candidate} (verl {found.verl_version})")
+            return found
+    raise UserError(
+        "verl is not installed in this environment and no .venv-verl beside it has it; install it "
+        "(pip install 'verl[vllm]==0.9.1' entropykit) or pass --verl-python /path/to/python"
+    )
+
+
+def check_gpu_layout(cfg: TrainConfig, launch: VerlLaunch) -> None:
+    """UserError unless the data-parallel GPUs divide the mini-batch and the rollout.
+
+    veRL asserts `mini_batch_size % dp_size == 0` in the worker at the first update (after the
+    model load and a whole rollout) and `train_batch_size * n % n_gpus == 0` in its config check.
+    """
+    dp = launch.nnodes * launch.gpus_per_node
+    sizes = {"mini-batch": cfg.mini_batch_size, "rollout": cfg.rollout_size}
+    bad = {k: v for k, v in sizes.items() if v % dp}
+    if not bad:
+        return
+    nodes = [k for k in range(1, 65) if all(v % (k * launch.gpus_per_node) == 0 for v in sizes.values())]
+    what = " and ".join(f"the {k} of {v} samples" for k, v in bad.items())
+    hint = (f"--nnodes {', '.join(map(str, nodes[:6]))} ({launch.gpus_per_node} GPUs each) divide it" if nodes
+            else f"no node count of {launch.gpus_per_node} GPUs divides it")
+    raise UserError(
+        f"{launch.nnodes} node(s) x {launch.gpus_per_node} GPUs = {dp} data-parallel GPUs do not divide {what} "
+        f"(veRL asserts this at its first update); {hint}, or choose --mini-batch-size and --prompts-per-step x "
+        f"--n-samples that are multiples of {dp}"
+    )
+
+
+def check_attention(cfg: TrainConfig, flash_attn: bool, log: Callable[[str], None]) -> None:
+    """PPO needs flash-attn where veRL runs (its critic hard-codes flash_attention_2); the actor
+    falls back to sdpa with a warning."""
+    if flash_attn:
+        return
+    if cfg.algo == "ppo":
         raise UserError(
-            "verl is not installed in this environment; run from one that has it "
-            "(pip install 'verl[vllm]==0.9.1' entropykit) or pass --verl-python /path/to/python"
+            "PPO on veRL needs flash-attn in veRL's environment: veRL 0.9.1 loads the critic with "
+            "attn_implementation='flash_attention_2' and no setting changes it (verl/utils/model.py); "
+            "install it there (pip install flash-attn --no-build-isolation) or use --algo grpo"
         )
-    return sys.executable
+    log("warning: flash-attn is not installed where veRL runs; the actor uses PyTorch's sdpa attention "
+        "(correct, but slower, and the packed micro-batches build an attention mask quadratic in their tokens; "
+        "pip install flash-attn --no-build-isolation for the paper-sized run)")
+
+
+def load_model_facts(model: str):
+    """(tokenizer, context window or None) of the model veRL will train, read before any GPU work."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(model)
+        config = AutoConfig.from_pretrained(model)
+    except Exception as e:  # hub errors, missing files, unknown architectures
+        raise UserError(f"cannot read the tokenizer and config of {model} ({type(e).__name__}: {str(e)[:200]}); "
+                        "veRL would fail on it too") from None
+    if not getattr(tok, "chat_template", None):
+        raise UserError(f"{model}: its tokenizer has no chat template, and veRL always applies one to the prompts "
+                        "(use an instruct/chat model, or add a chat template to its tokenizer_config.json)")
+    from entropykit.models import context_window
+
+    return tok, context_window(config)
+
+
+def check_context(cfg: TrainConfig, launch: VerlLaunch, window: int | None, name: str) -> None:
+    """UserError when prompt + response lengths exceed the model's context window (vLLM would
+    silently shorten the responses to fit; past the window positions are undefined)."""
+    if window is None or launch.max_prompt_length + cfg.max_tokens <= window:
+        return
+    room = window - launch.max_prompt_length
+    raise UserError(
+        f"--max-tokens {cfg.max_tokens} plus prompts of up to {launch.max_prompt_length} tokens exceed the "
+        f"{window}-token context window of {name}" + (f"; use --max-tokens {room} or less" if room > 0 else "")
+        + " (or a smaller --max-prompt-length)"
+    )
+
+
+def prompt_token_lengths(tokenizer, prompts: list[str]) -> list[int]:
+    """Prompt lengths as veRL's RLHFDataset counts them: chat template and generation prompt included."""
+    out = []
+    for prompt in prompts:
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):  # BatchEncoding in some transformers versions
+            ids = ids["input_ids"]
+        out.append(len(ids))
+    return out
+
+
+def fitting_problems(problems: list[dict], cfg: TrainConfig, tokenizer, max_prompt_length: int,
+                     what: str, log: Callable[[str], None]) -> list[dict]:
+    """The problems whose prompt fits `max_prompt_length` tokens (veRL would drop the others when
+    it loads the data, after the steps per epoch had been computed from the full count)."""
+    lengths = prompt_token_lengths(tokenizer, [cfg.render_prompt(p["problem"]) for p in problems])
+    kept = [p for p, n in zip(problems, lengths) if n <= max_prompt_length]
+    if len(kept) < len(problems):
+        log(f"left out {len(problems) - len(kept)} of {len(problems)} {what} problems whose prompt is longer than "
+            f"{max_prompt_length} tokens (chat template included)")
+    if not kept:
+        raise UserError(f"every {what} prompt is longer than {max_prompt_length} tokens")
+    return kept
 
 
 def launch_verl(
@@ -345,37 +511,44 @@ def launch_verl(
     `log` gets progress notes, `show` the shell command of a dry run (stdout by default, so
     that it can be piped).
     """
-    from entropykit.io import atomic_write_json, atomic_write_text, ensure_writable_dir
     from entropykit.benchmarks import load_problems
+    from entropykit.io import atomic_write_json, atomic_write_text, ensure_writable_dir
+    from entropykit.models import resolve_model_path
 
     cfg.validate()
     launch.validate()
     check_translatable(cfg)
+    check_gpu_layout(cfg, launch)
     problems = load_problems(cfg.data, cfg.problem_key, cfg.answer_key)
     val = load_problems(cfg.eval_data, cfg.problem_key, cfg.answer_key) if cfg.eval_every else None
-    python = _verl_python(launch)
+    python = find_verl_python(launch, log)
+    check_attention(cfg, python.flash_attn, log)
+    model = resolve_model_path(cfg.model)
+    model = str(Path(model).resolve()) if Path(model).exists() else model
+    tokenizer, window = load_model_facts(model)
+    check_context(cfg, launch, window, cfg.model)
+    problems = fitting_problems(problems, cfg, tokenizer, launch.max_prompt_length, "training", log)
+    if val:
+        val = fitting_problems(val, cfg, tokenizer, launch.max_prompt_length, "evaluation", log)
     run = ensure_writable_dir(Path(cfg.out).resolve())
     folder = ensure_writable_dir(run / "verl")
 
-    from entropykit.models import resolve_model_path
-
-    model = resolve_model_path(cfg.model)
-    model = str(Path(model).resolve()) if Path(model).exists() else model
     paths = VerlPaths(run=run, train=folder / "train.parquet", val=folder / "val.parquet" if val else None, model=model)
-    overrides = build_overrides(cfg, launch, paths, num_problems=len(problems))
-    cmd = verl_command(python, overrides)
+    overrides = build_overrides(cfg, launch, paths, num_problems=len(problems), flash_attn=python.flash_attn)
+    cmd = verl_command(python.path, overrides)
 
     write_parquet(verl_rows(problems, cfg, _data_source(cfg.data), "train"), paths.train)
     if val:
         write_parquet(verl_rows(val, cfg, _data_source(cfg.eval_data), "val"), paths.val)
-    atomic_write_json(folder / "launch.json", {"train_config": cfg.to_dict(), "launch": dataclasses.asdict(launch), "command": cmd})
+    atomic_write_json(folder / "launch.json", {"train_config": cfg.to_dict(), "launch": dataclasses.asdict(launch),
+                                               "verl": dataclasses.asdict(python), "command": cmd})
     atomic_write_text(folder / "command.sh", command_script(cmd, folder / "metrics.jsonl"))
     os.chmod(folder / "command.sh", 0o755)
     if launch.dry_run:
         log(f"veRL inputs written to {folder} (command.sh runs the command below)")
         show(shlex.join(cmd))
         return cmd
-    preflight(python)
+    preflight(python.path)
     log(f"running veRL ({launch.nnodes} node(s) x {launch.gpus_per_node} GPU(s)"
         + (f", Ray cluster {launch.ray_address}" if launch.ray_address else "") + f"); command in {folder / 'command.sh'}")
     rc = subprocess.call(["bash", str(folder / "command.sh")])

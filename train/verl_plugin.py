@@ -32,15 +32,20 @@ step reports `actor/entropy_adv_psi` and `actor/entropy_adv_psi_ratio`.
 Binding: `verl/workers/engine_workers.py` does `from verl.workers.utils.losses import ppo_loss`
 and later `partial(ppo_loss, config=...)`, so the module attribute alone is not enough. The
 wrapper replaces `ppo_loss` in `verl.workers.utils.losses` when `import verl` loads this entry
-point (before engine_workers is imported, so its `from ... import` binds the wrapper), and in
-every already-imported module that bound the original (`engine_workers`,
-`verl.trainer.distillation.losses`).
+point, so every module imported afterwards binds the wrapper; every module already imported is
+scanned (`sys.modules`) and each global bound to the original is rebound. A binding that cannot
+be rebound (a `functools.partial`, a dict or list holding the original) raises
+UnsupportedVerlError naming the module instead of leaving the original silently in use.
 
-Metrics (veRL aggregates actor metrics as the mean over micro-batches, data-parallel ranks and
-mini-batches; each value here is `entropy_bonus_stats` of one micro-batch, as for veRL's own
-`actor/pg_clipfrac`): `actor/entropy_adv_psi` is the mean psi and `actor/entropy_adv_psi_ratio`
-the mean psi/|A| over the micro-batch's response tokens with A != 0 (0 for a micro-batch whose
-advantages are all 0, e.g. only GRPO groups with equal rewards).
+Metrics: `actor/entropy_adv_psi` is the mean psi and `actor/entropy_adv_psi_ratio` the mean
+psi/|A| over the response tokens with A != 0 of the mini-batch, the native trainer's weighting
+(`entropy_bonus_stats`), so both engines report the same Figure 7 number for the same batch.
+veRL averages MEAN metrics over micro-batches unweighted, so each micro-batch instead reports a
+SUM metric scaled by its share of the mini-batch's A != 0 tokens; that count is taken over the
+whole mini-batch (all data-parallel ranks) before it is split into micro-batches, by a wrapper
+of the FSDP engine's `forward_backward_batch` (the same scheme veRL uses for `batch_num_tokens`).
+Padding samples veRL adds to fill a batch have response_mask 0 and are not counted. Across
+mini-batches veRL takes an unweighted mean, as for all of its own metrics.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ log = logging.getLogger("entropykit.verl_plugin")
 SUPPORTED_VERL = ("0.9.1", "0.10")  # [min, max): the versions whose ppo_loss was read for this
 METRIC_PSI = "actor/entropy_adv_psi"
 METRIC_PSI_RATIO = "actor/entropy_adv_psi_ratio"
-_MODULES_BINDING_PPO_LOSS = ("verl.workers.engine_workers", "verl.trainer.distillation.losses")
+NONZERO_ADV_TOKENS = "entropykit_nonzero_adv_tokens"  # set on the mini-batch by the engine hook
 
 _original_ppo_loss = None  # veRL's ppo_loss once installed
 _announced = False
@@ -109,13 +114,78 @@ def install(*, strict: bool = True) -> bool:
         return False
     original = losses.ppo_loss
     _original_ppo_loss = original
-    losses.ppo_loss = entropy_shaped_ppo_loss
-    for name in _MODULES_BINDING_PPO_LOSS:
-        mod = sys.modules.get(name)
-        if mod is not None and getattr(mod, "ppo_loss", None) is original:
-            mod.ppo_loss = entropy_shaped_ppo_loss
+    rebound = rebind_everywhere(original, entropy_shaped_ppo_loss)
+    _install_token_count_hook()
+    log.info("entropykit veRL plugin: ppo_loss rebound in %s", ", ".join(rebound))
     log.info("entropykit veRL plugin installed: verl.workers.utils.losses.ppo_loss wrapped (verl %s)", verl.__version__)
     return True
+
+
+def rebind_everywhere(original, replacement) -> list[str]:
+    """Replace every module-level binding of `original` by `replacement` in the loaded modules.
+
+    Returns "module.name" of each rebinding. Raises UnsupportedVerlError for a binding this
+    cannot replace (the original inside a partial, a dict, a list or a tuple at module level):
+    such a module would keep calling veRL's unshaped loss.
+    """
+    import functools
+
+    done, stuck = [], []
+    for mod_name, mod in list(sys.modules.items()):
+        namespace = getattr(mod, "__dict__", None)
+        if type(namespace) is not dict or mod_name == __name__:  # this module keeps the original to call it
+            continue
+        # exact types only: isinstance() or a subclass's values() may run a lazy loader or a
+        # deprecation proxy (transformers' auto mappings, torch.distributed.reduce_op)
+        for name, value in list(namespace.items()):
+            kind = type(value)
+            if value is original:
+                namespace[name] = replacement
+                done.append(f"{mod_name}.{name}")
+            elif kind is functools.partial and value.func is original:
+                stuck.append(f"{mod_name}.{name} (a functools.partial)")
+            elif kind in (dict, list, tuple) and any(v is original for v in (dict.values(value) if kind is dict else value)):
+                stuck.append(f"{mod_name}.{name} (a {kind.__name__})")
+    if stuck:
+        raise UnsupportedVerlError(
+            "entropykit's veRL plugin cannot wrap veRL's actor loss where it is held as " + ", ".join(stuck)
+            + ": the entropy advantage would not reach that code path. Report this with your veRL version.")
+    return done
+
+
+def nonzero_advantage_tokens(data) -> int:
+    """Response tokens with A != 0 in a veRL batch (dense or jagged; padding samples have mask 0)."""
+    adv = _padded(data["advantages"])
+    mask = _fit_width(_padded(data["response_mask"]).to(adv.dtype), adv.shape[1])
+    return int(((adv != 0) & (mask > 0)).sum())
+
+
+def _install_token_count_hook() -> None:
+    """Wrap the FSDP engine's forward_backward_batch so that every micro-batch of an update knows
+    the A != 0 token count of its whole mini-batch (summed over data-parallel ranks)."""
+    try:
+        from verl.workers.engine.fsdp.transformer_impl import FSDPEngine
+    except ImportError as e:  # another engine only: the psi metrics fall back to micro-batch means
+        log.warning("entropykit: FSDP engine not importable (%s); psi metrics are per-micro-batch means", e)
+        return
+    original = FSDPEngine.forward_backward_batch
+    if getattr(original, "_entropykit", False):
+        return
+
+    def forward_backward_batch(self, data, loss_function, forward_only=False):
+        if not forward_only and "advantages" in data.keys() and "response_mask" in data.keys():
+            import torch.distributed as dist
+            from verl.utils import tensordict_utils as tu
+            from verl.utils.device import get_device_id
+
+            count = torch.tensor(nonzero_advantage_tokens(data), device=get_device_id())
+            if dist.is_available() and dist.is_initialized():
+                dist.all_reduce(count, op=dist.ReduceOp.SUM, group=self.get_data_parallel_group())
+            tu.assign_non_tensor(data, **{NONZERO_ADV_TOKENS: int(count.item())})
+        return original(self, data, loss_function, forward_only)
+
+    forward_backward_batch._entropykit = True
+    FSDPEngine.forward_backward_batch = forward_backward_batch
 
 
 def installed() -> bool:
@@ -190,7 +260,9 @@ def shape_batch_advantages(data, entropy_padded: torch.Tensor, alpha: float, kap
         values = adv.values()
         shaped_values = shape_advantages(values, ent[keep].to(values.device), alpha, kappa)
         shaped = torch.nested.nested_tensor_from_jagged(shaped_values, offsets=offsets)
-        stats = entropy_bonus_stats(values, shaped_values, torch.ones_like(values))
+        adv_p, shaped_p = _padded(adv), _padded(shaped)
+        mask = _fit_width(_padded(data["response_mask"]).to(adv_p.dtype), adv_p.shape[1]).to(adv_p.device)
+        stats = entropy_bonus_stats(adv_p, shaped_p, mask)  # padding samples (mask 0) not counted
     else:
         width = adv.shape[1]
         if ent.shape[1] < width:
@@ -218,15 +290,30 @@ def entropy_shaped_ppo_loss(config, model_output, data, dp_group=None):
             "entropykit: the entropy advantage needs the current forward's entropy, but the model output has none: "
             "set actor_rollout_ref.actor.calculate_entropy=True"
         )
-    from verl.utils.metric import AggregationType, Metric
     from verl.workers.utils.padding import no_padding_2_padding
 
     _announce(alpha, kappa)
     shaped_data, stats = shape_batch_advantages(data, no_padding_2_padding(entropy, data), alpha, kappa)
     loss, metrics = _original_ppo_loss(config, model_output, shaped_data, dp_group)
-    metrics[METRIC_PSI] = Metric(AggregationType.MEAN, stats["psi_mean"])
-    metrics[METRIC_PSI_RATIO] = Metric(AggregationType.MEAN, stats["psi_ratio"])
+    metrics.update(psi_metrics(stats, data))
     return loss, metrics
+
+
+def psi_metrics(stats: dict, data) -> dict:
+    """The psi metrics of one micro-batch, weighted by its A != 0 tokens (see the module docstring):
+    SUM metrics value * tokens / mini-batch tokens * dp_size, which veRL's aggregation (mean over
+    ranks, sum over micro-batches) turns into the mini-batch's token-weighted mean."""
+    from verl.utils import tensordict_utils as tu
+    from verl.utils.metric import AggregationType, Metric
+
+    total = tu.get_non_tensor_data(data=data, key=NONZERO_ADV_TOKENS, default=None)
+    if total is None:  # no engine hook (not the FSDP engine): unweighted micro-batch means
+        return {METRIC_PSI: Metric(AggregationType.MEAN, stats["psi_mean"]),
+                METRIC_PSI_RATIO: Metric(AggregationType.MEAN, stats["psi_ratio"])}
+    dp_size = tu.get_non_tensor_data(data=data, key="dp_size", default=1) or 1
+    share = stats["tokens"] / total * dp_size if total else 0.0
+    return {METRIC_PSI: Metric(AggregationType.SUM, stats["psi_mean"] * share),
+            METRIC_PSI_RATIO: Metric(AggregationType.SUM, stats["psi_ratio"] * share)}
 
 
 def _announce(alpha: float, kappa: float) -> None:

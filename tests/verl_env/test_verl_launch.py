@@ -37,9 +37,14 @@ def test_main_ppo_accepts_the_generated_command(toy_model, tmp_path, monkeypatch
     assert actor.policy_loss.entropy_adv_alpha == {"grpo": 0.4, "ppo": 0.1}[algo]
     assert actor.policy_loss.entropy_adv_kappa == 2.0 and actor.calculate_entropy
     assert c.reward.custom_reward_function.reward_kwargs.reward == "math"
+    assert actor.shuffle and actor.data_loader_seed == 0
+    # chunked, checkpointed entropy: the copy veRL's FSDP engine reads is fsdp_config's
+    assert actor.fsdp_config.entropy_from_logits_with_chunking and actor.fsdp_config.entropy_checkpointing
+    assert (c.reward.reward_manager.source, c.reward.reward_manager.name) == ("importlib", "FinishReasonRewardManager")
     if algo == "ppo":
         assert c.algorithm.adv_estimator == "gae" and (c.algorithm.gamma, c.algorithm.lam) == (1.0, 1.0)
-        assert c.critic.optim.lr == 2e-6 and c.trainer.critic_warmup == 10 and c.critic.model.path == toy_model
+        assert c.critic.optim.lr == 2e-6 and c.critic.model.path == toy_model
+        assert c.trainer.critic_warmup == 11 and c.critic.shuffle  # 10 critic-only steps under veRL's count (see below)
     else:
         assert c.algorithm.adv_estimator == "grpo" and c.trainer.critic_warmup == 0
 
