@@ -40,24 +40,44 @@ def write_reference_solutions(out: Path, limit: int) -> Path:
 def demo_steps(out: Path, problems: int, samples: int, max_tokens: int) -> list[tuple[str, list[str]]]:
     """(title, argv) of each step of the demo."""
     sample_file = str(resources.files("entropykit") / "data" / "sample_responses.jsonl")
+    # 200 real SmolLM2 samples of 50 MATH-500 problems with their per-token entropies (scored once, shipped):
+    # the analysis loads no model and scores nothing, so the step takes about a minute, not seven
+    bundled = resources.files("entropykit.analysis") / "data"
     ref = str(out / "math500_reference.jsonl")
     gen = ["--model", "smollm2-135m", "--benchmark", "math500", "--limit", str(problems), "--n", str(samples),
            "--max-tokens", str(max_tokens), "--batch-size", "8",
            "--token-entropies"]  # recorded while sampling: analyze then loads no model and rescores nothing
     return [
-        ("1/7 score: per-token entropy of the bundled sample responses", ["score", sample_file, "--out", str(out / "scores.jsonl")]),
-        ("2/7 passk on the bundled easy arithmetic: pass@k rises with k even where pass@1 is low",
+        ("1/8 score: per-token entropy of the bundled sample responses", ["score", sample_file, "--out", str(out / "scores.jsonl")]),
+        ("2/8 analyze 200 real SmolLM2 samples of 50 MATH-500 problems (bundled): the paper's Figure 2 with valid "
+         "inference (enough responses per group for p-values and CIs)",
+         ["analyze", str(bundled / "smollm2_math500_scored.jsonl"), "--base", str(bundled / "math500_reference.jsonl"),
+          "--out", str(out / "analysis-math500"), "--clusters", "6"]),
+        ("3/8 passk on the bundled easy arithmetic: pass@k rises with k even where pass@1 is low",
          ["passk", "--model", "smollm2-135m", "--benchmark", "easy", "--limit", "10", "--k", "8", "--max-tokens", "160",
           "--out", str(out / "passk-easy")]),
-        (f"3/7 passk: {samples} samples at temperature 0.6 on {problems} MATH-500 problems, math-verify, pass@k",
+        (f"4/8 passk: {samples} samples at temperature 0.6 on {problems} MATH-500 problems, math-verify, pass@k",
          ["passk", *gen, "--temperature", "0.6", "--out", str(out / "passk-t0.6")]),
-        ("4/7 passk: the same at temperature 1.0", ["passk", *gen, "--temperature", "1.0", "--out", str(out / "passk-t1.0")]),
-        ("5/7 analyze the t=0.6 samples with the model that wrote them (rare: vs the reference solutions)",
+        ("5/8 passk: the same at temperature 1.0", ["passk", *gen, "--temperature", "1.0", "--out", str(out / "passk-t1.0")]),
+        ("6/8 analyze the t=0.6 samples with the model that wrote them (rare: vs the reference solutions)",
          ["analyze", str(out / "passk-t0.6" / "samples.jsonl"), "--base", ref, "--out", str(out / "analysis-t0.6"), "--clusters", "4"]),
-        ("6/7 analyze the t=1.0 samples", ["analyze", str(out / "passk-t1.0" / "samples.jsonl"), "--out", str(out / "analysis-t1.0")]),
-        ("7/7 analyze compare: test-time dynamics of the two (paper Figure 8)",
+        ("7/8 analyze the t=1.0 samples", ["analyze", str(out / "passk-t1.0" / "samples.jsonl"), "--out", str(out / "analysis-t1.0")]),
+        ("8/8 analyze compare: test-time dynamics of the two (paper Figure 8)",
          ["analyze", "compare", str(out / "analysis-t0.6"), str(out / "analysis-t1.0"), "--labels", "t=0.6,t=1.0",
           "--out", str(out / "compare.html")]),
+    ]
+
+
+def demo_pages(out: Path) -> list[tuple[Path, str]]:
+    """(page, what it shows) for the demo's last lines."""
+    return [
+        (out / "analysis-math500" / "report.html",
+         "Figure 2 on 200 real samples: pivotal words carry more entropy than other words (per-response difference, "
+         "Wilcoxon p and 95% CI over prompts), reflective and rare sentences, the entropy heatmap of each response"),
+        (out / "passk-easy" / "passk.html", "pass@k on easy arithmetic: a low pass@1 and a high pass@8, every graded answer auditable"),
+        (out / "passk-t0.6" / "passk.html", "MATH-500 samples at the paper's temperature 0.6, with per-token entropies"),
+        (out / "compare.html", "test-time dynamics at T 0.6 vs 1.0 (paper Figure 8): length, repetition, pivotal and "
+         "reflective counts (too few samples here for CIs: the page says so)"),
     ]
 
 
@@ -84,5 +104,7 @@ def register(app: typer.Typer) -> None:
             console.print("$ entropykit " + " ".join(argv), style="dim")
             app(args=argv, standalone_mode=False)
         console.rule("[bold]done")
-        console.print(f"open {out / 'analysis-t0.6' / 'report.html'}, {out / 'compare.html'}, "
-                      f"{out / 'passk-easy' / 'passk.html'} and {out / 'passk-t0.6' / 'passk.html'} in a browser")
+        for page, shows in demo_pages(out):
+            console.print(f"{page}\n    {shows}", highlight=False)
+        console.print("Open them in a browser (they work offline). For the paper's whole method on this model: "
+                      "entropykit reproduce --preset cpu --out runs/reproduce", highlight=False)
