@@ -3,6 +3,7 @@
     python bench/train.py                           # CPU: the embedded SmolLM2-135M on the bundled easy problems
     python bench/train.py --device cuda --compare   # GPU: a 0.5B-class Qwen2 model, with and without the entropy advantage
     python bench/train.py --qwen --layers 2 --vocab 4096 --compare --max-tokens 16   # CPU smoke test of the GPU path
+    python bench/train.py --methods plain,entropy_adv,clip_cov,kl_cov,mask   # each entropy-control method vs plain GRPO
 
 Runs the real loop (`entropykit.train.loop.train`) for a few GRPO steps with the entropy
 advantage (`--compare`: also without it, same model, data and seeds, in the same process) and
@@ -10,7 +11,9 @@ reports, for the steps after the first (warm-up): generated tokens/s of the whol
 tokens/s of the update (prompt + response tokens through forward + backward), and the share of
 the step spent in rollout / scoring / update (the loop's phase timer; on CUDA each phase waits
 for its kernels). With --compare a last line gives the ratios entropy-adv / plain (the cost of
-the paper's term: one min() per token, the entropies come from the same forward). Rewards: on CPU math-verify runs
+the paper's term: one min() per token, the entropies come from the same forward); --methods
+runs any of the entropy-control methods (`METHODS`) in one process and prints each one's ratios
+to plain GRPO. Rewards: on CPU math-verify runs
 (and is timed) on the responses; so that every sample carries a gradient (the worst case for the
 update), the verified rewards are then replaced by alternating +1/-1 within each group. The GPU
 model is random, so its rewards are alternating +1/-1 outright and responses run to
@@ -109,6 +112,17 @@ def build_qwen2_05b(path: Path, vocab: int = 151936, layers: int = 24) -> str:
     return str(path)
 
 
+# the entropy-control methods, each a GRPO run that differs from "plain" only in these settings
+METHODS = {
+    "plain": dict(entropy_adv=False),
+    "entropy_adv": dict(entropy_adv=True),
+    "entropy_reg": dict(entropy_adv=False, entropy_coef=0.001),
+    "clip_cov": dict(entropy_adv=False, loss_mode="clip_cov"),
+    "kl_cov": dict(entropy_adv=False, loss_mode="kl_cov"),
+    "mask": dict(entropy_adv=False, top_entropy_quantile=0.2),
+}
+
+
 def summarize(run: Path, warmup: int, extra: dict) -> dict:
     recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     timed = recs[warmup:] or recs
@@ -142,6 +156,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=24, help="Qwen2 layers (smaller for a dry run)")
     ap.add_argument("--vocab", type=int, default=151936, help="Qwen2 vocabulary (smaller for a dry run)")
     ap.add_argument("--compare", action="store_true", help="also run without the entropy advantage and print the ratios")
+    ap.add_argument("--methods", default=None, help=f"comma-separated, of {', '.join(METHODS)}: ratios of each to plain")
     ap.add_argument("--rollout-backend", default="hf", help="hf (default: the on-device transformers sampler), vllm or auto")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -176,12 +191,17 @@ def main() -> None:
             extra = {"device": "cpu", "threads": torch.get_num_threads(), "model": "smollm2-135m (float32)"}
             cfg_kw = {}
         results = {}
-        for variant in (["entropy_adv", "plain"] if args.compare else ["entropy_adv"]):
+        variants = (["plain", *[m for m in args.methods.split(",") if m != "plain"]] if args.methods
+                    else ["entropy_adv", "plain"] if args.compare else ["entropy_adv"])
+        unknown = set(variants) - set(METHODS)
+        if unknown:
+            raise SystemExit(f"--methods: unknown {', '.join(sorted(unknown))} (known: {', '.join(METHODS)})")
+        for variant in variants:
             cfg = TrainConfig(
                 model=str(model), data=str(data), out=str(tmp / f"run-{variant}"), steps=steps, prompts_per_step=prompts,
                 n_samples=n, max_tokens=mt, mini_batch_size=prompts * n // 2, lr=1e-6, save_every=0, tensorboard=False,
-                device=args.device, seed=0, extra={"gen_batch_size": prompts * n}, entropy_adv=variant == "entropy_adv",
-                rollout_backend=args.rollout_backend, **cfg_kw,
+                device=args.device, seed=0, extra={"gen_batch_size": prompts * n}, rollout_backend=args.rollout_backend,
+                **METHODS[variant], **cfg_kw,
             )
             if gpu:
                 torch.cuda.reset_peak_memory_stats()
@@ -198,11 +218,12 @@ def main() -> None:
                 res["peak_gpu_mem_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 1)
             results[variant] = res
             print(json.dumps(res), flush=True)
-        if args.compare:
-            a, b = results["entropy_adv"], results["plain"]
-            print(json.dumps({"ratio": "entropy_adv / plain", "step_s": round(a["step_s"] / b["step_s"], 3),
-                              "update_s": round(a["update_s"] / b["update_s"], 3),
-                              "update_tokens_per_s": round(a["update_tokens_per_s"] / b["update_tokens_per_s"], 3)}))
+        b = results.get("plain")
+        for name, a in results.items():
+            if b is not None and name != "plain":
+                print(json.dumps({"ratio": f"{name} / plain", "step_s": round(a["step_s"] / b["step_s"], 3),
+                                  "update_s": round(a["update_s"] / b["update_s"], 3),
+                                  "update_tokens_per_s": round(a["update_tokens_per_s"] / b["update_tokens_per_s"], 3)}))
         if isinstance(reward, TimedMathThenAlternating):
             reward.close()
 

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         model: Optional[str] = typer.Option(None, "--model", help=f"Base model: embedded alias, HF folder, .gguf or hub id. {_PRESET}", show_default=False),
         data: Optional[str] = typer.Option(None, "--data", help=f"Training problems: arith (generated), a bundled set or a file. {_PRESET}", show_default=False),
         eval_set: Optional[str] = typer.Option(None, "--eval", help=f"Evaluation problems: arith (generated, held out), a bundled set or a file. {_PRESET}", show_default=False),
-        variants: Optional[str] = typer.Option(None, "--variants", help=f"Comma-separated: grpo, grpo-ent, grpo-entreg, ppo, ppo-ent, ppo-entreg. {_PRESET}", show_default=False),
+        variants: Optional[str] = typer.Option(None, "--variants", help=f"Comma-separated: grpo, grpo-ent, grpo-entreg, grpo-clipcov, grpo-klcov, grpo-mask, ppo, ppo-ent, ppo-entreg (more after the same ones extend a finished experiment). {_PRESET}", show_default=False),
         steps: Optional[int] = typer.Option(None, "--steps", help=f"Training steps per variant. {_PRESET}", show_default=False),
         prompts_per_step: Optional[int] = typer.Option(None, "--prompts-per-step", help=f"Prompts per rollout. {_PRESET}", show_default=False),
         n_samples: Optional[int] = typer.Option(None, "--n-samples", help=f"Rollout samples per prompt. {_PRESET}", show_default=False),

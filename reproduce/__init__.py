@@ -20,14 +20,17 @@ def reproduce(cfg: ReproduceConfig, *, log: Callable[[str], None] | None = None,
     resolved and checked, and the folder is checked writable, before any model is loaded."""
     from entropykit.io import ensure_writable_dir, run_lock
 
-    from .stages import Layout, build_stages, run_stages
+    from .stages import COMPARISON_STAGES, Layout, build_stages, forget_stages, run_stages
 
     log = log or (lambda s: None)
     progress_line = progress_line or log
     cfg = cfg.resolve()
     root = ensure_writable_dir(cfg.out)
     with run_lock(root, command="entropykit reproduce", log=log):  # one writer per experiment folder
-        cfg.check_against(root / "reproduce.json")
+        added = cfg.check_against(root / "reproduce.json")
         lay = Layout(root)
+        if added:
+            log(f"adding {', '.join(added)} to the experiment in {root}: the finished stages stand; the reports and the table are redone")
+            forget_stages(lay, COMPARISON_STAGES)
         run_stages(build_stages(cfg, lay, log), lay, log, progress_line)
     return root

@@ -19,18 +19,25 @@ from pathlib import Path
 
 from entropykit.errors import UserError
 
-# name -> (algorithm, entropy advantage, entropy regularization); alpha and kappa are the
-# paper's (0.4 GRPO / 0.1 PPO, kappa 2: TrainConfig's defaults)
-VARIANTS: dict[str, tuple[str, bool, bool]] = {
-    "grpo": ("grpo", False, False),
-    "grpo-ent": ("grpo", True, False),
-    "grpo-entreg": ("grpo", False, True),
-    "ppo": ("ppo", False, False),
-    "ppo-ent": ("ppo", True, False),
-    "ppo-entreg": ("ppo", False, True),
+# name -> what sets the variant's method apart (TrainConfig fields; "entropy_reg": the run's
+# --entropy-coef). alpha and kappa are the paper's (0.4 GRPO / 0.1 PPO, kappa 2: TrainConfig's
+# defaults); Clip-Cov / KL-Cov take veRL's defaults, the mask Wang et al.'s 0.2.
+VARIANTS: dict[str, dict] = {
+    "grpo": {"algo": "grpo", "entropy_adv": False},
+    "grpo-ent": {"algo": "grpo", "entropy_adv": True},
+    "grpo-entreg": {"algo": "grpo", "entropy_adv": False, "entropy_reg": True},
+    "grpo-clipcov": {"algo": "grpo", "entropy_adv": False, "loss_mode": "clip_cov"},
+    "grpo-klcov": {"algo": "grpo", "entropy_adv": False, "loss_mode": "kl_cov"},
+    "grpo-mask": {"algo": "grpo", "entropy_adv": False, "top_entropy_quantile": 0.2},
+    "ppo": {"algo": "ppo", "entropy_adv": False},
+    "ppo-ent": {"algo": "ppo", "entropy_adv": True},
+    "ppo-entreg": {"algo": "ppo", "entropy_adv": False, "entropy_reg": True},
 }
 LABELS = {"base": "base", "grpo": "GRPO", "grpo-ent": "GRPO + entropy adv.", "grpo-entreg": "GRPO + entropy reg.",
+          "grpo-clipcov": "GRPO + Clip-Cov", "grpo-klcov": "GRPO + KL-Cov", "grpo-mask": "GRPO + 80/20 mask",
           "ppo": "PPO", "ppo-ent": "PPO + entropy adv.", "ppo-entreg": "PPO + entropy reg."}
+# the entropy-control methods compared with the paper's (Table 3 grows these columns)
+OTHER_METHODS = ("entreg", "clipcov", "klcov", "mask")
 GENERATED = "arith"  # --data / --eval default: the generated arithmetic splits (reproduce/problems.py)
 
 
@@ -86,7 +93,7 @@ class ReproduceConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be a finite number > 0 (got {value!r})")
-        if self.critic_warmup < 0 or self.critic_warmup >= self.steps and any(VARIANTS[v][0] == "ppo" for v in self.variants):
+        if self.critic_warmup < 0 or self.critic_warmup >= self.steps and any(VARIANTS[v]["algo"] == "ppo" for v in self.variants):
             raise UserError(f"--critic-warmup {self.critic_warmup} leaves PPO no policy update in {self.steps} steps")
         if self.backend not in ("auto", "hf", "vllm"):
             raise UserError(f"--backend must be auto, hf or vllm (got {self.backend!r})")
@@ -96,8 +103,13 @@ class ReproduceConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def check_against(self, path: Path) -> None:
-        """Refuse a run folder made with other settings; write them when the folder is new."""
+    def check_against(self, path: Path) -> list[str]:
+        """Refuse a run folder made with other settings; write them when the folder is new.
+
+        The one change allowed is more variants (the earlier ones first, in their order): every
+        finished stage still holds, and the returned list names the added variants (the
+        comparison stages then rerun over all of them).
+        """
         from entropykit.io import atomic_write_json
 
         mine = {k: v for k, v in self.to_dict().items() if k != "out"}  # the folder may be named another way
@@ -109,12 +121,18 @@ class ReproduceConfig:
             if not isinstance(saved, dict):
                 raise UserError(f"{path}: not a reproduce settings file; choose another --out")
             diff = sorted(k for k in (set(mine) | set(saved)) - {"out"} if mine.get(k) != saved.get(k))
-            if diff:
+            before, now = saved.get("variants"), mine["variants"]
+            added = now[len(before):] if diff == ["variants"] and isinstance(before, list) and now[: len(before)] == before else []
+            if diff and not added:
                 k = diff[0]
                 raise UserError(f"{path.parent} was made with other settings ({k}: {saved.get(k)!r} there, {mine.get(k)!r} now); "
-                                "rerun with the same options to continue it, or choose another --out")
-            return
+                                "rerun with the same options to continue it (or with more --variants after the same ones), "
+                                "or choose another --out")
+            if added:
+                atomic_write_json(path, mine)
+            return added
         atomic_write_json(path, mine)
+        return []
 
 
 # --------------------------------------------------------------------------------------------

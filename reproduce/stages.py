@@ -118,15 +118,16 @@ def train_config(cfg: ReproduceConfig, lay: Layout, variant: str):
     """The TrainConfig of `variant`: everything but the method is the same for all variants."""
     from entropykit.train.config import TrainConfig
 
-    algo, entropy_adv, entropy_reg = VARIANTS[variant]
+    method = dict(VARIANTS[variant])
+    entropy_reg = method.pop("entropy_reg", False)
     train, _ = problem_files(cfg, lay)
     return TrainConfig(
-        model=cfg.model, algo=algo, data=train, out=str(lay.train_run(variant)), steps=cfg.steps,
+        model=cfg.model, data=train, out=str(lay.train_run(variant)), steps=cfg.steps,
         prompts_per_step=cfg.prompts_per_step, n_samples=cfg.n_samples, max_tokens=cfg.max_tokens,
         temperature=cfg.temperature, mini_batch_size=cfg.mini_batch_size, lr=cfg.lr, critic_lr=2 * cfg.lr,
-        entropy_adv=entropy_adv, entropy_coef=cfg.entropy_coef if entropy_reg else 0.0, critic_warmup=cfg.critic_warmup,
+        entropy_coef=cfg.entropy_coef if entropy_reg else 0.0, critic_warmup=cfg.critic_warmup,
         rollout_backend=cfg.backend, seed=cfg.seed, save_every=cfg.save_every, keep_checkpoints=1,
-        **cfg.extra_train,
+        **method, **cfg.extra_train,
     )
 
 
@@ -157,11 +158,14 @@ def run_analyze_stage(cfg: ReproduceConfig, lay: Layout, name: str) -> None:
 
 def figure8_pairs(cfg: ReproduceConfig) -> list[tuple[str, str]]:
     """(A, B) pairs for `analyze compare`: base vs each variant, and within each algorithm the
-    plain run vs the entropy advantage, and entropy regularization vs the entropy advantage."""
+    plain run vs the entropy advantage, then each other entropy-control method (entropy
+    regularization, Clip-Cov, KL-Cov, the 80/20 mask) vs the entropy advantage."""
+    from .config import OTHER_METHODS
+
     v = cfg.variants
     pairs = [("base", x) for x in v]
     for algo in ("grpo", "ppo"):
-        for a in (algo, f"{algo}-entreg"):
+        for a in (algo, *(f"{algo}-{m}" for m in OTHER_METHODS)):
             if a in v and f"{algo}-ent" in v:
                 pairs.append((a, f"{algo}-ent"))
     return pairs
@@ -202,11 +206,22 @@ def build_stages(cfg: ReproduceConfig, lay: Layout, log: Log) -> list[Stage]:
                             (lay.passk(v) / "summary.json",)))
     for name in ["base", *cfg.variants]:
         stages.append(Stage(f"analyze {name}", lambda n=name: run_analyze_stage(cfg, lay, n), (lay.analysis(name) / "summary.json",)))
-    stages.append(Stage("reports: passk compare, train report, analyze compare", lambda: run_reports_stage(cfg, lay),
-                        (lay.reports / "passk-compare.json", lay.reports / "train-report.html")))
-    stages.append(Stage("table: summary.json and index.html", lambda: write_table(cfg, lay),
-                        (lay.root / "summary.json", lay.root / "index.html")))
+    reports, table = COMPARISON_STAGES
+    stages.append(Stage(reports, lambda: run_reports_stage(cfg, lay), (lay.reports / "passk-compare.json", lay.reports / "train-report.html")))
+    stages.append(Stage(table, lambda: write_table(cfg, lay), (lay.root / "summary.json", lay.root / "index.html")))
     return stages
+
+
+# the stages that compare every model: redone when variants are added to a finished experiment
+COMPARISON_STAGES = ("reports: passk compare, train report, analyze compare", "table: summary.json and index.html")
+
+
+def forget_stages(lay: Layout, names: tuple[str, ...]) -> None:
+    """Mark stages as not finished in stages.json (their outputs are rewritten when they rerun)."""
+    state = load_stage_state(lay.stages_file)
+    for name in names:
+        state.pop(name, None)
+    atomic_write_json(lay.stages_file, {"stages": state})
 
 
 def load_stage_state(path: Path) -> dict:

@@ -69,7 +69,7 @@ def training_row(lay: Layout, variant: str) -> dict:
         return sum(vals) / len(vals) if vals else None
 
     head, tail = recs[: max(1, len(recs) // 3)], recs[-max(1, len(recs) // 3):]  # first and last thirds of the steps
-    return {"algo": VARIANTS[variant][0], "steps": len(recs), "steps_per_third": len(head),
+    return {"algo": VARIANTS[variant]["algo"], "steps": len(recs), "steps_per_third": len(head),
             "first_third": {k: mean(head, k) for k in keys}, "last_third": {k: mean(tail, k) for k in keys}}
 
 

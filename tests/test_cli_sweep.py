@@ -83,6 +83,7 @@ ZERO_MEANS_NONE = {
                  "--lam", "--save-every", "--eval-every", "--lora-rank", "--warmup-steps"},  # no limit / off / never
 }
 HUGE_REFUSED = {(("passk",), "--verify-workers")}  # a trillion processes is never meant
+ANY_FINITE = {("train",): {"--clip-cov-lb"}}  # a bound on a covariance, which may be negative
 
 
 def _commands(cmd, path=()):
@@ -123,6 +124,8 @@ def _cases(tmp: Path) -> list[tuple[tuple[str, ...], str, str, list[str]]]:
 def _meaningful(path: tuple[str, ...], opt: str, value: str) -> bool:
     if opt == "--seed" and value != "nan" and not value.endswith("inf"):
         return True  # any integer seeds the run
+    if opt in ANY_FINITE.get(path, set()) and value != "nan" and not value.endswith("inf"):
+        return True
     if value == "0":
         return opt in ZERO_MEANS_NONE.get(path, set())
     return value == HUGE and (path, opt) not in HUGE_REFUSED  # big runs are allowed; the model's limits come later

@@ -129,13 +129,36 @@ def test_variants_differ_only_in_the_method(tmp_path):
     cfg = ReproduceConfig(out=str(tmp_path), preset="smoke", variants=list(VARIANTS)).resolve()
     lay = Layout(tmp_path)
     configs = {v: train_config(cfg, lay, v).to_dict() for v in VARIANTS}
-    method = {"algo", "entropy_adv", "entropy_coef", "out"}
+    method = {"algo", "entropy_adv", "entropy_coef", "loss_mode", "top_entropy_quantile", "out"}
     ref = configs["grpo"]
     for v, c in configs.items():
         assert {k for k in c if c[k] != ref[k]} <= method, v
     assert configs["grpo-ent"]["entropy_adv"] and not configs["grpo"]["entropy_adv"]
     assert configs["grpo-entreg"]["entropy_coef"] == cfg.entropy_coef > 0 and configs["grpo-ent"]["entropy_coef"] == 0
     assert configs["ppo-ent"]["algo"] == "ppo" and configs["ppo-ent"]["alpha"] is None  # the paper's 0.1 for PPO
+    assert configs["grpo-clipcov"]["loss_mode"] == "clip_cov" and configs["grpo-klcov"]["loss_mode"] == "kl_cov"
+    assert configs["grpo-mask"]["top_entropy_quantile"] == 0.2 and not configs["grpo-mask"]["entropy_adv"]
+    assert all(c["loss_mode"] == "clip_higher" for v, c in configs.items() if "cov" not in v)
+
+
+def test_more_variants_extend_a_finished_experiment(tmp_path):
+    from entropykit.reproduce.stages import COMPARISON_STAGES, forget_stages, load_stage_state
+
+    path = tmp_path / "reproduce.json"
+    first = ReproduceConfig(out=str(tmp_path), preset="smoke", variants=["grpo", "grpo-ent"]).resolve()
+    assert first.check_against(path) == []
+    more = ReproduceConfig(out=str(tmp_path / "elsewhere"), preset="smoke",
+                           variants=["grpo", "grpo-ent", "grpo-clipcov", "grpo-mask"]).resolve()
+    assert more.check_against(path) == ["grpo-clipcov", "grpo-mask"]
+    assert more.check_against(path) == []  # now recorded
+    for other in (["grpo-ent", "grpo", "grpo-clipcov", "grpo-mask", "grpo-klcov"], ["grpo"]):  # reordered or fewer
+        with pytest.raises(UserError, match="variants"):
+            ReproduceConfig(out=str(tmp_path), preset="smoke", variants=other).resolve().check_against(path)
+    lay = Layout(tmp_path)
+    atomic = {"stages": {name: {"finished": "x", "seconds": 1.0} for name in ("passk base", *COMPARISON_STAGES)}}
+    lay.stages_file.write_text(__import__("json").dumps(atomic))
+    forget_stages(lay, COMPARISON_STAGES)
+    assert list(load_stage_state(lay.stages_file)) == ["passk base"]
 
 
 def test_stage_list_and_pairs(tmp_path):
@@ -148,6 +171,9 @@ def test_stage_list_and_pairs(tmp_path):
     assert figure8_pairs(cfg) == [("base", "grpo"), ("base", "grpo-ent"), ("base", "grpo-entreg"), ("base", "ppo-ent"),
                                   ("grpo", "grpo-ent"), ("grpo-entreg", "grpo-ent")]
     assert delta_pairs(cfg)[-2:] == [("grpo", "grpo-ent"), ("grpo-entreg", "grpo-ent")]
+    wide = ReproduceConfig(out=str(tmp_path), preset="smoke", variants=["grpo", "grpo-ent", "grpo-clipcov", "grpo-klcov", "grpo-mask"]).resolve()
+    assert [p for p in figure8_pairs(wide) if p[0] != "base"] == [  # the paper's method against each other one
+        ("grpo", "grpo-ent"), ("grpo-clipcov", "grpo-ent"), ("grpo-klcov", "grpo-ent"), ("grpo-mask", "grpo-ent")]
 
 
 def test_paired_difference_hand_computed():

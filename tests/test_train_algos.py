@@ -305,7 +305,7 @@ def test_registries():
     assert algos.get_adv_estimator("grpo") is grpo_advantages
     assert algos.get_adv_estimator("gae") is gae_advantages
     assert algos.get_policy_loss("clip_higher") is policy_loss
-    with pytest.raises(ValueError, match="unknown policy loss 'nope' .known: clip_higher"):
+    with pytest.raises(ValueError, match="unknown policy loss 'nope' .known: clip_cov, clip_higher, kl_cov"):
         algos.get_policy_loss("nope")
     with pytest.raises(ValueError, match="unknown advantage estimator"):
         algos.get_adv_estimator("nope")

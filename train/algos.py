@@ -15,6 +15,11 @@ token of the (mini-)batch, never per-response means (paper, section 3.1).
 The paper's one line (section 3.2, eq. 5-6) is `shape_advantages`:
 
     psi_t = min(alpha * H_t.detach(), |A_t| / kappa),    A'_t = A_t + psi_t
+
+The other entropy-control methods researchers compare it with live here too (train/README.md
+has the table): Clip-Cov and KL-Cov (Cui et al. 2025) as the policy losses `clip_cov` and
+`kl_cov`, equal to veRL 0.9.1's `compute_policy_loss_clip_cov` / `_kl_cov`, and the
+high-entropy-token mask of Wang et al. 2025 (`high_entropy_mask`).
 """
 
 from __future__ import annotations
@@ -260,6 +265,7 @@ class PolicyLossOutput(NamedTuple):
     clip_frac_high: Tensor  # share of tokens where the upper clip (1 + eps_high, A > 0) is active
     approx_kl: Tensor  # k3 estimate of KL(pi_old || pi_new): mean((rho - 1) - log rho)
     clip_frac_dual: Tensor  # share of tokens where the dual clip bounds the loss (A < 0, rho > c)
+    extra: dict[str, Tensor] | None = None  # loss-specific monitoring (Clip-Cov / KL-Cov: cov_frac, cov, cov_selected)
 
 
 @register_policy_loss("clip_higher")
@@ -306,6 +312,166 @@ def policy_loss(
         kl = (ratio - 1.0) - log_ratio
         stats = (token_mean(low, m), token_mean(high, m), token_mean(kl, m), token_mean(dual_on, m))
     return PolicyLossOutput(pg_loss, pg_loss.detach(), *stats)
+
+
+def _ratio_stats(ratio: Tensor, log_ratio: Tensor, adv: Tensor, m: Tensor, eps_low: float, eps_high: float):
+    """clip_frac_low, clip_frac_high, approx_kl (k3) of a batch: the monitoring every loss reports."""
+    with torch.no_grad():
+        low = ((ratio < 1.0 - eps_low) & (adv < 0)).to(m.dtype)
+        high = ((ratio > 1.0 + eps_high) & (adv > 0)).to(m.dtype)
+        return token_mean(low, m), token_mean(high, m), token_mean((ratio - 1.0) - log_ratio, m)
+
+
+def token_covariance(advantages: Tensor, logp: Tensor, mask: Tensor, *, eps: float = 0.0) -> Tensor:
+    """Each token's term of the covariance between log-probability and advantage (Cui et al. 2025):
+
+        cov_t = (A_t - mean(A)) * (logp_t - mean(logp))     means over the mask's tokens
+
+    Its mean over the tokens is Cov(logp, A), which drives the change of policy entropy under a
+    policy-gradient step; Clip-Cov and KL-Cov act on the few tokens where it is largest. `eps` is
+    added to the token count of the means (veRL's `masked_mean` adds 1e-8; Clip-Cov uses it).
+    Shapes: advantages, logp, mask [B, T] -> [B, T] (0 on padding).
+    """
+    m = mask.to(logp.dtype)
+    n = m.sum() + eps
+    a = advantages.detach().to(logp.dtype)
+    lp = logp.detach()
+    return (a - (a * m).sum() / n) * (lp - (lp * m).sum() / n) * m
+
+
+def _cov_stats(cov: Tensor, selected: Tensor, m: Tensor) -> dict[str, Tensor]:
+    """Clip-Cov / KL-Cov monitoring: the share of tokens selected, Cov(logp, A), the selected tokens' mean term."""
+    sel = selected.to(m.dtype) * m
+    k = sel.sum()
+    return {"cov_frac": token_mean(sel, m), "cov": token_mean(cov, m),
+            "cov_selected": (cov * sel).sum() / k if k > 0 else torch.zeros((), dtype=m.dtype, device=m.device)}
+
+
+@register_policy_loss("clip_cov")
+def clip_cov_policy_loss(
+    logp: Tensor,
+    old_logp: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    *,
+    eps_low: float = 0.2,
+    eps_high: float = 0.28,
+    clip_ratio_c: float = 3.0,
+    clip_cov_ratio: float = 2e-4,
+    clip_cov_lb: float = 1.0,
+    clip_cov_ub: float = 5.0,
+    denom: Tensor | float | None = None,
+    generator: torch.Generator | None = None,
+) -> PolicyLossOutput:
+    """Clip-Cov (Cui et al. 2025; veRL's `compute_policy_loss_clip_cov`, veRL's defaults).
+
+        rho_t = exp(logp_t - old_logp_t)
+        l_t   = max(-rho_t A_t, -clip(rho_t, 1 - eps_low, 1 + eps_high) A_t)     (PPO clip, no dual clip)
+        cov_t = token_covariance(A, logp)                                         (means over the batch)
+        S     = n tokens drawn uniformly (without replacement) from those with
+                clip_cov_lb < cov_t < clip_cov_ub whose ratio is not clipped already,
+                n = max(floor(clip_cov_ratio * #tokens), 1)
+        L     = sum_t mask_t l_t [t not in S] / denom
+
+    The tokens in S lose their policy gradient: a step on a token with a large positive
+    covariance lowers entropy the most. The batch is what the loss is called on (natively a
+    micro-batch, as in veRL). `generator` draws S (veRL uses torch's global generator; the
+    native trainer passes one seeded per step and mini-batch, so a resumed run repeats).
+    `clip_ratio_c` is accepted for a uniform call and not used (veRL's Clip-Cov has no dual clip).
+    Shapes: logp, old_logp, advantages, mask [B, T] -> scalars.
+    """
+    if not clip_cov_ratio > 0:
+        raise ValueError(f"clip_cov_ratio must be > 0, got {clip_cov_ratio}")
+    m = mask.to(logp.dtype)
+    adv = advantages.detach().to(logp.dtype)
+    log_ratio = logp - old_logp.detach()
+    ratio = torch.exp(log_ratio)
+    l1 = -adv * ratio
+    l2 = -adv * torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high)
+    with torch.no_grad():
+        cov = token_covariance(adv, logp, mask, eps=1e-8)
+        clipped = (l2 > l1) & (m > 0)
+        candidates = ((cov > clip_cov_lb) & (cov < clip_cov_ub) & (m > 0) & ~clipped).nonzero()
+        n = max(int(clip_cov_ratio * float(m.sum())), 1)
+        if len(candidates):
+            candidates = candidates[torch.randperm(len(candidates), generator=generator)[:n].to(candidates.device)]
+        selected = torch.zeros_like(m, dtype=torch.bool)
+        selected[candidates[:, 0], candidates[:, 1]] = True
+    per_token = torch.maximum(l1, l2) * (~selected).to(logp.dtype)
+    pg_loss = token_mean(per_token, m, denom)
+    low, high, kl = _ratio_stats(ratio, log_ratio, adv, m, eps_low, eps_high)
+    zero = torch.zeros((), dtype=m.dtype, device=m.device)
+    return PolicyLossOutput(pg_loss, pg_loss.detach(), low, high, kl, zero, extra=_cov_stats(cov, selected, m))
+
+
+@register_policy_loss("kl_cov")
+def kl_cov_policy_loss(
+    logp: Tensor,
+    old_logp: Tensor,
+    advantages: Tensor,
+    mask: Tensor,
+    *,
+    eps_low: float = 0.2,
+    eps_high: float = 0.28,
+    clip_ratio_c: float = 3.0,
+    kl_cov_ratio: float = 2e-4,
+    kl_cov_coef: float = 0.1,
+    denom: Tensor | float | None = None,
+) -> PolicyLossOutput:
+    """KL-Cov (Cui et al. 2025; veRL's `compute_policy_loss_kl_cov`, veRL's defaults).
+
+        rho_t = exp(logp_t - old_logp_t)
+        cov_t = token_covariance(A, logp)                                    (means over the batch)
+        S     = the k tokens with the largest cov_t, k = max(floor(kl_cov_ratio * #tokens), 1)
+        l_t   = -rho_t A_t + kl_cov_coef * |logp_t - old_logp_t| [t in S]
+        L     = sum_t mask_t l_t / denom
+
+    No ratio clipping at all (as in veRL): the tokens of S are held near the old policy by the
+    |log-ratio| penalty instead. `eps_low` / `eps_high` only feed the clip-fraction monitoring;
+    `clip_ratio_c` is accepted for a uniform call and not used. `kl_cov_coef` is veRL's
+    `policy_loss.ppo_kl_coef`. Shapes: logp, old_logp, advantages, mask [B, T] -> scalars.
+    """
+    if not kl_cov_ratio > 0:
+        raise ValueError(f"kl_cov_ratio must be > 0, got {kl_cov_ratio}")
+    m = mask.to(logp.dtype)
+    adv = advantages.detach().to(logp.dtype)
+    log_ratio = logp - old_logp.detach()
+    ratio = torch.exp(log_ratio)
+    with torch.no_grad():
+        cov = token_covariance(adv, logp, mask)
+        valid = (m > 0).reshape(-1).nonzero().squeeze(-1)
+        selected = torch.zeros_like(m, dtype=torch.bool)
+        if len(valid):
+            k = max(1, int(len(valid) * kl_cov_ratio))
+            top = valid[torch.topk(cov.reshape(-1)[valid], k, largest=True).indices]
+            selected.view(-1)[top] = True
+    per_token = -adv * ratio + kl_cov_coef * log_ratio.abs() * selected.to(logp.dtype)
+    pg_loss = token_mean(per_token, m, denom)
+    low, high, kl = _ratio_stats(ratio, log_ratio, adv, m, eps_low, eps_high)
+    zero = torch.zeros((), dtype=m.dtype, device=m.device)
+    return PolicyLossOutput(pg_loss, pg_loss.detach(), low, high, kl, zero, extra=_cov_stats(cov, selected, m))
+
+
+def high_entropy_mask(entropy: Tensor, mask: Tensor, top_quantile: float) -> Tensor:
+    """Which tokens carry policy gradient under the 80/20 rule (Wang et al. 2025): those whose
+    entropy is in the top `top_quantile` of the batch's response tokens.
+
+        q   = quantile_{t in mask}(H_t, 1 - top_quantile)     (linear interpolation, torch.quantile)
+        keep_t = mask_t and H_t >= q
+
+    `top_quantile` 1 keeps every token, 0.2 is the paper's. Ties at q are all kept. Apply it by
+    multiplying the advantage: a token with A = 0 has zero policy loss and gradient under every
+    loss here, and the token-level denominator still counts every response token (as TRL's
+    `top_entropy_quantile`, which multiplies the per-token loss). Shapes: entropy, mask [B, T] -> bool [B, T].
+    """
+    if not 0 < top_quantile <= 1:
+        raise ValueError(f"top_quantile must lie in (0, 1], got {top_quantile}")
+    valid = mask > 0
+    if top_quantile >= 1 or not bool(valid.any()):
+        return valid
+    values = entropy.detach()[valid].to(torch.float32)
+    q = torch.quantile(values, 1.0 - top_quantile)
+    return valid & (entropy.detach() >= q.to(entropy.dtype))
 
 
 def entropy_regularizer(entropy: Tensor, mask: Tensor, coef: float, *, denom: Tensor | float | None = None) -> Tensor:

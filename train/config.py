@@ -33,10 +33,16 @@ ADV_ESTIMATOR_OF_ALGO = {"grpo": "grpo", "ppo": "gae"}
 _PAPER = ("algo", "prompt_template", "reward", "prompts_per_step", "n_samples", "max_tokens", "temperature",
           "mini_batch_size", "epochs", "lr", "critic_lr", "eps_low", "eps_high", "entropy_adv", "alpha", "kappa",
           "entropy_coef", "kl_coef", "gamma", "lam", "critic_warmup", "norm_adv_by_std")
-_VERL = ("top_p", "clip_ratio_c", "weight_decay", "betas", "max_grad_norm", "whiten_advantages", "value_clip", "loss_mode")
+_VERL = ("top_p", "clip_ratio_c", "weight_decay", "betas", "max_grad_norm", "whiten_advantages", "value_clip", "loss_mode",
+         "clip_cov_ratio", "clip_cov_lb", "clip_cov_ub", "kl_cov_ratio", "kl_cov_coef")
 _MACHINE = ("rollout_backend", "micro_batch_size", "micro_batch_tokens", "device", "bf16", "chunk_size",
             "grad_checkpointing", "vllm_gpu_memory")
-DEFAULT_SOURCE = {**{k: "paper" for k in _PAPER}, **{k: "veRL" for k in _VERL}, **{k: "machine" for k in _MACHINE}}
+DEFAULT_SOURCE = {**{k: "paper" for k in _PAPER}, **{k: "veRL" for k in _VERL}, **{k: "machine" for k in _MACHINE},
+                  "top_entropy_quantile": "TRL (1 = off; Wang et al. use 0.2)"}
+
+# policy losses whose tokens are chosen by covariance: a high-entropy mask on top of them would
+# choose by two rules at once (see validate)
+COVARIANCE_LOSSES = ("clip_cov", "kl_cov")
 
 
 @dataclass
@@ -81,7 +87,15 @@ class TrainConfig:
     eps_low: float = 0.2
     eps_high: float = 0.28
     clip_ratio_c: float = 3.0  # dual clip: the loss of a token with A < 0 is at most c * |A| (veRL)
-    loss_mode: str = "clip_higher"  # a name in entropykit.train.algos.POLICY_LOSSES
+    loss_mode: str = "clip_higher"  # a name in entropykit.train.algos.POLICY_LOSSES: clip_higher, clip_cov, kl_cov
+    # Clip-Cov / KL-Cov (Cui et al. 2025), veRL's defaults
+    clip_cov_ratio: float = 2e-4  # share of tokens whose gradient Clip-Cov cuts
+    clip_cov_lb: float = 1.0  # ... chosen among tokens with clip_cov_lb < cov_t < clip_cov_ub
+    clip_cov_ub: float = 5.0
+    kl_cov_ratio: float = 2e-4  # share of tokens (largest cov_t) KL-Cov penalizes
+    kl_cov_coef: float = 0.1  # KL-Cov's |log-ratio| coefficient (veRL's policy_loss.ppo_kl_coef)
+    # the 80/20 rule (Wang et al. 2025): policy gradient only through the top share of tokens by entropy
+    top_entropy_quantile: float = 1.0  # 1 = every token; 0.2 = the paper's
 
     # the paper's method and its contrast baseline
     entropy_adv: bool = True
@@ -136,8 +150,13 @@ class TrainConfig:
         return {"norm_by_std": self.norm_adv_by_std}
 
     def policy_loss_kwargs(self) -> dict[str, Any]:
-        """The settings of the policy loss (keyword arguments of `algos.policy_loss`)."""
-        return {"eps_low": self.eps_low, "eps_high": self.eps_high, "clip_ratio_c": self.clip_ratio_c}
+        """The settings of the policy loss `loss_mode` (keyword arguments of its function in `algos`)."""
+        kw: dict[str, Any] = {"eps_low": self.eps_low, "eps_high": self.eps_high, "clip_ratio_c": self.clip_ratio_c}
+        if self.loss_mode == "clip_cov":
+            kw.update(clip_cov_ratio=self.clip_cov_ratio, clip_cov_lb=self.clip_cov_lb, clip_cov_ub=self.clip_cov_ub)
+        elif self.loss_mode == "kl_cov":
+            kw.update(kl_cov_ratio=self.kl_cov_ratio, kl_cov_coef=self.kl_cov_coef)
+        return kw
 
     @property
     def updates_per_step(self) -> int:
@@ -212,6 +231,18 @@ class TrainConfig:
             bad("--chunk-size must be >= 1 and --max-grad-norm > 0")
         if self.lora_rank < 0:
             bad("--lora-rank must be >= 0")
+        if not (0 < self.clip_cov_ratio <= 1 and 0 < self.kl_cov_ratio <= 1):
+            bad("--clip-cov-ratio and --kl-cov-ratio must lie in (0, 1]")
+        if not self.clip_cov_lb < self.clip_cov_ub:
+            bad(f"--clip-cov-lb {self.clip_cov_lb} must be below --clip-cov-ub {self.clip_cov_ub}")
+        if not self.kl_cov_coef > 0:
+            bad(f"--kl-cov-coef must be > 0 (got {self.kl_cov_coef}): at 0 KL-Cov is an unclipped policy gradient")
+        if not 0 < self.top_entropy_quantile <= 1:
+            bad(f"--top-entropy-quantile must lie in (0, 1] (1 keeps every token; Wang et al. use 0.2), got {self.top_entropy_quantile}")
+        if self.top_entropy_quantile < 1 and self.loss_mode in COVARIANCE_LOSSES:
+            bad(f"--top-entropy-quantile with --loss-mode {self.loss_mode} is not a defined method: both choose which tokens "
+                "carry the gradient (the mask by entropy, Clip-Cov/KL-Cov by the covariance of log-prob and advantage), and "
+                "the covariance would be taken over advantages the mask has zeroed; use one of them")
         return self
 
     # ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ is derived from (seed, step), so a resumed run repeats an uninterrupted one exac
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,12 @@ class Models:
     ref: torch.nn.Module | None = None
     amp: torch.dtype | None = None
 
+    @property
+    def loss_takes_generator(self) -> bool:
+        """Whether the policy loss draws at random (Clip-Cov): it then gets a seeded generator."""
+        fn = getattr(self.policy_loss, "func", self.policy_loss)
+        return "generator" in inspect.signature(fn).parameters
+
 
 @dataclass
 class Rollout:
@@ -213,12 +220,24 @@ def _critic_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
     _step_if_finite(m.critic_opt, norm, st, "skipped_critic_updates")
 
 
-def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tensor, cfg: TrainConfig, st: WeightedMeans) -> None:
-    """One AdamW step of the policy on mini-batch `mb`, gradients accumulated over micro-batches."""
+def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tensor, cfg: TrainConfig, st: WeightedMeans,
+                      key: tuple = ()) -> None:
+    """One AdamW step of the policy on mini-batch `mb`, gradients accumulated over micro-batches.
+    `key` (step, epoch, mini-batch) seeds the loss's own randomness (Clip-Cov's token draw)."""
     m.opt.zero_grad(set_to_none=True)
+    # the 80/20 rule: the quantile is over this mini-batch's response tokens, on the entropies of the
+    # policy that sampled them (the scoring pass): one selection per optimizer step, whatever the micro-batching
+    keep = None
+    if cfg.top_entropy_quantile < 1:
+        keep = torch.zeros_like(ro.mask, dtype=torch.bool)
+        keep[mb] = algos.high_entropy_mask(ro.entropy[mb], ro.mask[mb], cfg.top_entropy_quantile)
+        w = float(ro.mask[mb].sum())
+        st.add("entropy_mask_frac", float(keep[mb].sum()) / max(w, 1.0), w)
+    loss_kw = {"generator": torch.Generator().manual_seed(derive_seed(cfg.seed, "policy-loss", *key))} if m.loss_takes_generator else {}
     # rows whose advantage is 0 everywhere add exactly 0 to the gradient (A = 0 => A' = 0) unless
     # a regularizer is on: skip their forward, but keep their tokens in the denominator `ntok`
-    active = mb if (cfg.entropy_coef > 0 or m.ref is not None) else mb[(ro.adv[mb] != 0).any(dim=1)]
+    # (KL-Cov's penalty and Clip-Cov's covariance read every token: they keep all rows)
+    active = mb if (cfg.entropy_coef > 0 or m.ref is not None or cfg.loss_mode != "clip_higher") else mb[(ro.adv[mb] != 0).any(dim=1)]
     total = 0.0
     for ix in _micro_batches(cfg, ro.batch, active):
         sub = ro.batch.select(ix)
@@ -228,7 +247,9 @@ def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
         a = rows(ro.adv, ix, sub)
         # the paper's one line: A' = A + min(alpha * H.detach(), |A| / kappa)
         a_used = algos.shape_advantages(a, ent, cfg.alpha_value, cfg.kappa) if cfg.entropy_adv else a
-        out = m.policy_loss(logp, rows(ro.old_logp, ix, sub), a_used, mask, denom=ntok)
+        if keep is not None:  # only the high-entropy tokens carry policy gradient (A = 0: zero loss and gradient)
+            a_used = a_used * rows(keep, ix, sub).to(a_used.dtype)
+        out = m.policy_loss(logp, rows(ro.old_logp, ix, sub), a_used, mask, denom=ntok, **loss_kw)
         loss = out.loss
         if cfg.entropy_coef > 0:  # the entropy-regularization baseline (gradient through H)
             loss = loss + algos.entropy_regularizer(ent, mask, cfg.entropy_coef, denom=ntok)
@@ -239,6 +260,8 @@ def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
         w = float(mask.sum())
         for k in ("clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl"):
             st.add(k, float(getattr(out, k)), w)
+        for k, v in (out.extra or {}).items():  # loss-specific monitoring (Clip-Cov / KL-Cov)
+            st.add(k, float(v), w)
         st.add("entropy_update", float(algos.token_mean(ent.detach(), mask)), w)
         if cfg.entropy_adv:
             bonus = algos.entropy_bonus_stats(a, a_used, mask)
@@ -280,14 +303,14 @@ def update_step(m: Models, ro: Rollout, cfg: TrainConfig, step: int,
     g = torch.Generator().manual_seed(derive_seed(cfg.seed, "minibatch", step))
     n_mb = max(1, cfg.rollout_size // cfg.mini_batch_size)
     n_updates = 0
-    for _epoch in range(cfg.epochs):
+    for epoch in range(cfg.epochs):
         perm = torch.randperm(ro.size, generator=g).to(ro.mask.device)
-        for mb in torch.tensor_split(perm, min(n_mb, ro.size)):
+        for i, mb in enumerate(torch.tensor_split(perm, min(n_mb, ro.size))):
             ntok = ro.mask[mb].sum().clamp_min(1.0)  # token-level mean over the whole mini-batch
             if m.critic is not None:
                 _critic_minibatch(m, ro, mb, ntok, cfg, st)
             if update_policy:
-                _policy_minibatch(m, ro, mb, ntok, cfg, st)
+                _policy_minibatch(m, ro, mb, ntok, cfg, st, key=(step, epoch, i))
                 n_updates += 1
             advance(1)
     m.policy.eval()
@@ -486,6 +509,8 @@ def step_record(step: int, cfg: TrainConfig, flat: list, rewards: torch.Tensor, 
     }
     keys = ["pg_loss", "clip_frac_low", "clip_frac_high", "clip_frac_dual", "approx_kl", "entropy_update", "grad_norm"]
     keys += ["psi_ratio", "psi_mean"] if cfg.entropy_adv else []
+    keys += ["cov_frac", "cov", "cov_selected"] if cfg.loss_mode in ("clip_cov", "kl_cov") else []
+    keys += ["entropy_mask_frac"] if cfg.top_entropy_quantile < 1 else []
     keys += ["value_loss", "value_clip_frac", "critic_grad_norm"] if cfg.algo == "ppo" else []
     rec.update({k: st.mean(k) for k in keys})  # None when nothing was measured this step
     rec["skipped_updates"] = st.counts.get("skipped_updates", 0)  # non-finite gradient norm: no optimizer step

@@ -118,6 +118,12 @@ def describe_plan(cfg: TrainConfig, *, device: torch.device, dtype: str, backend
     method = f"{cfg.algo.upper()}" + (f" + entropy advantage (alpha {cfg.alpha_value:g}, kappa {cfg.kappa:g})" if cfg.entropy_adv else "")
     if cfg.entropy_coef > 0:
         method += f" + entropy regularization {cfg.entropy_coef:g}"
+    if cfg.loss_mode == "clip_cov":
+        method += f" + Clip-Cov (ratio {cfg.clip_cov_ratio:g}, cov in ({cfg.clip_cov_lb:g}, {cfg.clip_cov_ub:g}))"
+    elif cfg.loss_mode == "kl_cov":
+        method += f" + KL-Cov (ratio {cfg.kl_cov_ratio:g}, coef {cfg.kl_cov_coef:g})"
+    if cfg.top_entropy_quantile < 1:
+        method += f" + gradient through the top {cfg.top_entropy_quantile:g} of tokens by entropy"
     per_step = cfg.rollout_size * (prompt_tokens + cfg.max_tokens)
     gen_step = cfg.rollout_size * cfg.max_tokens
     reuse = cfg.prompts_per_step / num_problems

@@ -26,6 +26,10 @@ PANELS = [
     ("entropy", "mean token entropy (nats)"),
     ("psi_ratio", "entropy advantage psi/|A| (A != 0)"),
     ("psi_mean", "mean psi (A != 0)"),
+    ("cov_frac", "Clip-Cov / KL-Cov: share of tokens selected"),
+    ("cov", "Cov(log-prob, advantage) per token"),
+    ("cov_selected", "covariance term of the selected tokens"),
+    ("entropy_mask_frac", "80/20 mask: share of tokens with gradient"),
     ("clip_frac_high", "clip fraction, high (1 + eps_high)"),
     ("clip_frac_low", "clip fraction, low (1 - eps_low)"),
     ("clip_frac_dual", "clip fraction, dual clip (A < 0, ratio > c)"),
@@ -61,6 +65,10 @@ def _label(run: Path) -> str:
     tag = f"{c.get('algo', '?')}{' + entropy adv' if c.get('entropy_adv') else ''}"
     if c.get("entropy_coef"):
         tag += f" + entropy reg {c['entropy_coef']}"
+    if c.get("loss_mode", "clip_higher") != "clip_higher":
+        tag += f" + {c['loss_mode']}"
+    if (c.get("top_entropy_quantile") or 1) < 1:
+        tag += f" + top-{c['top_entropy_quantile']:g} entropy mask"
     return f"{name} ({tag})"
 
 

@@ -134,6 +134,8 @@ def check_translatable(cfg: TrainConfig) -> None:
         raise UserError("--lora-rank with --engine verl: set veRL's LoRA options with --verl-arg (actor_rollout_ref.model.lora_rank=...)")
     if not cfg.whiten_advantages and cfg.algo == "ppo":
         raise UserError("veRL always whitens GAE advantages; whiten_advantages=False cannot be translated")
+    if cfg.loss_mode not in ("clip_higher", "clip_cov", "kl_cov"):
+        raise UserError(f"--loss-mode {cfg.loss_mode} is not one veRL has (clip_higher, clip_cov, kl_cov)")
     if cfg.mini_batch_size % cfg.n_samples:
         raise UserError(
             f"--mini-batch-size {cfg.mini_batch_size} must be a multiple of --n-samples {cfg.n_samples}: "
@@ -214,10 +216,22 @@ def build_overrides(cfg: TrainConfig, launch: VerlLaunch, paths: VerlPaths, *, n
     # micro-batch over a 152K vocabulary holds several float32 [tokens, vocab] tensors
     o[actor + "entropy_from_logits_with_chunking"] = True
     o[actor + "entropy_checkpointing"] = True
-    if cfg.entropy_adv:
+    if cfg.loss_mode != "clip_higher":  # veRL's own Clip-Cov / KL-Cov (its "vanilla" is clip_higher)
+        o[actor + "policy_loss.loss_mode"] = cfg.loss_mode
+        if cfg.loss_mode == "clip_cov":
+            o[actor + "policy_loss.clip_cov_ratio"] = cfg.clip_cov_ratio
+            o[actor + "policy_loss.clip_cov_lb"] = cfg.clip_cov_lb
+            o[actor + "policy_loss.clip_cov_ub"] = cfg.clip_cov_ub
+        else:
+            o[actor + "policy_loss.kl_cov_ratio"] = cfg.kl_cov_ratio
+            o[actor + "policy_loss.ppo_kl_coef"] = cfg.kl_cov_coef
+    if cfg.entropy_adv or cfg.top_entropy_quantile < 1:  # entropykit's plugin: the entropy advantage and/or the mask
         o[actor + "policy_loss._target_"] = PLUGIN_POLICY_LOSS_TARGET
+    if cfg.entropy_adv:
         o["+" + actor + "policy_loss.entropy_adv_alpha"] = cfg.alpha_value
         o["+" + actor + "policy_loss.entropy_adv_kappa"] = cfg.kappa
+    if cfg.top_entropy_quantile < 1:
+        o["+" + actor + "policy_loss.top_entropy_quantile"] = cfg.top_entropy_quantile
     rollout = "actor_rollout_ref.rollout."
     o[rollout + "name"] = "vllm"
     o[rollout + "n"] = cfg.n_samples

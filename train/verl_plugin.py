@@ -20,7 +20,15 @@ Turning it on, through veRL's own (Hydra) config:
 
 (`entropykit train --engine verl` writes exactly these.) `EntropyAdvPolicyLossConfig` is veRL's
 `PolicyLossConfig` plus those two fields, so veRL's config loading accepts them and checks them
-(alpha > 0, kappa > 1) in the driver before any GPU work.
+(alpha > 0, kappa > 1) in the driver before any GPU work. It composes with veRL's own
+`loss_mode` (vanilla, clip_cov, kl_cov, ...): the shaped advantages go to whichever loss veRL runs.
+
+The same wrapper carries the 80/20 rule (Wang et al. 2025) with
+`+actor_rollout_ref.actor.policy_loss.top_entropy_quantile=0.2`: advantages are set to 0 outside
+the top share of tokens by the current forward's entropy (`algos.high_entropy_mask`). veRL hands
+the loss one micro-batch at a time and drops the rollout's entropies before the update, so here
+the quantile is over each micro-batch's response tokens (as TRL's `top_entropy_quantile`); the
+native trainer takes it over the whole mini-batch, on the rollout policy's entropies.
 
 Why it cannot fail silently: veRL loads `verl.plugins` entry points on `import verl` and logs
 load errors at DEBUG only. Here (1) instantiating `EntropyAdvPolicyLossConfig` (done by veRL in
@@ -58,7 +66,7 @@ from typing import Any, Optional
 
 import torch
 
-from entropykit.train.algos import entropy_bonus_stats, shape_advantages
+from entropykit.train.algos import entropy_bonus_stats, high_entropy_mask, shape_advantages
 
 # Imported by veRL itself (hydra `_target_`, entry point); verl is present wherever this runs.
 from verl.workers.config import PolicyLossConfig
@@ -68,6 +76,7 @@ log = logging.getLogger("entropykit.verl_plugin")
 SUPPORTED_VERL = ("0.9.1", "0.10")  # [min, max): the versions whose ppo_loss was read for this
 METRIC_PSI = "actor/entropy_adv_psi"
 METRIC_PSI_RATIO = "actor/entropy_adv_psi_ratio"
+METRIC_MASK = "actor/entropy_mask_frac"
 NONZERO_ADV_TOKENS = "entropykit_nonzero_adv_tokens"  # set on the mini-batch by the engine hook
 
 _original_ppo_loss = None  # veRL's ppo_loss once installed
@@ -205,6 +214,7 @@ class EntropyAdvPolicyLossConfig(PolicyLossConfig):
 
     entropy_adv_alpha: Optional[float] = None
     entropy_adv_kappa: float = 2.0
+    top_entropy_quantile: float = 1.0
 
     def __post_init__(self):
         parent = getattr(super(), "__post_init__", None)
@@ -215,6 +225,12 @@ class EntropyAdvPolicyLossConfig(PolicyLossConfig):
                 raise ValueError(f"policy_loss.entropy_adv_alpha must be > 0 (got {self.entropy_adv_alpha}); leave it unset to turn the entropy advantage off")
             if not float(self.entropy_adv_kappa) > 1:
                 raise ValueError(f"policy_loss.entropy_adv_kappa must be > 1 (got {self.entropy_adv_kappa}): with kappa <= 1 psi could flip the sign of the advantage")
+        if not 0 < float(self.top_entropy_quantile) <= 1:
+            raise ValueError(f"policy_loss.top_entropy_quantile must lie in (0, 1] (got {self.top_entropy_quantile})")
+        if float(self.top_entropy_quantile) < 1 and self.loss_mode in ("clip_cov", "kl_cov"):
+            raise ValueError(f"policy_loss.top_entropy_quantile with loss_mode {self.loss_mode}: both choose the tokens that carry "
+                             "the gradient; use one of them")
+        if self.entropy_adv_alpha is not None or float(self.top_entropy_quantile) < 1:
             install(strict=True)
 
 
@@ -228,6 +244,15 @@ def entropy_adv_settings(config: Any) -> tuple[float, float] | None:
     if alpha is None:
         return None
     return float(alpha), float(get("entropy_adv_kappa", 2.0))
+
+
+def mask_quantile(config: Any) -> float:
+    """The actor config's `policy_loss.top_entropy_quantile` (1: no mask)."""
+    policy_loss = config.get("policy_loss", None) if hasattr(config, "get") else getattr(config, "policy_loss", None)
+    if policy_loss is None:
+        return 1.0
+    get = policy_loss.get if hasattr(policy_loss, "get") else lambda k, d=None: getattr(policy_loss, k, d)
+    return float(get("top_entropy_quantile", 1.0) or 1.0)
 
 
 def _padded(x: torch.Tensor) -> torch.Tensor:
@@ -275,15 +300,35 @@ def shape_batch_advantages(data, entropy_padded: torch.Tensor, alpha: float, kap
     return out, stats
 
 
-def entropy_shaped_ppo_loss(config, model_output, data, dp_group=None):
-    """veRL's `ppo_loss` with A' = A + min(alpha * H.detach(), |A| / kappa) when configured.
+def mask_batch_advantages(data, entropy_padded: torch.Tensor, top_quantile: float):
+    """A shallow copy of `data` whose advantages are 0 outside the micro-batch's top
+    `top_quantile` of response tokens by entropy (`algos.high_entropy_mask`), and the share kept."""
+    adv = data["advantages"]
+    adv_p = _padded(adv)
+    width = adv_p.shape[1]
+    ent = _fit_width(entropy_padded.detach(), width).to(adv_p.device)
+    mask = _fit_width(_padded(data["response_mask"]).to(adv_p.dtype), width).to(adv_p.device)
+    keep = high_entropy_mask(ent, mask, top_quantile)
+    if adv.is_nested:
+        lengths = adv.offsets().diff().to(adv_p.device)
+        inside = torch.arange(width, device=adv_p.device)[None, :] < lengths[:, None]
+        masked = torch.nested.nested_tensor_from_jagged(adv.values() * keep[inside].to(adv.dtype), offsets=adv.offsets())
+    else:
+        masked = adv * keep.to(adv.dtype)
+    out = data.copy()
+    out["advantages"] = masked
+    return out, float(keep.sum()) / max(float(mask.sum()), 1.0)
 
-    Without `policy_loss.entropy_adv_alpha` it is veRL's loss, untouched.
+
+def entropy_shaped_ppo_loss(config, model_output, data, dp_group=None):
+    """veRL's `ppo_loss` with A' = A + min(alpha * H.detach(), |A| / kappa) when configured, and
+    A' = 0 outside the top `top_entropy_quantile` of the micro-batch's tokens by entropy.
+
+    Without `policy_loss.entropy_adv_alpha` and the mask it is veRL's loss, untouched.
     """
-    settings = entropy_adv_settings(config)
-    if settings is None:
+    settings, top_quantile = entropy_adv_settings(config), mask_quantile(config)
+    if settings is None and top_quantile >= 1:
         return _original_ppo_loss(config, model_output, data, dp_group)
-    alpha, kappa = settings
     entropy = model_output.get("entropy", None)
     if entropy is None:
         raise RuntimeError(
@@ -292,10 +337,20 @@ def entropy_shaped_ppo_loss(config, model_output, data, dp_group=None):
         )
     from verl.workers.utils.padding import no_padding_2_padding
 
-    _announce(alpha, kappa)
-    shaped_data, stats = shape_batch_advantages(data, no_padding_2_padding(entropy, data), alpha, kappa)
+    from verl.utils.metric import AggregationType, Metric
+
+    _announce(settings, top_quantile)
+    entropy_padded = no_padding_2_padding(entropy, data)
+    shaped_data, stats = data, None
+    if settings is not None:
+        shaped_data, stats = shape_batch_advantages(data, entropy_padded, *settings)
+    if top_quantile < 1:
+        shaped_data, kept = mask_batch_advantages(shaped_data, entropy_padded, top_quantile)
     loss, metrics = _original_ppo_loss(config, model_output, shaped_data, dp_group)
-    metrics.update(psi_metrics(stats, data))
+    if stats is not None:
+        metrics.update(psi_metrics(stats, data))
+    if top_quantile < 1:
+        metrics[METRIC_MASK] = Metric(AggregationType.MEAN, kept)
     return loss, metrics
 
 
@@ -316,14 +371,18 @@ def psi_metrics(stats: dict, data) -> dict:
             METRIC_PSI_RATIO: Metric(AggregationType.SUM, stats["psi_ratio"] * share)}
 
 
-def _announce(alpha: float, kappa: float) -> None:
+def _announce(settings: tuple[float, float] | None, top_quantile: float) -> None:
     global _announced
     if not _announced:
         import verl
 
         _announced = True
-        log.warning("entropykit: entropy-based advantage active in veRL's actor loss (alpha=%g, kappa=%g, verl %s)",
-                    alpha, kappa, verl.__version__)
+        if settings is not None:
+            log.warning("entropykit: entropy-based advantage active in veRL's actor loss (alpha=%g, kappa=%g, verl %s)",
+                        *settings, verl.__version__)
+        if top_quantile < 1:
+            log.warning("entropykit: policy gradient only through the top %g of each micro-batch's tokens by entropy (verl %s)",
+                        top_quantile, verl.__version__)
 
 
 # Loaded as a `verl.plugins` entry point by `import verl`: wrap the loss now, before
