@@ -64,7 +64,7 @@ def bench_pipeline(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-passk-"))
     model, jobs = _model_and_jobs(args, tmp)
-    kw = {"batch_size": args.batch_size, "device": args.device} if args.backend == "hf" else {"max_model_len": 1024, "enforce_eager": True}
+    kw = {"batch_size": args.batch_size, "device": args.device, "engine_kwargs": {"max_model_len": 1024, "enforce_eager": True}}
     t = time.perf_counter()
     gen = make_generator(model, backend=args.backend, **kw)
     load_s = time.perf_counter() - t

@@ -200,7 +200,7 @@ def main() -> None:
             cfg = TrainConfig(
                 model=str(model), data=str(data), out=str(tmp / f"run-{variant}"), steps=steps, prompts_per_step=prompts,
                 n_samples=n, max_tokens=mt, mini_batch_size=prompts * n // 2, lr=1e-6, save_every=0, tensorboard=False,
-                device=args.device, seed=0, extra={"gen_batch_size": prompts * n}, rollout_backend=args.rollout_backend,
+                device=args.device, seed=0, gen_batch_size=prompts * n, rollout_backend=args.rollout_backend,
                 **METHODS[variant], **cfg_kw,
             )
             if gpu:

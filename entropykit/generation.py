@@ -13,8 +13,12 @@ The contract every backend keeps (callers never look behind it):
   end-of-sequence token when it stopped on one (`finish_reason == "stop"`); `text` is their
   decoding without that token. A trainer trains on `token_ids` as they are.
 - `Generator`: `generate`, `stream` (each sample as soon as it is finished, on every backend),
-  `sync_weights` (after a policy update), `close`, and the `tokenizer` of its token ids.
-- `choose_backend` is the one place that turns "auto" into a backend; `make_generator` builds it.
+  `sync_weights` (after a policy update), `close`, `check_fits` (prompt + response within the
+  model's context window), the `tokenizer` of its token ids, and `info` / `batch_size`: what
+  callers ask about a backend (how it batches, whether it records token statistics, whether
+  it keeps the CPU busy: `entropykit.sampling.BackendInfo`), so that none asks which one it is.
+- `choose_backend` is the one place that turns "auto" into a backend; `make_generator` builds it
+  from backend-neutral options (each backend takes the ones it has).
 - With `SamplingConfig(token_stats=True)` the transformers backend also returns each token's
   log-prob and the full-vocabulary entropy of the temperature-1 distribution (what `score` and
   `analyze` compute), from the logits it already holds. vLLM exposes full-vocabulary numbers only
@@ -30,13 +34,16 @@ import torch
 
 from entropykit.errors import UserError
 from entropykit.models import LoadedModel, encode_prompt, load_model, resolve_model_path
-from entropykit.sampling import BACKENDS, Completion, SamplingConfig, derive_seed  # noqa: F401  (derive_seed: re-exported)
+from entropykit.sampling import (  # noqa: F401  (derive_seed, default_seeds: re-exported)
+    BACKENDS, BackendInfo, Completion, SamplingConfig, backend_info, check_seeds, default_seeds, derive_seed, gather,
+)
 
 
 class Generator(Protocol):
     """What callers (passk, the trainer) may use of a sampling backend."""
 
-    backend_name: str
+    info: BackendInfo  # what the backend can do and how it batches (never ask which backend it is)
+    batch_size: int  # samples per fixed chunk when `info.fixed_batches` (else 1)
     tokenizer: object  # the tokenizer `Completion.token_ids` belong to (e.g. to map ids to text spans)
 
     def generate(
@@ -64,9 +71,9 @@ class Generator(Protocol):
         """Free the engine (worker processes, GPU memory) now rather than at exit."""
         ...
 
-
-def default_seeds(num_prompts: int, sampling: SamplingConfig) -> list[list[int]]:
-    return [[derive_seed(sampling.seed, i, j) for j in range(sampling.n)] for i in range(num_prompts)]
+    def check_fits(self, prompts: Sequence[str], max_tokens: int, name: str) -> None:
+        """UserError when the longest prompt plus `max_tokens` exceeds the model's context window."""
+        ...
 
 
 def sample_rows(probs: torch.Tensor, top_p: float, generators: Sequence[torch.Generator]) -> torch.Tensor:
@@ -95,7 +102,7 @@ def sample_next(probs_row: torch.Tensor, top_p: float, generator: torch.Generato
 class HFGenerator:
     """Batched sampling with transformers; see module docstring."""
 
-    backend_name = "hf"
+    info = backend_info("hf")
 
     def __init__(self, lm: LoadedModel, *, chat: bool | None = None, batch_size: int = 16):
         self.lm = lm
@@ -128,6 +135,12 @@ class HFGenerator:
     def tokenizer(self):
         """The tokenizer that `Completion.token_ids` belong to."""
         return self.lm.tokenizer
+
+    def check_fits(self, prompts, max_tokens, name) -> None:
+        from entropykit.models import check_fits_context
+
+        longest = max((len(encode_prompt(self.lm.tokenizer, p, self.chat)) for p in set(prompts)), default=0)
+        check_fits_context(self.lm.model, prompt_tokens=longest, max_tokens=max_tokens, name=name)
 
     def sync_weights(self, named=None, folder=None) -> None:
         """Nothing to do: this backend samples the live policy module itself."""
@@ -209,25 +222,6 @@ class HFGenerator:
                 yield r, finished(r, "length")
 
 
-def check_seeds(prompts: Sequence[str], sampling: SamplingConfig, seeds) -> list[list[int]]:
-    """`seeds` as lists (default: `sampling.n` derived seeds per prompt); one list per prompt."""
-    seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
-    if len(seeds) != len(prompts):
-        raise ValueError("seeds must hold one list of seeds per prompt")
-    return seeds
-
-
-def gather(stream: Iterator[tuple[int, int, Completion]], seeds: list[list[int]],
-           progress: Callable[[int], None] | None = None) -> list[list[Completion]]:
-    """`Generator.generate` from `Generator.stream`: the completions nested like `seeds`."""
-    out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
-    for i, j, comp in stream:
-        out[i][j] = comp
-        if progress is not None:
-            progress(1)
-    return out  # type: ignore[return-value]
-
-
 def _cache_kwargs(model, out) -> dict:
     """Pass the KV cache back under the name this transformers version uses (`cache` in 5.x)."""
     if getattr(out, "cache", None) is not None:
@@ -266,20 +260,31 @@ def make_generator(
     device: str | None = None,
     dtype: str | None = None,
     batch_size: int = 16,
-    **engine_kwargs,
+    seed: int | None = None,
+    weight_sync: bool = False,
+    gpu_memory_utilization: float | None = None,
+    tensor_parallel_size: int = 1,
+    data_parallel_size: int = 1,
+    engine_kwargs: dict | None = None,
 ) -> Generator:
     """A generator for `model` (a spec or an already loaded model) on the chosen backend.
 
-    vLLM gets `engine_kwargs` (tensor/data parallel sizes, `weight_sync=True` for a trainer that
-    calls `sync_weights`, any `vllm.LLM` argument); transformers gets `batch_size`.
+    Backend-neutral options; each backend takes the ones it has. transformers: `device`,
+    `dtype`, `batch_size` (it samples the live model in place, so `weight_sync` needs nothing).
+    vLLM: `dtype`, `seed`, `weight_sync` (a trainer that calls `sync_weights`),
+    `gpu_memory_utilization`, `tensor_parallel_size`, `data_parallel_size`, and `engine_kwargs`
+    (any further `vllm.LLM` argument).
     """
     backend = choose_backend(backend, vllm_ok=not (isinstance(model, LoadedModel) and backend == "auto"))
-    if backend == "vllm":
+    if backend == "vllm":  # the one place that knows which class serves which backend
         from entropykit.vllm_backend import VLLMGenerator
 
         path = model.path if isinstance(model, LoadedModel) else resolve_model_path(model)
-        if dtype is not None:
-            engine_kwargs["dtype"] = dtype
-        return VLLMGenerator(path, chat=chat, **engine_kwargs)
+        kw = dict(engine_kwargs or {})
+        for key, value in (("dtype", dtype), ("seed", seed), ("gpu_memory_utilization", gpu_memory_utilization)):
+            if value is not None:
+                kw[key] = value
+        return VLLMGenerator(path, chat=chat, tensor_parallel_size=tensor_parallel_size, data_parallel_size=data_parallel_size,
+                             weight_sync=weight_sync, **kw)
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=device, dtype=dtype)
     return HFGenerator(lm, chat=chat, batch_size=batch_size)

@@ -1,7 +1,8 @@
-"""What a sample is, without torch: sampling settings, a completion, per-sample seeds.
+"""What a sample is, without torch: sampling settings, a completion, per-sample seeds, and what
+each backend can do.
 
-Split from `entropykit.generation` (which draws the samples) so that configs and CLIs can use
-these names without importing torch.
+Split from `entropykit.generation` (which draws the samples) so that configs, CLIs and the
+backends themselves use these names without importing torch or each other.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
 
 from entropykit.errors import UserError
 
@@ -17,6 +19,40 @@ from entropykit.errors import UserError
 PAPER_EVAL_TEMPERATURE = 0.6
 PAPER_EVAL_TOP_P = 0.95
 BACKENDS = ("auto", "hf", "vllm")  # entropykit.generation.choose_backend decides "auto"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What callers may ask of a sampling backend, before or without building it (they never
+    ask which backend it is)."""
+
+    name: str
+    # records per-token log-probs and full-vocabulary entropies while sampling (SamplingConfig.token_stats)
+    token_stats: bool
+    # a sample's float rounding depends on the batch it was drawn in: a run that must come out
+    # the same when resumed or sharded feeds fixed chunks of `batch_size` samples
+    fixed_batches: bool
+    # generation keeps this machine's CPU cores busy (work beside it, e.g. answer checking, takes half)
+    uses_host_cores: bool
+
+
+BACKEND_INFO = {
+    "hf": BackendInfo("hf", token_stats=True, fixed_batches=True, uses_host_cores=True),
+    # vLLM gives the full distribution only as O(vocabulary) Python objects per token: no token_stats
+    "vllm": BackendInfo("vllm", token_stats=False, fixed_batches=False, uses_host_cores=False),
+}
+
+
+def backend_info(backend: str) -> BackendInfo:
+    """The capabilities of a chosen backend ("hf" or "vllm"; "auto" is decided by choose_backend)."""
+    if backend not in BACKEND_INFO:
+        raise UserError(f"unknown backend '{backend}' (use {', '.join(BACKEND_INFO)})")
+    return BACKEND_INFO[backend]
+
+
+def batch_unit(backend: str, batch_size: int) -> int:
+    """Samples drawn together (and so sharded together) on `backend`: its fixed chunk, or 1."""
+    return max(1, int(batch_size)) if backend_info(backend).fixed_batches else 1
 
 
 def check_sampling(*, temperature: float, top_p: float, max_tokens: int, n: int = 1, flags: bool = False) -> None:
@@ -74,3 +110,27 @@ def derive_seed(*keys: object) -> int:
     """
     digest = hashlib.sha256("\x1f".join(repr(k) for k in keys).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def default_seeds(num_prompts: int, sampling: SamplingConfig) -> list[list[int]]:
+    """`sampling.n` seeds per prompt, derived from `sampling.seed`."""
+    return [[derive_seed(sampling.seed, i, j) for j in range(sampling.n)] for i in range(num_prompts)]
+
+
+def check_seeds(prompts: Sequence[str], sampling: SamplingConfig, seeds) -> list[list[int]]:
+    """`seeds` as lists (default: `sampling.n` derived seeds per prompt); one list per prompt."""
+    seeds = [list(s) for s in (seeds if seeds is not None else default_seeds(len(prompts), sampling))]
+    if len(seeds) != len(prompts):
+        raise ValueError("seeds must hold one list of seeds per prompt")
+    return seeds
+
+
+def gather(stream: Iterator[tuple[int, int, Completion]], seeds: list[list[int]],
+           progress: Callable[[int], None] | None = None) -> list[list[Completion]]:
+    """`Generator.generate` from `Generator.stream`: the completions nested like `seeds`."""
+    out: list[list[Completion | None]] = [[None] * len(s) for s in seeds]
+    for i, j, comp in stream:
+        out[i][j] = comp
+        if progress is not None:
+            progress(1)
+    return out  # type: ignore[return-value]

@@ -6,7 +6,7 @@ sampling); requests for the same problem share their prompt prefix through prefi
 
 - `VLLMGenerator.generate(prompts, sampling, seeds, progress)`: same contract as the
   transformers backend (raw prompts, formatted here with the tokenizer's chat template unless
-  `chat=False`; pass `formatted=True` for prompts that already are model input).
+  `chat=False`).
 - `VLLMGenerator.stream(...)`: yields `(prompt_index, sample_index, Completion)` as soon as each
   request finishes, so the caller can verify and save while vLLM keeps generating.
 - `VLLMGenerator.sync_weights(named)`: with `weight_sync=True` (a trainer's colocated engine),
@@ -31,7 +31,7 @@ import time
 from typing import Callable, Iterator, Sequence
 
 from entropykit.errors import UserError
-from entropykit.generation import Completion, SamplingConfig, check_seeds, gather
+from entropykit.sampling import Completion, SamplingConfig, backend_info, check_seeds, gather
 
 _SEED_MASK = (1 << 63) - 1
 
@@ -57,7 +57,8 @@ def _completion(out, seed: int) -> Completion:
 class VLLMGenerator:
     """Sampling with vLLM's offline engine; see the module docstring."""
 
-    backend_name = "vllm"
+    info = backend_info("vllm")
+    batch_size = 1  # every request is independent of the others
 
     def __init__(
         self,
@@ -123,7 +124,10 @@ class VLLMGenerator:
 
         push_weights(self._llm, named, folder=folder)
 
-    def format(self, prompts: Sequence[str]) -> list[str]:
+    def check_fits(self, prompts: Sequence[str], max_tokens: int, name: str) -> None:
+        """vLLM checks each request against the engine's `max_model_len` itself."""
+
+    def _format(self, prompts: Sequence[str]) -> list[str]:
         from entropykit.models import format_prompt
 
         return [format_prompt(self._tokenizer, p, self.chat) for p in prompts]
@@ -135,8 +139,6 @@ class VLLMGenerator:
         prompts: Sequence[str],
         sampling: SamplingConfig,
         seeds: Sequence[Sequence[int]] | None = None,
-        *,
-        formatted: bool = False,
     ) -> Iterator[tuple[int, int, Completion]]:
         """Yield (prompt_index, sample_index, Completion) in completion order.
 
@@ -148,7 +150,7 @@ class VLLMGenerator:
                             "(vLLM returns the full distribution only as O(vocabulary) Python objects per "
                             "token); use the transformers backend, or score the samples afterwards")
         seeds = check_seeds(prompts, sampling, seeds)
-        texts = list(prompts) if formatted else self.format(prompts)
+        texts = self._format(prompts)
         jobs = [(i, j, s) for i, ss in enumerate(seeds) for j, s in enumerate(ss)]
         if not jobs:
             return
@@ -211,11 +213,9 @@ class VLLMGenerator:
         sampling: SamplingConfig,
         seeds: Sequence[Sequence[int]] | None = None,
         progress: Callable[[int], None] | None = None,
-        *,
-        formatted: bool = False,
     ) -> list[list[Completion]]:
         seeds = check_seeds(prompts, sampling, seeds)
-        return gather(self.stream(prompts, sampling, seeds, formatted=formatted), seeds, progress)
+        return gather(self.stream(prompts, sampling, seeds), seeds, progress)
 
 
 def _run_jobs(llm, texts, jobs, sampling) -> Iterator[tuple[int, int, Completion]]:

@@ -103,7 +103,9 @@ class PasskConfig:
     def check_backend(self, backend: str) -> None:
         """Settings that need the transformers backend: checked by `validate` on --backend and by
         the runner on the backend `auto` resolved to."""
-        if self.token_entropies and backend == "vllm":
+        from entropykit.sampling import backend_info
+
+        if self.token_entropies and backend != "auto" and not backend_info(backend).token_stats:
             raise UserError("--token-entropies needs the transformers backend (--backend hf): vLLM returns "
                             "full-vocabulary numbers only as O(vocabulary) Python objects per token; "
                             "or score the samples afterwards with `entropykit score`")

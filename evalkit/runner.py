@@ -211,7 +211,7 @@ def run_passk(cfg: PasskConfig, *, generator=None, log: Callable[[str], None] | 
                               seed=cfg.seed, token_stats=cfg.token_entropies)
     benches = _load_benchmarks(cfg)
     out = ensure_writable_dir(cfg.out)
-    backend = generator.backend_name if generator is not None else choose_backend(cfg.backend)
+    backend = generator.info.name if generator is not None else choose_backend(cfg.backend)
     cfg.check_backend(backend)
     with run_lock(out, command="entropykit passk", shard=None if shard is None else f"{shard[0]}/{shard[1]}", log=log):
         return _run_locked(cfg, out, benches, backend, shard, generator, sampling, n, ks, log)
@@ -221,8 +221,9 @@ def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: 
                 n: int, ks: list[int], log: Callable[[str], None]) -> dict:
     """`run_passk` while this process holds the run folder (or its shard of it)."""
     from entropykit.generation import derive_seed
+    from entropykit.sampling import batch_unit
 
-    unit = cfg.batch_size if backend == "hf" else 1
+    unit = batch_unit(backend, cfg.batch_size)  # samples drawn together are sharded together
 
     jobs_all: list[_Job] = []
     for b in benches:
@@ -265,27 +266,25 @@ def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: 
 def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing: list[_Job], done: dict,
             sampling, path: Path, stats: dict, log: Callable[[str], None], what: str) -> None:
     """Generate, verify and append the missing samples of this process (module docstring, step 4)."""
+    from entropykit.sampling import backend_info
     from entropykit.verify import Verifier, default_workers
 
     # start the verifier processes first: their start-up overlaps the model load
     # Checking answers must not slow down the generation it overlaps with: niced workers, and
-    # with the transformers backend (which already uses every core) half the cores.
+    # half the cores beside a backend that already keeps them busy.
     workers = cfg.workers
     if workers is None:
-        workers = default_workers() if backend == "vllm" else max(1, default_workers() // 2)
+        workers = max(1, default_workers() // 2) if backend_info(backend).uses_host_cores else default_workers()
     verifier = Verifier(timeout_s=cfg.timeout_s, workers=workers, nice=5, grader=cfg.grader)
     owned = generator is None
     if owned:
         log(f"loading {cfg.model} ({backend} backend)")
         from entropykit.generation import make_generator
 
-        kw = dict(cfg.engine_kwargs)
-        if backend == "vllm":
-            kw.update(tensor_parallel_size=cfg.tensor_parallel_size, data_parallel_size=cfg.data_parallel_size)
-        else:
-            kw.update(batch_size=cfg.batch_size)
         try:
-            generator = make_generator(cfg.model, backend=backend, chat=cfg.chat, **kw)
+            generator = make_generator(cfg.model, backend=backend, chat=cfg.chat, batch_size=cfg.batch_size,
+                                       tensor_parallel_size=cfg.tensor_parallel_size, data_parallel_size=cfg.data_parallel_size,
+                                       engine_kwargs=cfg.engine_kwargs)
         except BaseException:
             verifier.close()
             raise
@@ -321,12 +320,7 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
                                     comp.entropies, comp.finish_reason)
 
     try:
-        lm = getattr(generator, "lm", None)  # transformers backend: the loaded model (vLLM checks its own limit)
-        if lm is not None:
-            from entropykit.models import check_fits_context, encode_prompt
-
-            longest = max(len(encode_prompt(lm.tokenizer, p, cfg.chat)) for p in {jb.prompt for jb in missing})
-            check_fits_context(lm.model, prompt_tokens=longest, max_tokens=cfg.max_tokens, name=cfg.model)
+        generator.check_fits([jb.prompt for jb in missing], cfg.max_tokens, cfg.model)
         with JsonlAppender(path) as app:
             saver = _VerifiedAppender(app, verifier, record)
             t = time.perf_counter()
@@ -353,7 +347,7 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
 
 def _finished_samples(generator, jobs: list[_Job], done: dict, sampling, batch_size: int) -> Iterator[tuple[_Job, object]]:
     """Yield (job, completion) for every job not in `done`, each as soon as it is finished."""
-    if generator.backend_name == "hf":
+    if generator.info.fixed_batches:
         # Fixed chunks of the job list: a chunk is batched the same way in every run, resumed,
         # sharded or not, so its samples come out the same (batch shapes change float rounding).
         B = max(1, int(batch_size))
@@ -365,7 +359,7 @@ def _finished_samples(generator, jobs: list[_Job], done: dict, sampling, batch_s
                 if chunk[i].key not in done:
                     yield chunk[i], comp
         return
-    # vLLM: every request at once, one prompt per problem (prefix caching), results as they finish
+    # independent requests (vLLM): every one at once, one prompt per problem (prefix caching), results as they finish
     prompts: list[str] = []
     seeds: list[list[int]] = []
     owners: list[list[_Job]] = []

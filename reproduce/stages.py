@@ -105,12 +105,13 @@ def run_passk_stage(cfg: ReproduceConfig, lay: Layout, name: str, model: str, lo
     from entropykit.evalkit.config import PasskConfig
     from entropykit.evalkit.runner import run_passk
     from entropykit.generation import choose_backend
+    from entropykit.sampling import backend_info
 
     backend = choose_backend(cfg.backend)
     _, held = problem_files(cfg, lay)
     pcfg = PasskConfig(model=model, benchmarks=[held], out=str(lay.passk(name)), ks=str(cfg.k), max_tokens=cfg.max_tokens,
                        seed=cfg.seed, backend=backend, limit=cfg.eval_problems, batch_size=cfg.batch_size,
-                       token_entropies=backend == "hf")  # vLLM: analyze scores the samples itself
+                       token_entropies=backend_info(backend).token_stats)  # else analyze scores the samples itself
     run_passk(pcfg, log=log)
 
 

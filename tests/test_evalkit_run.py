@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from entropykit.sampling import backend_info
+
 ENTROPYKIT = [sys.executable, "-m", "entropykit.cli.app"]
 COMMON = ["--benchmark", "easy", "--limit", "4", "--n", "4", "--max-tokens", "6", "--backend", "hf",
           "--batch-size", "2", "--temperature", "1.0", "--top-p", "0.95", "--no-html", "--verify-workers", "1"]
@@ -110,7 +112,11 @@ class _WaitsForEachSave:
     that sample is on disk. It stays suspended inside its batch meanwhile, so a runner that saved
     whole batches (or waited for the next sample) would never get there."""
 
-    backend_name = "hf"
+    info = backend_info("hf")  # the Generator protocol: what callers ask of a backend
+    batch_size = 16
+
+    def check_fits(self, prompts, max_tokens, name):
+        pass
 
     def __init__(self, gen, path: Path):
         self.gen, self.path, self.handed = gen, path, 0

@@ -69,7 +69,9 @@ def test_token_entropies_are_refused_when_auto_picks_vllm(tmp_path):
     from entropykit.evalkit.runner import PasskConfig, run_passk
 
     class _VllmGenerator:  # only its backend is looked at before the refusal
-        backend_name = "vllm"
+        from entropykit.sampling import BACKEND_INFO
+
+        info = BACKEND_INFO["vllm"]
 
     cfg = PasskConfig(model="m", benchmarks=["easy"], out=str(tmp_path / "o"), limit=1, token_entropies=True,
                       quiet=True, html=False)

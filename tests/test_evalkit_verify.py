@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from entropykit.sampling import backend_info
 from entropykit.verify import GRADERS, Verdict, Verifier, grade, grader_version, verdict_key, verify_batch, verify_one
 
 CORPUS = Path(__file__).resolve().parents[1] / "evalkit" / "data" / "grading_cases.jsonl"
@@ -198,7 +199,11 @@ def test_pool_batches_keep_each_items_limit():
 class _CannedGenerator:
     """Stands in for a model: every prompt gets 'So the total is 3 + 4 = 7.', the odd samples cut off."""
 
-    backend_name = "hf"
+    info = backend_info("hf")  # the Generator protocol: what callers ask of a backend
+    batch_size = 16
+
+    def check_fits(self, prompts, max_tokens, name):
+        pass
     tokenizer = None
 
     def stream(self, prompts, sampling, seeds):  # the Generator protocol (entropykit.generation)

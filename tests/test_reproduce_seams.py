@@ -18,14 +18,18 @@ import pytest
 from test_train_config import toy_config, write_toy_data
 
 from entropykit.io import atomic_write_jsonl
-from entropykit.sampling import Completion, PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P
+from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, Completion, backend_info
 
 
 class RecordingGenerator:
     """Records every (prompt, seed, temperature, top_p, max_tokens) it is asked for; each
     answer says "The answer is 7." (right for the toy problems)."""
 
-    backend_name = "hf"
+    info = backend_info("hf")  # the Generator protocol: what callers ask of a backend
+    batch_size = 16
+
+    def check_fits(self, prompts, max_tokens, name):
+        pass
     tokenizer = None
 
     def __init__(self):

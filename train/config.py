@@ -36,7 +36,7 @@ _PAPER = ("algo", "prompt_template", "reward", "prompts_per_step", "n_samples", 
 _VERL = ("top_p", "clip_ratio_c", "weight_decay", "betas", "max_grad_norm", "whiten_advantages", "value_clip", "loss_mode",
          "clip_cov_ratio", "clip_cov_lb", "clip_cov_ub", "kl_cov_ratio", "kl_cov_coef")
 _MACHINE = ("rollout_backend", "micro_batch_size", "micro_batch_tokens", "device", "bf16", "chunk_size",
-            "grad_checkpointing", "vllm_gpu_memory")
+            "grad_checkpointing", "vllm_gpu_memory", "vllm_engine_kwargs", "gen_batch_size")
 DEFAULT_SOURCE = {**{k: "paper" for k in _PAPER}, **{k: "veRL" for k in _VERL}, **{k: "machine" for k in _MACHINE},
                   "top_entropy_quantile": "TRL (1 = off; Wang et al. use 0.2)"}
 
@@ -67,6 +67,8 @@ class TrainConfig:
     top_p: float = 1.0
     rollout_backend: str = "auto"  # hf | vllm (colocated, weights pushed after each update) | auto: vllm on a GPU with vllm installed
     vllm_gpu_memory: float = 0.3  # share of GPU memory the colocated vLLM engine may take
+    vllm_engine_kwargs: dict[str, Any] = field(default_factory=dict)  # further vllm.LLM arguments (max_model_len, ...)
+    gen_batch_size: int = 64  # transformers rollouts: sequences sampled together
     filter_groups: bool = False  # drop groups whose rewards are all equal (they carry no GRPO signal)
 
     # updates
@@ -189,7 +191,7 @@ class TrainConfig:
             bad(f"--alpha must be > 0 (got {self.alpha}); use --no-entropy-adv to turn the entropy advantage off")
         if not self.kappa > 1:
             bad(f"--kappa must be > 1 (got {self.kappa}): with kappa <= 1 the entropy term could reverse the sign of the advantage")
-        for name in ("steps", "prompts_per_step", "n_samples", "max_tokens", "mini_batch_size", "epochs"):
+        for name in ("steps", "prompts_per_step", "n_samples", "max_tokens", "mini_batch_size", "epochs", "gen_batch_size"):
             if getattr(self, name) < 1:
                 bad(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
         if self.micro_batch_size < 0 or self.micro_batch_tokens < 0:

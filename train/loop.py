@@ -412,12 +412,11 @@ def _train_locked(cfg: TrainConfig, run: Path, problems: list[dict], eval_proble
                               backend=backend, num_problems=len(problems), prompt_tokens=mean_prompt, start=start):
         log(line)
 
-    if backend == "vllm":  # colocated engine; the policy's weights are pushed into it after each update
-        vllm_kw = {"gpu_memory_utilization": cfg.vllm_gpu_memory} if device.type == "cuda" else {}
-        vllm_kw.update(cfg.extra.get("vllm", {}))
-        gen = make_generator(lm, backend="vllm", chat=cfg.chat, weight_sync=True, seed=cfg.seed, **vllm_kw)
-    else:  # transformers: samples the live policy in place, nothing to sync
-        gen = make_generator(lm, backend="hf", chat=cfg.chat, batch_size=cfg.extra.get("gen_batch_size", 64))
+    # the rollout engine: transformers samples the live policy in place; vLLM is a colocated engine
+    # whose weights are pushed after each update (weight_sync)
+    gen = make_generator(lm, backend=backend, chat=cfg.chat, batch_size=cfg.gen_batch_size, seed=cfg.seed, weight_sync=True,
+                         gpu_memory_utilization=cfg.vllm_gpu_memory if device.type == "cuda" else None,
+                         engine_kwargs=cfg.vllm_engine_kwargs)
     sampling = SamplingConfig(n=cfg.n_samples, temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed)
     tb = TensorBoardLog(run / "tb", cfg.tensorboard)
     metrics = JsonlAppender(metrics_path)

@@ -38,7 +38,7 @@ def test_grpo_with_vllm_rollouts_learns_the_toy_task(tmp_path):
         model=model, data=str(data), prompt_template="raw", chat=False, reward="toy", out=str(tmp_path / "run"),
         steps=40, prompts_per_step=4, n_samples=8, max_tokens=4, mini_batch_size=16, lr=3e-3, save_every=0,
         tensorboard=False, seed=0, device="cpu", rollout_backend="vllm",
-        extra={"vllm": {"enforce_eager": True, "max_model_len": 128, "dtype": "float32"}},
+        vllm_engine_kwargs={"enforce_eager": True, "max_model_len": 128, "dtype": "float32"},
     )
     recs = read_jsonl(train(cfg) / "metrics.jsonl")
     rewards = [r["reward_mean"] for r in recs]

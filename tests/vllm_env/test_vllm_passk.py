@@ -29,8 +29,8 @@ def gen(tiny):
     from entropykit.generation import make_generator
     from entropykit.vllm_backend import VLLMGenerator
 
-    g = make_generator(tiny, backend="vllm", max_model_len=512, enforce_eager=True)
-    assert isinstance(g, VLLMGenerator) and g.backend_name == "vllm"
+    g = make_generator(tiny, backend="vllm", engine_kwargs={"max_model_len": 512, "enforce_eager": True})
+    assert isinstance(g, VLLMGenerator) and g.info.name == "vllm"
     yield g
     g.close()
 
@@ -64,7 +64,7 @@ def test_stop_token_contract_and_no_token_stats(gen):
 
     eos = gen.tokenizer.eos_token_id
     params = SamplingParams(temperature=1.0, max_tokens=40, seed=1, n=1, logit_bias={eos: 50.0})
-    outs = gen._llm.generate(gen.format(["Say hi."] * 8), params, use_tqdm=False)
+    outs = gen._llm.generate(gen._format(["Say hi."] * 8), params, use_tqdm=False)
     comps = [_completion(o, 1) for o in outs]
     stopped = [c for c in comps if c.finish_reason == "stop"]
     assert stopped, "no sample stopped within 40 tokens"
