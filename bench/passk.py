@@ -43,7 +43,7 @@ def bench_verify(num: int, workers: int | None) -> dict:
 def _model_and_jobs(args, tmp: Path):
     """(model, jobs): run_passk's job list, (prompt, seed) problem-major with args.n samples each."""
     from entropykit.benchmarks import load_benchmark
-    from entropykit.evalkit.runner import DEFAULT_TEMPLATE, format_problem
+    from entropykit.prompts import render_prompt
     from entropykit.generation import derive_seed
 
     model = args.model
@@ -53,7 +53,7 @@ def _model_and_jobs(args, tmp: Path):
         kw_tok = {"tokenizer_from": args.tiny_tokenizer} if args.tiny_tokenizer else {}
         model = build_tiny_model(tmp / "tiny", **kw_tok)
     bench = load_benchmark(args.benchmark, limit=args.problems)
-    jobs = [(format_problem(DEFAULT_TEMPLATE, p.problem), derive_seed(0, bench.name, p.id, j))
+    jobs = [(render_prompt("math", p.problem), derive_seed(0, bench.name, p.id, j))
             for p in bench.problems for j in range(args.n)]
     return model, jobs
 

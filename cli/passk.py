@@ -56,7 +56,7 @@ def passk(
     max_tokens: int = typer.Option(_D["max_tokens"], "--max-tokens", help="max response tokens (the paper's 8K)"),
     seed: int = typer.Option(_D["seed"], "--seed", help="base seed; sample seeds derive from (seed, benchmark, problem, index)"),
     backend: str = typer.Option(_D["backend"], "--backend", help="auto (vllm when importable with a GPU), vllm or hf"),
-    prompt_template: Optional[str] = typer.Option(None, "--prompt-template", help="with {problem} (default: the problem + the paper's 'reason step by step ... \\boxed{}' suffix)"),
+    prompt_template: Optional[str] = typer.Option(None, "--prompt-template", help="math (the problem + the paper's 'reason step by step ... \\boxed{}' suffix), dapo, raw, or a string in which {problem} is replaced (nothing else is interpreted: the same as train's)"),
     chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="apply the tokenizer's chat template (default: when it has one)"),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: sample share I (0..N-1) of N; run all N (one per GPU/node, same other options) into one --out; the last to finish writes the summary"),
     token_entropies: bool = typer.Option(_D["token_entropies"], "--token-entropies/--no-token-entropies", help="record each sample's per-token entropy and log-prob while sampling (fields of `entropykit score`, so `analyze` needs no rescoring); transformers backend"),

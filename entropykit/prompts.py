@@ -13,6 +13,8 @@ braces stay as written). Named templates:
 
 from __future__ import annotations
 
+from entropykit.errors import UserError
+
 PROMPT_TEMPLATES: dict[str, str] = {
     "math": "{problem}\nPlease reason step by step, and put your final answer within \\boxed{}.",
     "dapo": (
@@ -22,6 +24,12 @@ PROMPT_TEMPLATES: dict[str, str] = {
     ),
     "raw": "{problem}",
 }
+
+
+def check_template(template: str, option: str = "--prompt-template") -> None:
+    """UserError unless `template` is a named template or a string containing {problem}."""
+    if template not in PROMPT_TEMPLATES and "{problem}" not in template:
+        raise UserError(f"{option} must contain {{problem}} or be one of {', '.join(PROMPT_TEMPLATES)} (got {template!r})")
 
 
 def template_text(template: str) -> str:

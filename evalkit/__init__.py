@@ -24,7 +24,7 @@ def __getattr__(name):  # lazy: importing the package (the CLI does) must not pu
         from entropykit import benchmarks  # shared core (the trainer reads problems the same way)
 
         return getattr(benchmarks, name)
-    if name in ("PasskConfig", "DEFAULT_TEMPLATE"):
+    if name == "PasskConfig":
         from entropykit.evalkit import config
 
         return getattr(config, name)

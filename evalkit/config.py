@@ -12,10 +12,9 @@ import re
 from dataclasses import dataclass, field, fields
 
 from entropykit.errors import UserError
+from entropykit.prompts import check_template
 from entropykit.sampling import BACKENDS, PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, check_sampling
 
-# The paper's prompt suffix for math models (DESIGN.md).
-DEFAULT_TEMPLATE = "{problem}\nPlease reason step by step, and put your final answer within \\boxed{{}}."
 GRADERS = ("entropykit", "mathverify-default")  # = entropykit.verify.GRADERS (a test keeps them equal)
 
 
@@ -38,7 +37,7 @@ class PasskConfig:
     max_tokens: int = 8192
     seed: int = 0
     backend: str = "auto"
-    prompt_template: str = DEFAULT_TEMPLATE
+    prompt_template: str = "math"  # a name in entropykit.prompts.PROMPT_TEMPLATES (math: the paper's suffix) or a string with {problem}
     chat: bool | None = None  # None: the tokenizer's chat template when it has one
     columns: str | dict | None = None
     limit: int | None = None  # first N problems of each benchmark
@@ -155,18 +154,3 @@ def parse_shard(spec: str | None) -> tuple[int, int] | None:
     if n < 1 or not 0 <= i < n:
         raise UserError(f"--shard {spec}: need 0 <= I < N (shards are numbered from 0)")
     return i, n
-
-
-def format_problem(template: str, problem: str) -> str:
-    try:
-        return template.format(problem=problem)
-    except (KeyError, IndexError, ValueError) as e:
-        raise UserError(
-            f"--prompt-template must contain {{problem}} and escape other braces as {{{{ }}}}: {e}"
-        ) from None
-
-
-def check_template(template: str) -> None:
-    if "{problem}" not in template:
-        raise UserError("--prompt-template must contain {problem}")
-    format_problem(template, "x")

@@ -38,13 +38,14 @@ from typing import Callable, Iterator, Sequence
 
 from entropykit.benchmarks import Benchmark, load_benchmark
 from entropykit.errors import UserError
-from entropykit.evalkit.config import DEFAULT_TEMPLATE, PasskConfig, format_problem  # noqa: F401 (public names)
+from entropykit.evalkit.config import PasskConfig  # noqa: F401 (public name)
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
 from entropykit.evalkit.run_folder import (
     TOKEN_FIELDS, check_run_json, load_samples, read_complete_records, sample_files, sample_key, samples_file, shard_of,
 )
 from entropykit.io import JsonlAppender, atomic_write_text, ensure_writable_dir, iter_jsonl, repair_jsonl_tail, run_lock
+from entropykit.prompts import render_prompt, template_text
 
 VERDICTS = "verdicts.jsonl"
 
@@ -79,7 +80,7 @@ def _settings(cfg: PasskConfig, backend: str) -> dict:
         "top_p": float(cfg.top_p),
         "max_tokens": int(cfg.max_tokens),
         "seed": int(cfg.seed),
-        "prompt_template": cfg.prompt_template,
+        "prompt_template": template_text(cfg.prompt_template),  # the text: "math" and its string are one setting
         "chat": cfg.chat,
         "token_entropies": bool(cfg.token_entropies),
         "grader": cfg.grader,
@@ -228,7 +229,7 @@ def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: 
     jobs_all: list[_Job] = []
     for b in benches:
         for p in b.problems:
-            prompt = format_problem(cfg.prompt_template, p.problem)
+            prompt = render_prompt(cfg.prompt_template, p.problem)
             for j in range(n):
                 jobs_all.append(_Job(b.name, p.id, j, prompt, p.answer, derive_seed(cfg.seed, b.name, p.id, j)))
     done = load_samples(out)

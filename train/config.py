@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from entropykit.errors import UserError
-from entropykit.prompts import PROMPT_TEMPLATES, render_prompt, template_text  # templates: one convention, in the core
+from entropykit.prompts import PROMPT_TEMPLATES, check_template, render_prompt, template_text  # one convention, in the core
 
 PAPER_ALPHA = {"grpo": 0.4, "ppo": 0.1}
 
@@ -223,8 +223,7 @@ class TrainConfig:
             bad("--vllm-gpu-memory must lie in (0, 1)")
         if self.rollout_backend not in ("hf", "vllm", "auto"):
             bad(f"--rollout-backend must be hf, vllm or auto (got {self.rollout_backend!r})")
-        if self.prompt_template not in PROMPT_TEMPLATES and "{problem}" not in self.prompt_template:
-            bad(f"--prompt-template must be one of {', '.join(PROMPT_TEMPLATES)} or contain {{problem}}")
+        check_template(self.prompt_template)
         if not self.data:
             bad("--data is required (a JSONL file with problem/answer columns, or a benchmark name)")
         if self.eval_every and not self.eval_data:
