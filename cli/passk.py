@@ -1,23 +1,21 @@
 """`entropykit passk` (sample + verify + pass@k) and `entropykit passk compare`.
 
-Option defaults come from `PasskConfig` (`_D`), and every check is `PasskConfig.validate()`:
+Option defaults come from `PasskConfig` (`config_option`), and every check is `PasskConfig.validate()`:
 this layer only maps options to the config. --out cannot be a click-required option (`passk
 compare` shares this group and would then need it too), so the usage line says it instead.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from entropykit.cli.options import config_option, given_options
 from entropykit.errors import UserError
-from entropykit.evalkit.config import PasskConfig
-
-_D = {f.name: f.default for f in dataclasses.fields(PasskConfig)}
+from entropykit.evalkit.config import DYNAMICS_MAX_SAMPLES, PasskConfig
 
 
 def _fail(msg: str) -> None:
@@ -51,32 +49,31 @@ def passk(
     benchmark: Optional[List[str]] = typer.Option(None, "--benchmark", "-b", help="math500, aime24, aime25, amc23, gsm8k, easy, or a local .jsonl/.json/.parquet/.csv file or folder (repeatable)"),
     k: Optional[str] = typer.Option(None, "--k", help="k values for pass@k: '1,2,4,8', or one number K meaning 1,2,4,...,K. Alone it is enough: n defaults to the largest k"),
     n: Optional[int] = typer.Option(None, "--n", help="samples per problem (default: the largest k; 1 without --k)"),
-    temperature: float = typer.Option(_D["temperature"], "--temperature", help="sampling temperature (the paper's eval)"),
-    top_p: float = typer.Option(_D["top_p"], "--top-p", help="nucleus sampling (the paper's eval)"),
-    max_tokens: int = typer.Option(_D["max_tokens"], "--max-tokens", help="max response tokens (the paper's 8K)"),
-    seed: int = typer.Option(_D["seed"], "--seed", help="base seed; sample seeds derive from (seed, benchmark, problem, index)"),
-    backend: str = typer.Option(_D["backend"], "--backend", help="auto (vllm when importable with a GPU), vllm or hf"),
+    temperature: float = config_option(PasskConfig, "temperature", "--temperature", help="sampling temperature (the paper's eval)"),
+    top_p: float = config_option(PasskConfig, "top_p", "--top-p", help="nucleus sampling (the paper's eval)"),
+    max_tokens: int = config_option(PasskConfig, "max_tokens", "--max-tokens", help="max response tokens (the paper's 8K)"),
+    seed: int = config_option(PasskConfig, "seed", "--seed", help="base seed; sample seeds derive from (seed, benchmark, problem, index)"),
+    backend: str = config_option(PasskConfig, "backend", "--backend", help="auto (vllm when importable with a GPU), vllm or hf"),
     prompt_template: Optional[str] = typer.Option(None, "--prompt-template", help="math (the problem + the paper's 'reason step by step ... \\boxed{}' suffix), dapo, raw, or a string in which {problem} is replaced (nothing else is interpreted: the same as train's)"),
     chat: Optional[bool] = typer.Option(None, "--chat/--no-chat", help="apply the tokenizer's chat template (default: when it has one)"),
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: sample share I (0..N-1) of N; run all N (one per GPU/node, same other options) into one --out; the last to finish writes the summary"),
-    token_entropies: bool = typer.Option(_D["token_entropies"], "--token-entropies/--no-token-entropies", help="record each sample's per-token entropy and log-prob while sampling (fields of `entropykit score`, so `analyze` needs no rescoring); transformers backend"),
+    token_entropies: bool = config_option(PasskConfig, "token_entropies", "--token-entropies/--no-token-entropies", help="record each sample's per-token entropy and log-prob while sampling (fields of `entropykit score`, so `analyze` needs no rescoring); transformers backend"),
     from_samples: Optional[Path] = typer.Option(None, "--from-samples", help="verify and score existing records (problem_id, response, answer[, benchmark]; a JSONL file or a run folder) without a model"),
     columns: Optional[str] = typer.Option(None, "--columns", help="column mapping for local benchmark files, e.g. problem=question,answer=final,id=idx"),
     limit: Optional[int] = typer.Option(None, "--limit", help="use only the first N problems of each benchmark"),
-    timeout: float = typer.Option(_D["timeout_s"], "--verify-timeout", help="hard time limit per answer check, seconds"),
+    timeout: float = config_option(PasskConfig, "timeout_s", "--verify-timeout", help="hard time limit per answer check, seconds"),
     workers: Optional[int] = typer.Option(None, "--verify-workers", help="verifier processes (default: all cores; half of them while the transformers backend generates; 0: in this process, no time limit)"),
-    grader: str = typer.Option(_D["grader"], "--grader", help="entropykit (a stated answer only; see evalkit/README.md) or mathverify-default (Math-Verify's own extraction, to reproduce other papers)"),
-    batch_size: int = typer.Option(_D["batch_size"], "--batch-size", help="transformers backend: sequences per batch"),
-    tensor_parallel_size: int = typer.Option(_D["tensor_parallel_size"], "--tensor-parallel-size", "--tp", help="vLLM: GPUs per engine"),
-    data_parallel_size: int = typer.Option(_D["data_parallel_size"], "--data-parallel-size", "--dp", help="vLLM: engine replicas on this machine (untested here, no GPUs; --shard is the tested way to scale out)"),
-    html: bool = typer.Option(_D["html"], "--html/--no-html", help="write passk.html"),
-    quiet: bool = typer.Option(_D["quiet"], "--quiet", "-q", help="no progress bar or log lines"),
+    grader: str = config_option(PasskConfig, "grader", "--grader", help="entropykit (a stated answer only; see evalkit/README.md) or mathverify-default (Math-Verify's own extraction, to reproduce other papers)"),
+    batch_size: int = config_option(PasskConfig, "batch_size", "--batch-size", help="transformers backend: sequences per batch"),
+    tensor_parallel_size: int = config_option(PasskConfig, "tensor_parallel_size", "--tensor-parallel-size", "--tp", help="vLLM: GPUs per engine"),
+    data_parallel_size: int = config_option(PasskConfig, "data_parallel_size", "--data-parallel-size", "--dp", help="vLLM: engine replicas on this machine (untested here, no GPUs; --shard is the tested way to scale out)"),
+    html: bool = config_option(PasskConfig, "html", "--html/--no-html", help="write passk.html"),
+    quiet: bool = config_option(PasskConfig, "quiet", "--quiet", "-q", help="no progress bar or log lines"),
 ) -> None:
     """Sample, verify and score; resumable (rerun the same command after a kill)."""
     if ctx.invoked_subcommand is not None:
         return
-    names = {"k": "ks", "benchmark": "benchmarks", "timeout": "timeout_s"}  # option -> PasskConfig field
-    given = {names.get(key, key): v for key, v in ctx.params.items() if v is not None}
+    given = given_options(ctx.params, {"k": "ks", "benchmark": "benchmarks", "timeout": "timeout_s"})  # option -> field
     for key in ("out", "from_samples"):
         if key in given:
             given[key] = str(given[key])
@@ -144,7 +141,7 @@ def compare(
     dirs: List[Path] = typer.Argument(..., help="run folders made by `entropykit passk` (two or more)"),
     out: Path = typer.Option(Path("passk-compare.html"), "--out", "-o", help="HTML report (a .json twin is written beside it)"),
     labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated names, one per folder (default: model names)"),
-    max_samples: int = typer.Option(2000, "--max-samples", help="responses per run used for test-time dynamics"),
+    max_samples: int = typer.Option(DYNAMICS_MAX_SAMPLES, "--max-samples", help="responses per run used for test-time dynamics"),
 ) -> None:
     """Overlay pass@k curves (base vs RL): crossover k per benchmark and test-time dynamics per model."""
     from entropykit.io import ensure_writable_parent

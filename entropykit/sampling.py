@@ -18,6 +18,7 @@ from entropykit.errors import UserError
 # the trainer's periodic evaluation; rollouts sample at temperature 1.
 PAPER_EVAL_TEMPERATURE = 0.6
 PAPER_EVAL_TOP_P = 0.95
+PAPER_MAX_TOKENS = 8192  # the paper's response limit (8K tokens), for rollouts and evaluation
 BACKENDS = ("auto", "hf", "vllm")  # entropykit.generation.choose_backend decides "auto"
 
 

@@ -21,6 +21,7 @@ import torch
 from entropykit.entropy import chunked_entropy_and_logprobs
 from entropykit.errors import UserError
 from entropykit.models import LoadedModel, encode_prompt
+from entropykit.scoring_config import SCORE_BATCH_TOKENS, ScoreConfig
 
 
 @dataclass
@@ -90,7 +91,7 @@ def score_responses(
     *,
     chat: bool | None = None,
     chunk_size: int | None = None,
-    max_batch_tokens: int = 8192,
+    max_batch_tokens: int = SCORE_BATCH_TOKENS,
     temperature: float = 1.0,
     compile: bool | None = None,
     progress: Callable[[int], None] | None = None,
@@ -221,3 +222,46 @@ def summarize_scores(scored: Sequence[ScoredResponse], records: Sequence[dict]) 
         **stats(every),
         "by_source": {k: stats(v) for k, v in sorted(by_source.items())} if len(by_source) > 1 else {},
     }
+
+
+def score_file(cfg: ScoreConfig, *, records: list[dict] | None = None) -> dict:
+    """`entropykit score`: score every record of `cfg.input` (or the `records` already read from
+    it) and write them, with per-token arrays, to `cfg.out` atomically. Returns the corpus
+    summary (`summarize_scores`) with "warnings": lines for the user (empty responses)."""
+    import json
+
+    from entropykit.io import atomic_path, ensure_writable_parent, read_jsonl
+    from entropykit.models import load_model
+
+    cfg.validate()
+    if records is None:
+        records = read_jsonl(cfg.input, required=("prompt", "response"))
+    ensure_writable_parent(cfg.out, create=False)  # before the model: a scoring run must not be lost at its last write
+    validate_records(records, str(cfg.input))
+    lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
+    kw = dict(chat=cfg.chat, chunk_size=cfg.chunk_size, max_batch_tokens=cfg.max_batch_tokens)
+    if cfg.progress:
+        from entropykit.progress import make_progress
+
+        with make_progress() as bar:
+            task = bar.add_task("scoring", total=len(records))
+            scored = score_responses(lm, records, progress=lambda k: bar.advance(task, k), **kw)
+    else:
+        scored = score_responses(lm, records, **kw)
+    with atomic_path(cfg.out) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # whole file or nothing
+        for rec, s in zip(records, scored):
+            fh.write(json.dumps(scored_record(rec, s, cfg.model), ensure_ascii=False) + "\n")
+    summary = summarize_scores(scored, records)
+    summary["warnings"] = empty_response_warnings(records, [len(s.entropies) for s in scored], str(cfg.input))
+    return summary
+
+
+def empty_response_warnings(records: list[dict], num_tokens: list[int], path: str) -> list[str]:
+    """The warning (as `analyze` gives) for records whose response is empty or whitespace-only:
+    they are kept, in input order, but an empty one has no tokens and `mean_entropy: null`."""
+    empty = [i for i, (r, n) in enumerate(zip(records, num_tokens), 1) if n == 0 or not r["response"].strip()]
+    if not empty:
+        return []
+    shown = ("record " if len(empty) == 1 else "records ") + ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+    return [f"{path}: {len(empty)} of {len(records)} records have an empty (or whitespace-only) response "
+            f"({shown}); they are kept, with mean_entropy null where no token was scored"]

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field, fields
 
 from entropykit.errors import UserError
 from entropykit.prompts import check_template
-from entropykit.sampling import BACKENDS, PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, check_sampling
+from entropykit.sampling import BACKENDS, PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, PAPER_MAX_TOKENS, check_sampling
+from entropykit.verify import GRADERS  # light: math-verify is imported when a grader first runs
 
-GRADERS = ("entropykit", "mathverify-default")  # = entropykit.verify.GRADERS (a test keeps them equal)
+
+
+DYNAMICS_MAX_SAMPLES = 2000  # `passk compare`: responses per run read for the test-time dynamics
 
 
 @dataclass
@@ -34,7 +37,7 @@ class PasskConfig:
     ks: str | list[int] | None = None  # "1,2,4,8", "256" (= 1,2,4,...,256) or a list
     temperature: float = PAPER_EVAL_TEMPERATURE
     top_p: float = PAPER_EVAL_TOP_P
-    max_tokens: int = 8192
+    max_tokens: int = PAPER_MAX_TOKENS
     seed: int = 0
     backend: str = "auto"
     prompt_template: str = "math"  # a name in entropykit.prompts.PROMPT_TEMPLATES (math: the paper's suffix) or a string with {problem}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from entropykit.errors import UserError
+from entropykit.evalkit.config import DYNAMICS_MAX_SAMPLES
 from entropykit.evalkit.metrics import (
     bootstrap_ci, crossover_k, mean_accuracy, paired_difference, pass_at_k_table, problem_tallies,
 )
@@ -136,7 +137,7 @@ def _load_run(d: Path) -> dict:
         raise UserError(f"{p}: unreadable ({e})") from None
 
 
-def dynamics(run_dir: Path, max_samples: int = 2000) -> dict | None:
+def dynamics(run_dir: Path, max_samples: int = DYNAMICS_MAX_SAMPLES) -> dict | None:
     """Mean test-time dynamics over (up to max_samples, evenly spread) responses of a run folder:
     every sample file (all shards), complete lines only, per-token arrays left out."""
     recs = list(load_samples(run_dir).values())
@@ -151,7 +152,8 @@ def dynamics(run_dir: Path, max_samples: int = 2000) -> dict | None:
     return agg
 
 
-def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None = None, max_samples: int = 2000) -> dict:
+def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None = None,
+                 max_samples: int = DYNAMICS_MAX_SAMPLES) -> dict:
     """Overlay pass@k curves of several runs; crossover k and test-time dynamics per model.
 
     Writes `out` (HTML) and `out` with suffix .json; returns the report dict.

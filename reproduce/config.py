@@ -17,7 +17,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from entropykit.embedded import DEFAULT_MODEL
 from entropykit.errors import UserError
+from entropykit.sampling import BACKENDS
 
 # name -> what sets the variant's method apart (TrainConfig fields; "entropy_reg": the run's
 # --entropy-coef). alpha and kappa are the paper's (0.4 GRPO / 0.1 PPO, kappa 2: TrainConfig's
@@ -95,8 +97,8 @@ class ReproduceConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be a finite number > 0 (got {value!r})")
         if self.critic_warmup < 0 or self.critic_warmup >= self.steps and any(VARIANTS[v]["algo"] == "ppo" for v in self.variants):
             raise UserError(f"--critic-warmup {self.critic_warmup} leaves PPO no policy update in {self.steps} steps")
-        if self.backend not in ("auto", "hf", "vllm"):
-            raise UserError(f"--backend must be auto, hf or vllm (got {self.backend!r})")
+        if self.backend not in BACKENDS:
+            raise UserError(f"--backend must be {', '.join(BACKENDS)} (got {self.backend!r})")
         return self
 
     # ------------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ def smoke() -> dict:
     pipeline composes, not that anything learns (1 step, a few short samples). Four variants
     cover both algorithms, the entropy advantage and entropy regularization; each more adds
     about 40 s (`--variants` takes all six)."""
-    return dict(model="smollm2-135m", data=GENERATED, eval=GENERATED, variants=["grpo", "grpo-ent", "grpo-entreg", "ppo-ent"],
+    return dict(model=DEFAULT_MODEL, data=GENERATED, eval=GENERATED, variants=["grpo", "grpo-ent", "grpo-entreg", "ppo-ent"],
                 steps=1, prompts_per_step=2, n_samples=4, mini_batch_size=8, max_tokens=24, lr=1e-5, temperature=0.7,
                 entropy_coef=0.001, critic_warmup=0, k=2, eval_problems=6, train_problems=40, batch_size=16,
                 backend="auto", save_every=1, clusters=2)
@@ -175,7 +177,7 @@ def cpu() -> dict:
       regularization (coefficient 0.001): Table 3's comparison. PPO adds a critic and its
       warm-up steps, more than this budget holds (`--variants ...,ppo,ppo-ent` runs them).
     """
-    return dict(model="smollm2-135m", data=GENERATED, eval=GENERATED, variants=["grpo", "grpo-ent", "grpo-entreg"],
+    return dict(model=DEFAULT_MODEL, data=GENERATED, eval=GENERATED, variants=["grpo", "grpo-ent", "grpo-entreg"],
                 steps=12, prompts_per_step=4, n_samples=8, mini_batch_size=8, max_tokens=128, lr=1e-5, temperature=0.7,
                 entropy_coef=0.001, critic_warmup=3, k=4, eval_problems=32, train_problems=400, batch_size=32,
                 backend="auto", save_every=2, clusters=4)
@@ -188,7 +190,7 @@ def gpu() -> dict:
     steps, rollout temperature 1.0 (the paper's), lr 1e-6 (the paper's), 128 evaluation
     problems x 32 samples. For a 0.5-1.5B model this is a few GPU-hours; on the embedded 135M model
     use a higher --lr. Tested here only on a random model of the same shape (no GPU in CI)."""
-    return dict(model="smollm2-135m", data=GENERATED, eval=GENERATED, variants=["grpo", "grpo-ent", "grpo-entreg", "ppo", "ppo-ent"],
+    return dict(model=DEFAULT_MODEL, data=GENERATED, eval=GENERATED, variants=["grpo", "grpo-ent", "grpo-entreg", "ppo", "ppo-ent"],
                 steps=100, prompts_per_step=64, n_samples=8, mini_batch_size=256, max_tokens=1024, lr=1e-6, temperature=1.0,
                 entropy_coef=0.001, critic_warmup=10, k=32, eval_problems=128, train_problems=8000, batch_size=64,
                 backend="auto", save_every=10, clusters=8)

@@ -196,10 +196,11 @@ def test_records_with_arrays_need_no_model(tmp_path, fake_scorer):
 
 def test_real_score_output_is_used_as_is(tmp_path, tiny_model_dir, monkeypatch):
     """`entropykit score` output of a real (tiny) model analyzed with no model loaded at all."""
-    from entropykit.cli.score import score_file
+    from entropykit.scoring import score_file
+    from entropykit.scoring_config import ScoreConfig
 
     src = write_jsonl(tmp_path / "in.jsonl", RECS[:2])
-    score_file(src, tmp_path / "scored.jsonl", model=str(tiny_model_dir), show_progress=False)
+    score_file(ScoreConfig(str(src), str(tmp_path / "scored.jsonl"), model=str(tiny_model_dir), progress=False))
     scored = [json.loads(l) for l in (tmp_path / "scored.jsonl").read_text().splitlines()]
 
     def no_model(*a, **k):

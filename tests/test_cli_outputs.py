@@ -203,8 +203,8 @@ def test_oserror_while_writing_is_one_line_exit_2(tmp_path, monkeypatch, capsys,
 
     import entropykit.cli.score as score_cli
 
-    def disk_trouble(input_path, out_path, **kw):
-        raise OSError(code, os.strerror(code), str(out_path))
+    def disk_trouble(cfg):
+        raise OSError(code, os.strerror(code), str(cfg.out))
 
     monkeypatch.setattr(score_cli, "score_file", disk_trouble)
     inp = _inputs(tmp_path)["records"]
@@ -219,7 +219,7 @@ def test_oserror_while_writing_is_one_line_exit_2(tmp_path, monkeypatch, capsys,
 def test_other_oserrors_keep_their_traceback(tmp_path, monkeypatch):
     import entropykit.cli.score as score_cli
 
-    def bug(input_path, out_path, **kw):
+    def bug(cfg):
         raise OSError(errno.EBADF, "Bad file descriptor")  # a programming error, not the user's
 
     monkeypatch.setattr(score_cli, "score_file", bug)

@@ -192,7 +192,7 @@ def test_score_end_to_end_keeps_fields_and_writes_arrays(tmp_path):
 
 
 def test_score_warns_about_empty_and_blank_responses():
-    from entropykit.cli.score import empty_response_warnings
+    from entropykit.scoring import empty_response_warnings
 
     recs = [{"response": "ok"}, {"response": ""}, {"response": " \n "}, {"response": "fine"}]
     (w,) = empty_response_warnings(recs, [3, 0, 1, 2], "in.jsonl")

@@ -33,11 +33,12 @@ def test_recorded_token_stats_equal_score_on_the_same_records(smollm, tmp_path):
         assert r["tokens"] == [r["response"][s:e] for s, e in r["offsets"]]
         assert r["offsets"][-1][1] == len(r["response"]) if n else r["response"] == ""
 
-    from entropykit.cli.score import score_file
+    from entropykit.scoring import score_file
+    from entropykit.scoring_config import ScoreConfig
 
     scored_path = tmp_path / "scored.jsonl"
-    score_file(out / "samples.jsonl", scored_path, model="smollm2-135m", device="cpu", dtype="float32",
-               show_progress=False)
+    score_file(ScoreConfig(str(out / "samples.jsonl"), str(scored_path), model="smollm2-135m", device="cpu", dtype="float32",
+                           progress=False))
     scored = {s["id"]: s for s in map(json.loads, scored_path.read_text().splitlines())}
     same_tokenization = 0
     for r in recs:

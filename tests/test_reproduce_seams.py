@@ -121,7 +121,8 @@ def test_passk_runs_are_paired_by_problem_only_with_the_same_seeds(tmp_path):
 def test_exported_policy_loads_by_path_and_analyze_scores_with_the_model_named_in_the_samples(tmp_path, tiny_model_dir):
     from entropykit.analysis import run_analysis
     from entropykit.analysis.config import AnalyzeConfig
-    from entropykit.cli.score import score_file
+    from entropykit.scoring import score_file
+    from entropykit.scoring_config import ScoreConfig
     from entropykit.evalkit.config import PasskConfig
     from entropykit.evalkit.runner import run_passk
     from entropykit.train.checkpoint import export_policy
@@ -144,5 +145,5 @@ def test_exported_policy_loads_by_path_and_analyze_scores_with_the_model_named_i
 
     # score by path: the teacher-forced entropies equal those analyze computed with the same model
     atomic_write_jsonl(tmp_path / "recs.jsonl", [{"prompt": s["prompt"], "response": s["response"]} for s in samples])
-    out = score_file(tmp_path / "recs.jsonl", tmp_path / "scored.jsonl", model=str(policy), show_progress=False)
+    out = score_file(ScoreConfig(str(tmp_path / "recs.jsonl"), str(tmp_path / "scored.jsonl"), model=str(policy), progress=False))
     assert out["num_responses"] == len(samples)

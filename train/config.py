@@ -20,10 +20,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from entropykit.embedded import DEFAULT_MODEL
 from entropykit.errors import UserError
 from entropykit.prompts import PROMPT_TEMPLATES, check_template, render_prompt, template_text  # one convention, in the core
+from entropykit.sampling import BACKENDS, PAPER_MAX_TOKENS
 
 PAPER_ALPHA = {"grpo": 0.4, "ppo": 0.1}
 
@@ -47,8 +49,10 @@ COVARIANCE_LOSSES = ("clip_cov", "kl_cov")
 
 @dataclass
 class TrainConfig:
+    DEFAULT_SOURCE: ClassVar[dict[str, str]] = DEFAULT_SOURCE  # where each default comes from (--help shows it)
+
     # what to train, on what
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     algo: str = "grpo"  # grpo | ppo
     data: str = ""  # JSONL path (any file with problem/answer columns) or a benchmark name
     problem_key: str = "problem"
@@ -62,7 +66,7 @@ class TrainConfig:
     steps: int = 100
     prompts_per_step: int = 512
     n_samples: int = 8
-    max_tokens: int = 8192
+    max_tokens: int = PAPER_MAX_TOKENS
     temperature: float = 1.0
     top_p: float = 1.0
     rollout_backend: str = "auto"  # hf | vllm (colocated, weights pushed after each update) | auto: vllm on a GPU with vllm installed
@@ -221,8 +225,8 @@ class TrainConfig:
             bad("--keep-checkpoints must be >= 1")
         if not 0 < self.vllm_gpu_memory < 1:
             bad("--vllm-gpu-memory must lie in (0, 1)")
-        if self.rollout_backend not in ("hf", "vllm", "auto"):
-            bad(f"--rollout-backend must be hf, vllm or auto (got {self.rollout_backend!r})")
+        if self.rollout_backend not in BACKENDS:
+            bad(f"--rollout-backend must be {', '.join(BACKENDS)} (got {self.rollout_backend!r})")
         check_template(self.prompt_template)
         if not self.data:
             bad("--data is required (a JSONL file with problem/answer columns, or a benchmark name)")
