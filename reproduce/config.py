@@ -98,7 +98,7 @@ class ReproduceConfig:
         if self.critic_warmup < 0 or self.critic_warmup >= self.steps and any(VARIANTS[v]["algo"] == "ppo" for v in self.variants):
             raise UserError(f"--critic-warmup {self.critic_warmup} leaves PPO no policy update in {self.steps} steps")
         if self.backend not in BACKENDS:
-            raise UserError(f"--backend must be {', '.join(BACKENDS)} (got {self.backend!r})")
+            raise UserError(f"--backend must be {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]} (got {self.backend!r})")
         return self
 
     # ------------------------------------------------------------------------------------

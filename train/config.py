@@ -226,7 +226,7 @@ class TrainConfig:
         if not 0 < self.vllm_gpu_memory < 1:
             bad("--vllm-gpu-memory must lie in (0, 1)")
         if self.rollout_backend not in BACKENDS:
-            bad(f"--rollout-backend must be {', '.join(BACKENDS)} (got {self.rollout_backend!r})")
+            bad(f"--rollout-backend must be {', '.join(b for b in BACKENDS if b != 'auto')} or auto (got {self.rollout_backend!r})")
         check_template(self.prompt_template)
         if not self.data:
             bad("--data is required (a JSONL file with problem/answer columns, or a benchmark name)")
