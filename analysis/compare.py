@@ -134,8 +134,10 @@ def compare_runs(run_a: str, run_b: str, out: str, *, labels: Sequence[str] | No
 def _html(report: dict) -> str:
     from plotly.subplots import make_subplots
 
-    from .page import fig_html, page
-    from .report import _e, _p, _table
+    from entropykit.html import escape as _e
+    from entropykit.html import fig_html, page
+    from entropykit.html import fmt_p as _p
+    from entropykit.html import table as _table
 
     ms, runs = report["metrics"], report["runs"]
     cols = 3

@@ -7,32 +7,22 @@ per category and per word; forking tokens; reflective and rare examples; behavio
 (UMAP, Figure 3); test-time dynamics (Figure 8).
 
 The page machinery (compressed plotly.js, charts from JSON, the ``#ek-status`` line that the
-browser test and bench/analysis.py read) is in `page`.
+browser test and bench/analysis.py read) is the core's `entropykit.html`.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Sequence
 
 import numpy as np
 
-from .page import fig_html, page
-
-
-def _e(x) -> str:
-    return html.escape(str(x), quote=True)
+from entropykit.html import escape as _e
+from entropykit.html import fig_html, fmt_p as _p, page, table as _table
 
 
 def _f(x, fmt="{:.3f}") -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else fmt.format(x)
-
-
-def _p(x) -> str:
-    if x is None:
-        return "–"
-    return "&lt;1e-300" if x == 0 else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
 
 
 def _plot_text(s: str) -> str:
@@ -182,12 +172,6 @@ def entropy_histogram(table):
     fig.update_layout(title="Token entropy distribution (all tokens)", xaxis_title="entropy (nats)", yaxis_title="tokens",
                       yaxis_type="log", bargap=0)
     return fig
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence], cls: str = "") -> str:
-    th = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _ci(ci) -> str:

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from .align import assign_tokens, token_anchors
-from .page import pack
+from entropykit.html import pack
 
 FLAG_PIVOTAL, FLAG_REFLECTIVE, FLAG_RARE, FLAG_UNCOMMON, FLAG_TOP1_IS_TOKEN = 1, 2, 4, 8, 16
 MIN_ALT_P = 0.01  # alternatives below 1% are left out of the page (the hover says so)

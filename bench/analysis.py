@@ -101,7 +101,7 @@ def page_load_ms(report: Path, loads: int = 3) -> dict:
     import plotly.graph_objects as go
 
     from entropykit.analysis.headless import Chromium
-    from entropykit.analysis.page import fig_html, page
+    from entropykit.html import fig_html, page
 
     fig = go.Figure()
     fig.add_bar(x=["a", "b"], y=[1, 2])

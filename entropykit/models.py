@@ -115,6 +115,23 @@ def resolve_model_path(spec: str) -> str:
     return spec  # hub id: transformers resolves it (or says it cannot)
 
 
+def backbone_and_head(model: Any) -> tuple[Any, Any, float | None]:
+    """(backbone, output layer, final-logit soft-cap or None) of a causal LM: the one rule the
+    scorer, the trainer and the critic use to compute logits chunk by chunk from hidden states.
+
+    The backbone is transformers' own accessor `get_decoder()` (the `model.model` of Llama,
+    Qwen2/3, Mistral, Gemma2, the `transformer` of GPT-2, ...), falling back to the attribute
+    named by `base_model_prefix`; its `last_hidden_state` is the final normed hidden state, and
+    `head(h)` (soft-capped where the config says: Gemma 2) gives the model's logits. A
+    peft-wrapped model is unwrapped first (peft injects LoRA layers in place).
+    """
+    get_base = getattr(model, "get_base_model", None)  # peft
+    lm = get_base() if callable(get_base) else model
+    decoder = lm.get_decoder() if hasattr(lm, "get_decoder") else None
+    backbone = decoder if decoder is not None else getattr(lm, lm.base_model_prefix)
+    return backbone, lm.get_output_embeddings(), getattr(lm.config, "final_logit_softcapping", None)
+
+
 def context_window(model: Any) -> int | None:
     """How many positions (prompt + response) a loaded model (or its config) attends to; None
     when the config does not say."""

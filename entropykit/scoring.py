@@ -20,7 +20,7 @@ import torch
 
 from entropykit.entropy import chunked_entropy_and_logprobs
 from entropykit.errors import UserError
-from entropykit.models import LoadedModel, encode_prompt
+from entropykit.models import LoadedModel, backbone_and_head, encode_prompt
 from entropykit.scoring_config import SCORE_BATCH_TOKENS, ScoreConfig
 
 
@@ -73,14 +73,13 @@ def _batches(items: list[_Encoded], max_batch_tokens: int) -> list[list[_Encoded
 
 def final_hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Final (normed) hidden states [B, L, D] of a causal LM, without computing logits."""
-    backbone = getattr(model, model.base_model_prefix)
+    backbone, _, _ = backbone_and_head(model)
     return backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
 
 
 def lm_head_params(model) -> tuple[torch.Tensor, torch.Tensor | None, float | None]:
     """(weight [V, D], bias [V] or None, final logit soft-cap or None) of a causal LM's output layer."""
-    head = model.get_output_embeddings()
-    softcap = getattr(model.config, "final_logit_softcapping", None)
+    _, head, softcap = backbone_and_head(model)
     return head.weight, getattr(head, "bias", None), softcap
 
 

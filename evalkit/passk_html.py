@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import base64
 import gzip
-import html as _html
 import json
 from typing import Sequence
+
+from entropykit.html import escape as _e  # one escaper for every page
 
 DEFAULT_MAX_SAMPLES = 16
 TARGET_PAGE_BYTES = 5_600_000  # the samples get what the rest of the page (plotly.js: 4.8 MB) leaves
@@ -36,8 +37,6 @@ _MAX_ANSWERS_LISTED = 50
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
-def _e(x) -> str:
-    return _html.escape(str(x), quote=True)
 
 
 def _script_json(obj) -> str:

@@ -7,7 +7,6 @@ opens offline.
 
 from __future__ import annotations
 
-import html as _html
 import json
 import math
 from pathlib import Path
@@ -18,7 +17,8 @@ from entropykit.evalkit.config import DYNAMICS_MAX_SAMPLES
 from entropykit.evalkit.metrics import (
     bootstrap_ci, crossover_k, mean_accuracy, paired_difference, pass_at_k_table, problem_tallies,
 )
-from entropykit.evalkit.passk_html import PALETTE, curve_traces, figure_html, log2_axis, passk_page
+from entropykit.evalkit.passk_html import PALETTE, curve_traces, log2_axis, passk_page
+from entropykit.html import escape, fig_html, page
 from entropykit.evalkit.run_folder import load_samples
 from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
 
@@ -114,15 +114,6 @@ def passk_html(summary: dict, problems: Sequence[dict] | None = None, records: S
     return passk_page(summary, problems, records)
 
 
-def _page(title: str, body: str) -> str:
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + _html.escape(str(title)) + "</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}</style></head><body>"
-        "<h1>" + _html.escape(str(title)) + "</h1>" + body + "</body></html>"
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # compare
 
@@ -185,8 +176,7 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
     if not shared:
         held = "; ".join(f"{n}: {', '.join(s.get('benchmarks', {})) or 'none'}" for n, (_, s) in zip(names, runs))
         report["message"] = f"these runs share no benchmark ({held}): there is no crossover to compute"
-        parts.append(f"<p><b>{_html.escape(report['message'])}.</b> Each run's own curve is shown below.</p>")
-    first = True
+        parts.append(f"<p><b>{escape(report['message'])}.</b> Each run's own curve is shown below.</p>")
     for bname in bench_names:
         present = [(n, s["benchmarks"][bname]) for n, (_, s) in zip(names, runs) if bname in s.get("benchmarks", {})]
         fig = go.Figure()
@@ -218,20 +208,20 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
         allks = sorted({int(k) for _, b in present for k in b["pass_at_k"]})
         fig.update_layout(title=f"{bname}: pass@k", xaxis=log2_axis(allks),
                           yaxis=dict(title="pass@k", rangemode="tozero"), template="plotly_white", height=480)
-        parts.append(figure_html(fig, first))
-        first = False
+        parts.append(fig_html(fig, f"ek-passk-{len(report['benchmarks'])}", 480))
         if len(present) >= 2:
             parts.append(_crossover_table(bname, entry))
             if entry.get("paired"):
                 parts.append(_paired_table(bname, entry["paired"]))
         else:
-            parts.append(f"<p>{_html.escape(bname)}: only in {_html.escape(present[0][0])}, nothing to compare.</p>")
+            parts.append(f"<p>{escape(bname)}: only in {escape(present[0][0])}, nothing to compare.</p>")
         report["benchmarks"][bname] = entry
     for n, (p, _) in zip(names, runs):
         report["dynamics"][n] = dynamics(p, max_samples)
     parts.append(_dynamics_table(report["dynamics"]))
     outp = Path(out)
-    atomic_write_text(outp, _page("pass@k comparison: " + " vs ".join(names), "".join(parts)))
+    title = "pass@k comparison: " + " vs ".join(names)
+    atomic_write_text(outp, page(title, f"<h1>{escape(title)}</h1>" + "".join(parts) + "<p id='ek-status'>loading</p>"))
     atomic_write_json(outp.with_suffix(".json"), report)
     return report
 
@@ -281,10 +271,10 @@ def _paired_table(bname: str, paired: list[dict]) -> str:
 
     ks = list(paired[0]["pass_at_k"])
     head = "<tr><th>B - A</th><th>problems</th><th>mean accuracy</th>" + "".join(f"<th>pass@{k}</th>" for k in ks) + "</tr>"
-    rows = [f"<tr><td>{_html.escape(p['b'])} - {_html.escape(p['a'])}</td><td>{p['problems']}</td><td>{cell(p['mean_accuracy'])}</td>"
+    rows = [f"<tr><td>{escape(p['b'])} - {escape(p['a'])}</td><td>{p['problems']}</td><td>{cell(p['mean_accuracy'])}</td>"
             + "".join(f"<td>{cell(p['pass_at_k'][k])}</td>" if k in p["pass_at_k"] else "<td>—</td>" for k in ks) + "</tr>"
             for p in paired]
-    return (f"<h3>{_html.escape(bname)}: paired differences (percentage points)</h3><table>{head}{''.join(rows)}</table>"
+    return (f"<h3>{escape(bname)}: paired differences (percentage points)</h3><table>{head}{''.join(rows)}</table>"
             "<p>Paired by problem (same problems, same sample seeds): mean of per-problem differences, "
             "[95% bootstrap CI over problems]; * marks a CI that excludes 0.</p>")
 
@@ -311,10 +301,10 @@ def _crossover_table(bname: str, entry: dict) -> str:
             "<th>first k where the order flips</th><th>crossing (log2-interpolated)</th><th>in short</th></tr>"]
     for c in entry["crossovers"]:
         ki = "—" if c["crossover_k_interp"] is None else f"{c['crossover_k_interp']:.2f}"
-        rows.append("<tr>" + "".join(f"<td>{_html.escape(str(x))}</td>" for x in (
+        rows.append("<tr>" + "".join(f"<td>{escape(str(x))}</td>" for x in (
             c["a"], c["b"], c["leader_at_min_k"], c["leader_at_max_k"],
             "none" if c["crossover_k"] is None else c["crossover_k"], ki, c["summary"])) + "</tr>")
-    return f"<h3>{_html.escape(bname)}: crossover</h3><table>{''.join(rows)}</table>"
+    return f"<h3>{escape(bname)}: crossover</h3><table>{''.join(rows)}</table>"
 
 
 def _dynamics_table(dyn: dict) -> str:
@@ -329,7 +319,7 @@ def _dynamics_table(dyn: dict) -> str:
             v = None if d is None else d.get(key)
             cells.append("—" if v is None or (isinstance(v, float) and math.isnan(v)) else
                          (f"{v:.3f}" if isinstance(v, float) else str(v)))
-        body.append(f"<tr><td>{_html.escape(n)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        body.append(f"<tr><td>{escape(n)}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return "<h3>Test-time dynamics (per response, means)</h3><table>" + head + "".join(body) + "</table>"
 
 

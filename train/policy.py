@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from entropykit.entropy import chunked_entropy_and_logprobs
+from entropykit.models import backbone_and_head
 
 
 @dataclass
@@ -132,11 +133,7 @@ def policy_logprobs_entropy(
     Differentiable w.r.t. the model parameters when grad=True (the LM head runs chunked and
     checkpointed, so memory stays O(chunk x V) beyond the backbone activations).
     """
-    lm = unwrap(model)
-    # the backbone of the (possibly peft-wrapped) model: peft injects LoRA layers in place
-    backbone = lm.get_decoder() if hasattr(lm, "get_decoder") else lm.base_model
-    head = lm.get_output_embeddings()
-    softcap = getattr(lm.config, "final_logit_softcapping", None)
+    backbone, head, softcap = backbone_and_head(model)  # (a peft-wrapped model is unwrapped there)
     with torch.set_grad_enabled(grad):
         h = _hidden(backbone, batch, autocast_dtype)
         sel = batch.resp_mask > 0
@@ -173,7 +170,7 @@ class ValueModel(nn.Module):
         from transformers import AutoModelForCausalLM
 
         lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        backbone = lm.get_decoder()
+        backbone, _, _ = backbone_and_head(lm)
         vm = cls(backbone, lm.config.hidden_size)
         return vm.to(device)
 

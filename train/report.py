@@ -10,7 +10,6 @@ clear of every axis title and subplot title.
 
 from __future__ import annotations
 
-import html as html_lib
 import json
 import math
 from pathlib import Path
@@ -133,12 +132,13 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "entropyk
         height=height, template="plotly_white", margin={"t": top, "b": 60},
         legend={"orientation": "v", "yref": "container", "y": 1 - 55 / height, "yanchor": "top", "x": 0, "xanchor": "left"},
     )
-    page = fig.to_html(include_plotlyjs=True, full_html=True)
+    from entropykit.html import escape, fig_html, page
+
     warnings = zero_advantage_warnings(data)
+    banner = ""
     if warnings:
-        items = "".join(f"<li>{html_lib.escape(w)}</li>" for w in warnings)
-        banner = (f'<div id="warnings" style="font-family:sans-serif;color:#8a4b00;background:#fff4e0;padding:8px 16px">'
-                  f"<b>warning: steps that cannot learn</b><ul>{items}</ul></div>")
-        page = page.replace("<body>", "<body>" + banner, 1)
-    atomic_write_text(out, page)
+        items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
+        banner = (f'<div id="warnings" class="warn"><b>warning: steps that cannot learn</b><ul>{items}</ul></div>')
+    chart = fig_html(fig, "ek-train", height, top=top)  # the top margin holds the legend
+    atomic_write_text(out, page(title, banner + chart + "<p id='ek-status'>loading</p>", css="body{max-width:none}"))
     return out

@@ -38,29 +38,23 @@ import threading
 from typing import Any
 
 _lock = threading.Lock()
-_verifier = None
-_custom: dict[str, Any] = {}
+_rewards: dict[tuple, Any] = {}  # one reward function per (spec, time limit) in this process
 
 
-def _get_verifier(timeout_s: float):
-    global _verifier
+def _get_reward(spec: str, timeout_s: float):
+    """The native trainer's reward for `spec` ("math": `train.data.MathReward`, the same +1/-1
+    and verifier; else `resolve_reward`), made once per process."""
+    key = (spec, timeout_s)
     with _lock:
-        if _verifier is None:
-            from entropykit.verify import Verifier
+        if key not in _rewards:
+            from entropykit.train.data import MathReward, resolve_reward
 
-            # veRL already runs `reward.num_workers` reward processes: one checker each is enough.
-            _verifier = Verifier(timeout_s=timeout_s, workers=1)
-            atexit.register(_verifier.close)
-        return _verifier
-
-
-def _get_custom(spec: str):
-    with _lock:
-        if spec not in _custom:
-            from entropykit.train.data import resolve_reward
-
-            _custom[spec] = resolve_reward(spec)
-        return _custom[spec]
+            if spec == "math":  # veRL already runs `reward.num_workers` reward processes: one checker each is enough
+                _rewards[key] = MathReward(timeout_s=timeout_s, workers=1)
+                atexit.register(_rewards[key].close)
+            else:
+                _rewards[key] = resolve_reward(spec)
+        return _rewards[key]
 
 
 def compute_score(
@@ -80,14 +74,10 @@ def compute_score(
     gold = ground_truth[0] if isinstance(ground_truth, (list, tuple)) and ground_truth else ground_truth
     gold = str(gold)
     finish = (extra_info or {}).get("finish_reason") if isinstance(extra_info, dict) else None
-    if reward == "math":
-        verdict = _get_verifier(float(timeout_s)).verify([gold], [solution_str or ""], [finish])[0]
-        return {"score": 1.0 if verdict.correct else -1.0, "acc": float(verdict.correct)}
-    prompt = str((extra_info or {}).get("prompt", ""))
-    fn = _get_custom(reward)
+    fn = _get_reward(reward, float(timeout_s))
     from entropykit.train.data import accepts_finish_reasons
 
-    args = ([prompt], [solution_str or ""], [gold])
+    args = ([str((extra_info or {}).get("prompt", ""))], [solution_str or ""], [gold])
     score = float((fn(*args, finish_reasons=[finish]) if accepts_finish_reasons(fn) else fn(*args))[0])
     return {"score": score, "acc": float(score > 0)}
 

@@ -1,5 +1,6 @@
-"""Self-contained, offline HTML pages: plotly.js embedded once, compressed, charts drawn from
-JSON once it is loaded, and a status line that tests and benches read.
+"""Self-contained, offline HTML pages, shared by every tool's reports: `escape`, `table`, and
+`page` with plotly.js embedded once, compressed, charts (`fig_html`) drawn from JSON once it is
+loaded, and a status line that tests and benches read.
 
 plotly.js is 4.8 MB; gzip-compressed and base64-encoded it is 2.0 MB, and the browser's
 standard ``DecompressionStream`` unpacks it in milliseconds (no library, no network). Each
@@ -31,6 +32,25 @@ table.text td{text-align:left;max-width:800px}
 nav.toc{columns:3;font-size:.9em;background:#f7f7f9;border-radius:6px;padding:8px 14px} nav.toc a{display:block}
 #ek-status{color:#999;font-size:.8em}
 """
+
+
+def escape(x) -> str:
+    """Text (any value) as HTML text or attribute value."""
+    return html.escape(str(x), quote=True)
+
+
+def fmt_p(x: float | None) -> str:
+    """A p-value as HTML: "–" for none, 2 significant digits below 0.001, else 3 decimals."""
+    if x is None:
+        return "–"
+    return "&lt;1e-300" if x == 0 else (f"{x:.2g}" if x < 0.001 else f"{x:.3f}")
+
+
+def table(headers, rows, cls: str = "") -> str:
+    """An HTML table: `headers` are escaped; the cells of `rows` are HTML already."""
+    th = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def pack(raw: bytes) -> str:
