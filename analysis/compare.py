@@ -134,10 +134,7 @@ def compare_runs(run_a: str, run_b: str, out: str, *, labels: Sequence[str] | No
 def _html(report: dict) -> str:
     from plotly.subplots import make_subplots
 
-    from entropykit.html import escape as _e
-    from entropykit.html import fig_html, page
-    from entropykit.html import fmt_p as _p
-    from entropykit.html import table as _table
+    from entropykit.html import escape, fig_html, fmt_p, page, table
 
     ms, runs = report["metrics"], report["runs"]
     cols = 3
@@ -152,7 +149,7 @@ def _html(report: dict) -> str:
                         text=[f"n={s['responses']}"], textposition="outside", cliponaxis=False,
                         error_y=dict(type="data", symmetric=False, array=[(ci[1] - s["mean"]) if s["mean"] is not None else 0],
                                      arrayminus=[(s["mean"] - ci[0]) if s["mean"] is not None else 0], color="#333"),
-                        hovertemplate=f"{_e(run['label'])}: %{{y:.3f}}<extra></extra>")
+                        hovertemplate=f"{escape(run['label'])}: %{{y:.3f}}<extra></extra>")
     fig.update_layout(title="Test-time dynamics per response (mean, 95% cluster-bootstrap CI; n = responses)")
     fig.update_annotations(font_size=13)
 
@@ -165,15 +162,15 @@ def _html(report: dict) -> str:
     def cell(x):
         return f"{f(x['mean'])}" + (f" {ci(x['ci95'])}" if x["ci95"] else "") + f" (n={x['responses']})"
 
-    rows = [[_e(m["label"]), cell(m["a"]), cell(m["b"]), f(m["diff"], "{:+.3f}"), ci(m["diff_ci95"]), _p(m["p_value"]),
-             _e(m.get("pairing", ""))] for m in ms]
-    body = (f"<h1>Test-time dynamics: {_e(runs[0]['label'])} vs {_e(runs[1]['label'])}</h1>"
-            + "".join(f"<p class='muted'>{_e(r['label'])}: <code>{_e(r['folder'])}</code>, {r['responses']} responses, scorer "
-                      f"<code>{_e(r['scorer'])}</code></p>" for r in runs)
-            + ("<div class='warn'><ul>" + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"]) + "</ul></div>" if report["warnings"] else "")
+    rows = [[escape(m["label"]), cell(m["a"]), cell(m["b"]), f(m["diff"], "{:+.3f}"), ci(m["diff_ci95"]), fmt_p(m["p_value"]),
+             escape(m.get("pairing", ""))] for m in ms]
+    body = (f"<h1>Test-time dynamics: {escape(runs[0]['label'])} vs {escape(runs[1]['label'])}</h1>"
+            + "".join(f"<p class='muted'>{escape(r['label'])}: <code>{escape(r['folder'])}</code>, {r['responses']} responses, scorer "
+                      f"<code>{escape(r['scorer'])}</code></p>" for r in runs)
+            + ("<div class='warn'><ul>" + "".join(f"<li>{escape(w)}</li>" for w in report["warnings"]) + "</ul></div>" if report["warnings"] else "")
             + fig_html(fig, "ek-plot-1", 680, top=90)
-            + _table(["metric", _e(runs[0]["label"]), _e(runs[1]["label"]), "B − A", "95% CI of B − A", "p", "test"], rows)
-            + f"<p class='muted'>unit: {_e(report['unit'])}. Paper section 6.2, Figure 8.</p><p id='ek-status'>loading</p>")
+            + table(["metric", escape(runs[0]["label"]), escape(runs[1]["label"]), "B − A", "95% CI of B − A", "p", "test"], rows)
+            + f"<p class='muted'>unit: {escape(report['unit'])}. Paper section 6.2, Figure 8.</p><p id='ek-status'>loading</p>")
     return page("entropykit analyze compare", body)
 
 

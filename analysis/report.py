@@ -17,11 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from entropykit.html import escape as _e
-from entropykit.html import fig_html, fmt_p as _p, page, table as _table
+from entropykit.html import escape, fig_html, fmt_p, page, table
 
 
-def _f(x, fmt="{:.3f}") -> str:
+def fmt_num(x, fmt="{:.3f}") -> str:
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else fmt.format(x)
 
 
@@ -78,7 +77,7 @@ def comparison_figure(summary: dict):
             notes.append((label, _why_empty(key, summary)))
             xs.append(label), ys.append(0), hi.append(0), lo.append(0), text.append("")
             continue
-        label += f"<br><b>n = {pr['responses']} responses, p = {_p(pr['p_value'])}</b>"
+        label += f"<br><b>n = {pr['responses']} responses, p = {fmt_p(pr['p_value'])}</b>"
         xs.append(label)
         ys.append(pr["mean_diff"])
         hi.append(pr["ci95"][1] - pr["mean_diff"])
@@ -107,7 +106,7 @@ def pivotal_word_figure(summary: dict, top: int = 30):
         x=[f"{w['word']}<br>n={w['per_response']['responses']}" for w in ok], y=[w["per_response"]["mean_diff"] for w in ok], marker_color="#d62728",
         error_y=dict(type="data", symmetric=False, array=[w["per_response"]["ci95"][1] - w["per_response"]["mean_diff"] for w in ok],
                      arrayminus=[w["per_response"]["mean_diff"] - w["per_response"]["ci95"][0] for w in ok], color="#333"),
-        customdata=[[w["count"], w["category"], _p(w["per_response"]["p_value_holm"])] for w in ok],
+        customdata=[[w["count"], w["category"], fmt_p(w["per_response"]["p_value_holm"])] for w in ok],
         hovertemplate="%{x} (%{customdata[1]})<br>difference %{y:+.3f} nats<br>%{customdata[0]} occurrences, Holm p %{customdata[2]}<extra></extra>")
     fig.add_hline(y=0, line_color="#888")
     fig.update_layout(title="Pivotal words: entropy minus other words of the same response (per-response mean, 95% CI)",
@@ -130,7 +129,7 @@ def umap_figure(umap_data: dict, clusters: list[dict]):
         idx = np.nonzero(m)[0]
         fig.add_scattergl(
             x=x[idx], y=y[idx], mode="markers", name=name, marker=dict(color=color, size=size, opacity=0.75),
-            customdata=[[texts[i], int(lab[i]), _f(ent[i])] for i in idx],
+            customdata=[[texts[i], int(lab[i]), fmt_num(ent[i])] for i in idx],
             hovertemplate="%{customdata[0]}<br><i>cluster %{customdata[1]}, entropy %{customdata[2]}</i><extra>" + name + "</extra>",
         )
     for c in clusters:
@@ -180,12 +179,12 @@ def _ci(ci) -> str:
 
 def _headline_row(label: str, c: dict | None, holm: bool = False) -> list:
     pr = c["per_response"]
-    row = [_e(label), pr["responses"], pr["prompts"], _f(pr["mean_group"]), _f(pr["mean_other"]), _f(pr["mean_diff"], "{:+.3f}"),
-           _ci(pr["ci95"]), _p(pr["p_value"]), _p(pr["p_value_t"]), _p(pr.get("p_value_responses"))]
+    row = [escape(label), pr["responses"], pr["prompts"], fmt_num(pr["mean_group"]), fmt_num(pr["mean_other"]), fmt_num(pr["mean_diff"], "{:+.3f}"),
+           _ci(pr["ci95"]), fmt_p(pr["p_value"]), fmt_p(pr["p_value_t"]), fmt_p(pr.get("p_value_responses"))]
     if holm:
-        row.append(_p(pr.get("p_value_holm")))
+        row.append(fmt_p(pr.get("p_value_holm")))
     if pr.get("note"):
-        row[0] += f"<br><span class='note'>{_e(pr['note'])}</span>"
+        row[0] += f"<br><span class='note'>{escape(pr['note'])}</span>"
     return row
 
 
@@ -194,9 +193,9 @@ _HEAD = ["group vs other", "responses", "prompts", "group H (mean of responses)"
 
 
 def _pooled_row(label: str, c: dict) -> list:
-    return [_e(label) + (f"<br><span class='note'>{_e(c['note'])}</span>" if c.get("note") else ""), c["count"], c["other_count"],
-            _f(c["mean_entropy"]), _f(c["other_mean_entropy"]), _f(c["diff"], "{:+.3f}"), _ci(c["ci95"]), _p(c["p_value"]),
-            _p(c["p_value_mannwhitney"]), _f(c["effect_size"], "{:+.2f}")]
+    return [escape(label) + (f"<br><span class='note'>{escape(c['note'])}</span>" if c.get("note") else ""), c["count"], c["other_count"],
+            fmt_num(c["mean_entropy"]), fmt_num(c["other_mean_entropy"]), fmt_num(c["diff"], "{:+.3f}"), _ci(c["ci95"]), fmt_p(c["p_value"]),
+            fmt_p(c["p_value_mannwhitney"]), fmt_num(c["effect_size"], "{:+.2f}")]
 
 
 _POOLED_HEAD = ["group vs other", "group n", "other n", "mean H", "other H", "diff", "95% CI (i.i.d. bootstrap)", "Welch p",
@@ -207,7 +206,7 @@ def build_report(result) -> str:
     """The whole page as one string, from an `AnalysisResult`."""
     from . import textview
 
-    s, cfg, table = result.summary, result.config, result.table
+    s, cfg, tokens = result.summary, result.config, result.table
     parts: list[str] = []
     toc: list[tuple[str, str]] = []
     n_plots = 0
@@ -219,28 +218,28 @@ def build_report(result) -> str:
 
     def section(anchor: str, title: str, intro: str = ""):
         toc.append((anchor, title))
-        parts.append(f"<h2 id='{anchor}'>{_e(title)}</h2>" + (f"<p>{intro}</p>" if intro else ""))
+        parts.append(f"<h2 id='{anchor}'>{escape(title)}</h2>" + (f"<p>{intro}</p>" if intro else ""))
 
     sc = s["scorer"]
     how = {"records": "the model that wrote the records (their <code>model</code> field)", "option": "named with --model",
            "default": "<b>the default scorer: the records do not name the model that wrote them</b>"}[sc["source"]]
     if sc["from_records"] == s["num_responses"]:
         how = "as carried by the records (their per-token arrays; no model was loaded)"
-    parts.append(f"<h1>Token entropy analysis</h1><p class='muted'>outputs: <code>{_e(s['inputs']['outputs'])}</code>"
-                 + (f" · base: <code>{_e(s['inputs']['base'])}</code>" if s["inputs"]["base"] else "") + "</p>")
-    parts.append(f"<div class='scorer'>Entropies from <b><code>{_e(sc['model'])}</code></b>, {how}. "
+    parts.append(f"<h1>Token entropy analysis</h1><p class='muted'>outputs: <code>{escape(s['inputs']['outputs'])}</code>"
+                 + (f" · base: <code>{escape(s['inputs']['base'])}</code>" if s["inputs"]["base"] else "") + "</p>")
+    parts.append(f"<div class='scorer'>Entropies from <b><code>{escape(sc['model'])}</code></b>, {how}. "
                  f"{sc['from_records']} response(s) carried their own per-token entropies, {sc['scored']} were scored, "
                  f"{sc['reused_from_cache']} came from the cache. Entropy in nats of the next-token distribution at temperature "
                  f"{sc['temperature']:g}, teacher-forced.</div>")
     if s.get("warnings"):
-        parts.append("<div class='warn'><b>Warnings</b><ul>" + "".join(f"<li>{_e(w)}</li>" for w in s["warnings"]) + "</ul></div>")
+        parts.append("<div class='warn'><b>Warnings</b><ul>" + "".join(f"<li>{escape(w)}</li>" for w in s["warnings"]) + "</ul></div>")
     toc_at = len(parts)
     cards = [("responses", s["num_responses"]), ("prompts", s["num_prompts"]), ("tokens", s["num_tokens"]),
-             ("mean token entropy", _f(s["mean_entropy"])), ("pivotal words (common)", s["pivotal"]["count"]),
+             ("mean token entropy", fmt_num(s["mean_entropy"])), ("pivotal words (common)", s["pivotal"]["count"]),
              ("reflective sentences", s["reflection"]["count"])]
     if s.get("rare"):
         cards.append(("rare sentences", s["rare"]["count"]))
-    parts.append("<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards) + "</div>")
+    parts.append("<div class='cards'>" + "".join(f"<div class='card'><b>{escape(v)}</b>{escape(k)}</div>" for k, v in cards) + "</div>")
 
     section("headline", "Exploratory reasoning vs entropy",
             "Is entropy higher at pivotal words, in reflective sentences and in rare sentences than in the rest of the same "
@@ -254,7 +253,7 @@ def build_report(result) -> str:
     rows = [_headline_row("pivotal vs other words", s["pivotal"]), _headline_row("reflective vs other sentences", s["reflection"])]
     if s.get("rare"):
         rows.append(_headline_row("rare vs other sentences", s["rare"]))
-    parts.append(_table(_HEAD, rows))
+    parts.append(table(_HEAD, rows))
     parts.append("<p class='muted'>When prompts have several responses, the Wilcoxon and paired t tests use the per-prompt mean "
                  "<i>d</i> (the responses of one prompt are correlated); the last column, the Wilcoxon test over responses, is then "
                  "descriptive only. Groups in fewer than "
@@ -263,8 +262,8 @@ def build_report(result) -> str:
     if mm:
         parts.append("<p><b>Mixed model</b> (statsmodels MixedLM, REML; assumes independent tokens inside a response, so its "
                      "CI can be too narrow when they are correlated)</p>")
-        parts.append(_table(["group", "formula", "rows", "coefficient", "95% CI", "p"],
-                            [[k, _e(m["formula"]), m["rows"], _f(m["coef"], "{:+.3f}"), _ci(m["ci95"]), _p(m["p_value"])] for k, m in mm]))
+        parts.append(table(["group", "formula", "rows", "coefficient", "95% CI", "p"],
+                            [[k, escape(m["formula"]), m["rows"], fmt_num(m["coef"], "{:+.3f}"), _ci(m["ci95"]), fmt_p(m["p_value"])] for k, m in mm]))
     parts.append("<details><summary>Pooled figures (descriptive: tokens and sentences treated as independent, which "
                  "overstates the evidence)</summary>")
     prow = [_pooled_row("pivotal vs other words", s["pivotal"]),
@@ -272,7 +271,7 @@ def build_report(result) -> str:
             _pooled_row("reflective vs other sentences", s["reflection"])]
     if s.get("rare"):
         prow.append(_pooled_row("rare vs other sentences", s["rare"]))
-    parts.append(_table(_POOLED_HEAD, prow) + "</details>")
+    parts.append(table(_POOLED_HEAD, prow) + "</details>")
 
     shown = list(range(min(cfg.text_responses, s["num_responses"])))
     section("text", "Responses as text, coloured by token entropy",
@@ -285,30 +284,30 @@ def build_report(result) -> str:
     parts.append(textview.render_html(payload, color_range=cfg.color_range, color_max=cfg.color_max, has_rare=bool(s.get("rare"))))
 
     section("distribution", "Token entropy distribution")
-    plot(entropy_histogram(table), 320)
+    plot(entropy_histogram(tokens), 320)
     te = s["token_entropy"]
-    parts.append(f"<p class='muted'>mean {_f(te['mean'])}, median {_f(te['quantiles'].get('0.5'))}, 90th percentile "
-                 f"{_f(te['quantiles'].get('0.9'))}, max {_f(te['max'])} nats.</p>")
+    parts.append(f"<p class='muted'>mean {fmt_num(te['mean'])}, median {fmt_num(te['quantiles'].get('0.5'))}, 90th percentile "
+                 f"{fmt_num(te['quantiles'].get('0.9'))}, max {fmt_num(te['max'])} nats.</p>")
 
     piv = s["pivotal"]
     lf = piv["lexicon_filter"]
     section("pivotal", "Pivotal words",
-            f"Lexicon <code>{_e(piv['lexicon_spec'])}</code> (--lexicon; words of a category, with inflected forms, matched as whole "
+            f"Lexicon <code>{escape(piv['lexicon_spec'])}</code> (--lexicon; words of a category, with inflected forms, matched as whole "
             f"words and aligned to tokens by character offsets). Only <i>commonly occurring</i> words enter the comparison: at "
             f"least {lf['min_count']} occurrences (--min-word-count). Kept: "
-            + (", ".join(f"{_e(w)} ({c})" for w, c in lf["kept"].items()) or "none")
-            + ". Left out: " + (", ".join(f"{_e(w)} ({c})" for w, c in lf["dropped"].items()) or "none") + ".")
+            + (", ".join(f"{escape(w)} ({c})" for w, c in lf["kept"].items()) or "none")
+            + ". Left out: " + (", ".join(f"{escape(w)} ({c})" for w, c in lf["dropped"].items()) or "none") + ".")
     if piv["count"] == 0:
-        parts.append(f"<p class='note'>{_e(_why_empty('pivotal', s))}</p>")
+        parts.append(f"<p class='note'>{escape(_why_empty('pivotal', s))}</p>")
     parts.append("<p>Per category (Holm-corrected across categories):</p>")
-    parts.append(_table(["category"] + _HEAD[1:] + ["Holm p"], [_headline_row(k, v, holm=True) for k, v in piv["categories"].items()]))
+    parts.append(table(["category"] + _HEAD[1:] + ["Holm p"], [_headline_row(k, v, holm=True) for k, v in piv["categories"].items()]))
     if any(w["common"] for w in piv["words"]):
         plot(pivotal_word_figure(s), 400)
     if piv["words"]:
-        parts.append(_table(["word", "category", "occurrences", "mean H", "responses", "mean diff", "95% CI", "Wilcoxon p", "Holm p"],
-                            [[_e(w["word"]) + ("" if w["common"] else " <span class='note'>(rare)</span>"), _e(w["category"]), w["count"],
-                              _f(w["mean_entropy"]), w["per_response"]["responses"], _f(w["per_response"]["mean_diff"], "{:+.3f}"),
-                              _ci(w["per_response"]["ci95"]), _p(w["per_response"]["p_value"]), _p(w["per_response"].get("p_value_holm"))]
+        parts.append(table(["word", "category", "occurrences", "mean H", "responses", "mean diff", "95% CI", "Wilcoxon p", "Holm p"],
+                            [[escape(w["word"]) + ("" if w["common"] else " <span class='note'>(rare)</span>"), escape(w["category"]), w["count"],
+                              fmt_num(w["mean_entropy"]), w["per_response"]["responses"], fmt_num(w["per_response"]["mean_diff"], "{:+.3f}"),
+                              _ci(w["per_response"]["ci95"]), fmt_p(w["per_response"]["p_value"]), fmt_p(w["per_response"].get("p_value_holm"))]
                              for w in piv["words"]]))
 
     fk = s["forking"]
@@ -316,42 +315,42 @@ def build_report(result) -> str:
             f"(entropy ≥ {fk['threshold']:.3f} nats), by how often they are that uncertain.")
     parts.append("<div class='cards'>")
     for title, rows_ in (("tokens", fk["tokens"]), ("words (entropy per --pivotal-entropy)", fk["words"])):
-        parts.append("<div>" + f"<b>{title}</b>" + _table(["", "high-entropy count", "all", "share high", "mean H"],
-                     [[_e(r["key"]), r["high_count"], r["count"], _f(r["high_fraction"], "{:.2f}"), _f(r["mean_entropy"])] for r in rows_[:20]]) + "</div>")
+        parts.append("<div>" + f"<b>{title}</b>" + table(["", "high-entropy count", "all", "share high", "mean H"],
+                     [[escape(r["key"]), r["high_count"], r["count"], fmt_num(r["high_fraction"], "{:.2f}"), fmt_num(r["mean_entropy"])] for r in rows_[:20]]) + "</div>")
     parts.append("</div>")
 
     section("reflection", "Reflective sentences", "Sentences (maths-aware splitting) matching a self-verification pattern "
-            f"(--reflective <code>{_e(cfg.reflective)}</code>), highest entropy first.")
+            f"(--reflective <code>{escape(cfg.reflective)}</code>), highest entropy first.")
     if s["reflection"]["count"] == 0:
-        parts.append(f"<p class='note'>{_e(_why_empty('reflection', s))}</p>")
-    parts.append(_table(["sentence", "mean H", "response"], [[_e(x["text"]), _f(x["mean_entropy"]), x["response"]] for x in s["reflection"]["examples"]], "text"))
-    parts.append("<p class='muted'>patterns: " + " · ".join(f"<code>{_e(p)}</code>" for p in s["reflection"]["patterns"]) + "</p>")
+        parts.append(f"<p class='note'>{escape(_why_empty('reflection', s))}</p>")
+    parts.append(table(["sentence", "mean H", "response"], [[escape(x["text"]), fmt_num(x["mean_entropy"]), x["response"]] for x in s["reflection"]["examples"]], "text"))
+    parts.append("<p class='muted'>patterns: " + " · ".join(f"<code>{escape(p)}</code>" for p in s["reflection"]["patterns"]) + "</p>")
 
     if s.get("rare") and result.umap is not None:
         rr = s["rare"]
         section("rare", "Rare behaviors and behavior clusters",
                 f"Every OUTPUTS sentence gets the mean cosine distance to its {rr['k']} nearest BASE sentences (SBERT, "
-                f"<code>{_e(rr['embedder'])}</code>); the top {100 * rr['fraction']:.0f}% are rare (distance ≥ "
-                f"{_f(rr['threshold_distance'])}). The map shows {rr['umap_points']} sentences (UMAP); clusters are k-means "
+                f"<code>{escape(rr['embedder'])}</code>); the top {100 * rr['fraction']:.0f}% are rare (distance ≥ "
+                f"{fmt_num(rr['threshold_distance'])}). The map shows {rr['umap_points']} sentences (UMAP); clusters are k-means "
                 "on the embeddings, summarized by their most central sentences.")
         plot(umap_figure(result.umap, rr["clusters"]), 620)
-        parts.append(_table(["cluster", "size", "OUTPUTS", "BASE", "rare", "mean H (OUTPUTS)", "most central sentences"],
-                            [[f"C{c['cluster']}", c["size"], c["outputs"], c["base"], c["rare"], _f(c["mean_entropy_outputs"]),
-                              "<br>".join(_e(t[:200]) for t in c["central_sentences"])] for c in rr["clusters"]], "text"))
+        parts.append(table(["cluster", "size", "OUTPUTS", "BASE", "rare", "mean H (OUTPUTS)", "most central sentences"],
+                            [[f"C{c['cluster']}", c["size"], c["outputs"], c["base"], c["rare"], fmt_num(c["mean_entropy_outputs"]),
+                              "<br>".join(escape(t[:200]) for t in c["central_sentences"])] for c in rr["clusters"]], "text"))
         parts.append("<p><b>Most isolated sentences</b></p>")
-        parts.append(_table(["sentence", "distance", "mean H"], [[_e(x["text"]), _f(x["rarity"]), _f(x["mean_entropy"])] for x in rr["examples"]], "text"))
+        parts.append(table(["sentence", "distance", "mean H"], [[escape(x["text"]), fmt_num(x["rarity"]), fmt_num(x["mean_entropy"])] for x in rr["examples"]], "text"))
     else:
-        section("rare", "Rare behaviors", _e(_why_empty("rare", s)))
+        section("rare", "Rare behaviors", escape(_why_empty("rare", s)))
 
     section("dynamics", "Test-time dynamics", "Per response: length, pivotal words, reflective sentences and the "
-            f"{_e(s['dynamics']['repetition_rate'])}; means per source. Compare two runs with "
+            f"{escape(s['dynamics']['repetition_rate'])}; means per source. Compare two runs with "
             "<code>entropykit analyze compare RUN_A RUN_B</code>.")
     plot(dynamics_figure(s), 360)
     dyn = s["dynamics"]["by_source"]
-    parts.append(_table(["source", "responses", "tokens", "words", "sentences", "pivotal", "reflective", "repetition rate"],
-                        [[_e(k), v["count"], _f(v["mean_num_tokens"], "{:.1f}"), _f(v["mean_num_words"], "{:.1f}"), _f(v["mean_num_sentences"], "{:.1f}"),
-                          _f(v["mean_pivotal_count"], "{:.2f}"), _f(v["mean_reflective_count"], "{:.2f}"), _f(v["mean_repetition_rate"], "{:.3f}")]
+    parts.append(table(["source", "responses", "tokens", "words", "sentences", "pivotal", "reflective", "repetition rate"],
+                        [[escape(k), v["count"], fmt_num(v["mean_num_tokens"], "{:.1f}"), fmt_num(v["mean_num_words"], "{:.1f}"), fmt_num(v["mean_num_sentences"], "{:.1f}"),
+                          fmt_num(v["mean_pivotal_count"], "{:.2f}"), fmt_num(v["mean_reflective_count"], "{:.2f}"), fmt_num(v["mean_repetition_rate"], "{:.3f}")]
                          for k, v in dyn.items()]))
-    parts.insert(toc_at, "<nav class='toc'><b>Contents</b>" + "".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in toc) + "</nav>")
+    parts.insert(toc_at, "<nav class='toc'><b>Contents</b>" + "".join(f"<a href='#{a}'>{escape(t)}</a>" for a, t in toc) + "</nav>")
     parts.append("<p id='ek-status'>loading</p>")
     return page("entropykit analyze report", "\n".join(parts), css=textview.CSS)

@@ -60,16 +60,18 @@ class PasskInterrupted(KeyboardInterrupt):
 
 @dataclass
 class _Job:
-    bench: str
-    pid: str
-    j: int
+    """One sample to draw: sample `sample_idx` of problem `problem_id` of `benchmark`."""
+
+    benchmark: str
+    problem_id: str
+    sample_idx: int
     prompt: str
     gold: str
     seed: int
 
     @property
     def key(self) -> tuple[str, str, int]:
-        return (self.bench, self.pid, self.j)
+        return (self.benchmark, self.problem_id, self.sample_idx)
 
 
 def _settings(cfg: PasskConfig, backend: str) -> dict:
@@ -162,7 +164,7 @@ class _VerifiedAppender:
                 while self._queue and self._queue[0][3].done():
                     ready.append(self._queue.popleft())
             try:
-                records = [self._make_record(jb, c, fut.result()[0], extra) for jb, c, extra, fut in ready]
+                records = [self._make_record(job, c, fut.result()[0], extra) for job, c, extra, fut in ready]
                 with self._write_lock:
                     if self._abandoned:
                         return
@@ -226,17 +228,18 @@ def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: 
 
     unit = batch_unit(backend, cfg.batch_size)  # samples drawn together are sharded together
 
-    jobs_all: list[_Job] = []
-    for b in benches:
-        for p in b.problems:
-            prompt = render_prompt(cfg.prompt_template, p.problem)
-            for j in range(n):
-                jobs_all.append(_Job(b.name, p.id, j, prompt, p.answer, derive_seed(cfg.seed, b.name, p.id, j)))
+    all_jobs: list[_Job] = []
+    for bench in benches:
+        for problem in bench.problems:
+            prompt = render_prompt(cfg.prompt_template, problem.problem)
+            for sample_idx in range(n):
+                seed = derive_seed(cfg.seed, bench.name, problem.id, sample_idx)
+                all_jobs.append(_Job(bench.name, problem.id, sample_idx, prompt, problem.answer, seed))
     done = load_samples(out)
     check_run_json(out, _settings(cfg, backend), shard, unit,
-                   incomplete=any(jb.key not in done for jb in jobs_all))
-    mine = jobs_all if shard is None else [jb for i, jb in enumerate(jobs_all) if shard_of(i, shard[1], unit) == shard[0]]
-    missing = [jb for jb in mine if jb.key not in done]
+                   incomplete=any(job.key not in done for job in all_jobs))
+    mine = all_jobs if shard is None else [job for i, job in enumerate(all_jobs) if shard_of(i, shard[1], unit) == shard[0]]
+    missing = [job for job in mine if job.key not in done]
     what = "samples" if shard is None else f"samples of shard {shard[0]}/{shard[1]}"
     stats = {"generated": 0, "reused": len(mine) - len(missing), "gen_time_s": 0.0, "tokens": 0, "shard_jobs": len(mine)}
     t_start = time.perf_counter()
@@ -247,15 +250,15 @@ def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: 
     stats["wall_time_s"] = time.perf_counter() - t_start
 
     done = load_samples(out)
-    absent = [(i, jb) for i, jb in enumerate(jobs_all) if jb.key not in done]
+    absent = [(i, job) for i, job in enumerate(all_jobs) if job.key not in done]
     if absent:
         if shard is None:  # pragma: no cover - a generator that dropped samples
             raise UserError(f"{len(absent)} samples are missing after sampling")
         by_shard = Counter(shard_of(i, shard[1], unit) for i, _ in absent)
         return {"complete": False, "missing": {f"{s}/{shard[1]}": c for s, c in sorted(by_shard.items())},
-                "num_missing": len(absent), "num_jobs": len(jobs_all), "_stats": stats}
+                "num_missing": len(absent), "num_jobs": len(all_jobs), "_stats": stats}
     # score exactly this run's samples
-    records = [done[jb.key] for jb in jobs_all]
+    records = [done[job.key] for job in all_jobs]
     meta = {"model": cfg.model, "sampling": {**_settings(cfg, backend), "n": n}}
     summary, problems = score_records(records, ks, order=[b.name for b in benches])
     summary.update(meta)
@@ -292,21 +295,21 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
     log(f"sampling {len(missing)} of {len(mine)} {what} ({stats['reused']} reused)")
     prog = _Progress(len(mine), stats["reused"], cfg.quiet)
 
-    def record(jb: _Job, comp, verdict, extra: dict) -> dict:
+    def record(job: _Job, comp, verdict, extra: dict) -> dict:
         return {
-            "id": f"{jb.bench}/{jb.pid}/{jb.j}",
-            "benchmark": jb.bench,
-            "problem_id": jb.pid,
-            "sample_idx": jb.j,
-            "prompt": jb.prompt,
+            "id": f"{job.benchmark}/{job.problem_id}/{job.sample_idx}",
+            "benchmark": job.benchmark,
+            "problem_id": job.problem_id,
+            "sample_idx": job.sample_idx,
+            "prompt": job.prompt,
             "response": comp.text,
-            "answer": jb.gold,
+            "answer": job.gold,
             "pred": verdict.pred,  # the answer that was graded (None: no stated answer)
             "grader": cfg.grader,
             "correct": bool(verdict.correct),
             "timed_out": bool(verdict.timed_out),
             "model": cfg.model,
-            "seed": jb.seed,
+            "seed": job.seed,
             "finish_reason": comp.finish_reason,
             "num_tokens": len(comp.token_ids),
             **extra,
@@ -321,13 +324,13 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
                                     comp.entropies, comp.finish_reason)
 
     try:
-        generator.check_fits([jb.prompt for jb in missing], cfg.max_tokens, cfg.model)
+        generator.check_fits([job.prompt for job in missing], cfg.max_tokens, cfg.model)
         with JsonlAppender(path) as app:
             saver = _VerifiedAppender(app, verifier, record)
             t = time.perf_counter()
             try:
-                for jb, comp in _finished_samples(generator, mine, done, sampling, cfg.batch_size):
-                    saver.put(jb, comp, token_fields(comp))
+                for job, comp in _finished_samples(generator, mine, done, sampling, cfg.batch_size):
+                    saver.put(job, comp, token_fields(comp))
                     stats["generated"] += 1
                     stats["tokens"] += len(comp.token_ids)
                     prog.update(1, len(comp.token_ids))
@@ -335,7 +338,7 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
                 prog.close()
                 # what is generated gets its verdict (hard time limit per answer) and is saved
                 saver.close(timeout=cfg.timeout_s + 5.0)
-                saved = sum(1 for jb in mine if jb.key in done) + saver.saved
+                saved = sum(1 for job in mine if job.key in done) + saver.saved
                 raise PasskInterrupted(saved, len(mine)) from None
             stats["gen_time_s"] += time.perf_counter() - t
             saver.close()
@@ -354,9 +357,9 @@ def _finished_samples(generator, jobs: list[_Job], done: dict, sampling, batch_s
         B = max(1, int(batch_size))
         for start in range(0, len(jobs), B):
             chunk = jobs[start : start + B]
-            if all(jb.key in done for jb in chunk):
+            if all(job.key in done for job in chunk):
                 continue
-            for i, _, comp in generator.stream([jb.prompt for jb in chunk], sampling, [[jb.seed] for jb in chunk]):
+            for i, _, comp in generator.stream([job.prompt for job in chunk], sampling, [[job.seed] for job in chunk]):
                 if chunk[i].key not in done:
                     yield chunk[i], comp
         return
@@ -365,17 +368,17 @@ def _finished_samples(generator, jobs: list[_Job], done: dict, sampling, batch_s
     seeds: list[list[int]] = []
     owners: list[list[_Job]] = []
     index: dict[tuple[str, str], int] = {}
-    for jb in jobs:
-        if jb.key in done:
+    for job in jobs:
+        if job.key in done:
             continue
-        i = index.get((jb.bench, jb.pid))
+        i = index.get((job.benchmark, job.problem_id))
         if i is None:
-            i = index[(jb.bench, jb.pid)] = len(prompts)
-            prompts.append(jb.prompt)
+            i = index[(job.benchmark, job.problem_id)] = len(prompts)
+            prompts.append(job.prompt)
             seeds.append([])
             owners.append([])
-        seeds[i].append(jb.seed)
-        owners[i].append(jb)
+        seeds[i].append(job.seed)
+        owners[i].append(job)
     for i, jj, comp in generator.stream(prompts, sampling, seeds):
         yield owners[i][jj], comp
 

@@ -1,4 +1,4 @@
-"""Entropy math against float64 references (DESIGN.md: H = logsumexp(z) - sum softmax(z) z)."""
+"""Entropy math against float64 references (H = logsumexp(z) - sum softmax(z) z, in nats)."""
 
 import math
 

@@ -155,7 +155,7 @@ def test_the_loop_masks_by_the_mini_batch_quantile_of_the_rollout_entropies(tmp_
     from transformers import AutoModelForCausalLM
 
     from entropykit.train.data import build_toy_model
-    from entropykit.train.loop import Models, Rollout, _policy_minibatch
+    from entropykit.train.loop import Learner, Rollout, _policy_minibatch
     from entropykit.train.monitor import WeightedMeans
     from entropykit.train.policy import pack, policy_logprobs_entropy
 
@@ -172,7 +172,7 @@ def test_the_loop_masks_by_the_mini_batch_quantile_of_the_rollout_entropies(tmp_
         model.zero_grad(set_to_none=True)
         params = [p for p in model.parameters()]
         opt = torch.optim.SGD(params, lr=0.0)  # a step that changes nothing: only the gradient is compared
-        m = Models(model, params, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda u: 1.0),
+        m = Learner(model, params, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda u: 1.0),
                    lambda *a, **k: algos.policy_loss(*a, **k))
         ro = Rollout(batch, old_logp.clone(), rollout_entropy, None, None, adv=adv, returns=adv)
         st = WeightedMeans()

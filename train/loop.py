@@ -74,7 +74,7 @@ def _rollout_backend(cfg: TrainConfig) -> str:
                           why_not="pushing LoRA weights into vLLM is not implemented; use --rollout-backend hf")
 
 
-def rows(x: torch.Tensor, idx: torch.Tensor, sub: Packed) -> torch.Tensor:
+def take_rows(x: torch.Tensor, idx: torch.Tensor, sub: Packed) -> torch.Tensor:
     """Rows `idx` of a per-token [B, T] tensor, trimmed like `Packed.select`."""
     return x[idx, : sub.resp_mask.shape[1]]
 
@@ -135,7 +135,7 @@ def _lr_lambda(warmup: int):
 
 
 @dataclass
-class Models:
+class Learner:
     """What the update trains: the policy and its optimizer, the critic (PPO), the frozen
     reference (KL term), and the loss functions chosen from the registries."""
 
@@ -182,7 +182,7 @@ def _micro_batches(cfg: TrainConfig, batch: Packed, idx: torch.Tensor) -> list[t
 
 
 @torch.no_grad()
-def score_rollout(m: Models, batch: Packed, cfg: TrainConfig, advance: Callable[[int], None] = lambda n: None) -> Rollout:
+def score_rollout(m: Learner, batch: Packed, cfg: TrainConfig, advance: Callable[[int], None] = lambda n: None) -> Rollout:
     """Old log-probs and entropies (policy), values (critic), reference log-probs, no gradient."""
     B, T = batch.resp_mask.shape
     dev = batch.resp_mask.device
@@ -203,13 +203,13 @@ def score_rollout(m: Models, batch: Packed, cfg: TrainConfig, advance: Callable[
     return out
 
 
-def _critic_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tensor, cfg: TrainConfig, st: WeightedMeans) -> None:
+def _critic_minibatch(m: Learner, ro: Rollout, mb: torch.Tensor, ntok: torch.Tensor, cfg: TrainConfig, st: WeightedMeans) -> None:
     """One AdamW step of the critic: clipped value loss towards the GAE returns."""
     m.critic_opt.zero_grad(set_to_none=True)
     total = 0.0
     for ix in _micro_batches(cfg, ro.batch, mb):
         sub = ro.batch.select(ix)
-        vl, vclip = algos.value_loss(m.critic(sub, m.amp), rows(ro.values, ix, sub), rows(ro.returns, ix, sub),
+        vl, vclip = algos.value_loss(m.critic(sub, m.amp), take_rows(ro.values, ix, sub), take_rows(ro.returns, ix, sub),
                                      sub.resp_mask, clip_range=cfg.value_clip, denom=ntok)
         vl.backward()
         total += float(vl.detach())
@@ -220,7 +220,7 @@ def _critic_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
     _step_if_finite(m.critic_opt, norm, st, "skipped_critic_updates")
 
 
-def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tensor, cfg: TrainConfig, st: WeightedMeans,
+def _policy_minibatch(m: Learner, ro: Rollout, mb: torch.Tensor, ntok: torch.Tensor, cfg: TrainConfig, st: WeightedMeans,
                       key: tuple = ()) -> None:
     """One AdamW step of the policy on mini-batch `mb`, gradients accumulated over micro-batches.
     `key` (step, epoch, mini-batch) seeds the loss's own randomness (Clip-Cov's token draw)."""
@@ -244,17 +244,17 @@ def _policy_minibatch(m: Models, ro: Rollout, mb: torch.Tensor, ntok: torch.Tens
         mask = sub.resp_mask
         logp, ent = policy_logprobs_entropy(m.policy, sub, chunk_size=cfg.chunk_size, grad=True,
                                             autocast_dtype=m.amp, temperature=cfg.temperature)
-        a = rows(ro.adv, ix, sub)
+        a = take_rows(ro.adv, ix, sub)
         # the paper's one line: A' = A + min(alpha * H.detach(), |A| / kappa)
         a_used = algos.shape_advantages(a, ent, cfg.alpha_value, cfg.kappa) if cfg.entropy_adv else a
         if keep is not None:  # only the high-entropy tokens carry policy gradient (A = 0: zero loss and gradient)
-            a_used = a_used * rows(keep, ix, sub).to(a_used.dtype)
-        out = m.policy_loss(logp, rows(ro.old_logp, ix, sub), a_used, mask, denom=ntok, **loss_kw)
+            a_used = a_used * take_rows(keep, ix, sub).to(a_used.dtype)
+        out = m.policy_loss(logp, take_rows(ro.old_logp, ix, sub), a_used, mask, denom=ntok, **loss_kw)
         loss = out.loss
         if cfg.entropy_coef > 0:  # the entropy-regularization baseline (gradient through H)
             loss = loss + algos.entropy_regularizer(ent, mask, cfg.entropy_coef, denom=ntok)
         if m.ref is not None:
-            loss = loss + algos.kl_penalty(logp, rows(ro.ref_logp, ix, sub), mask, cfg.kl_coef, denom=ntok)
+            loss = loss + algos.kl_penalty(logp, take_rows(ro.ref_logp, ix, sub), mask, cfg.kl_coef, denom=ntok)
         loss.backward()
         total += float(out.pg_loss)
         w = float(mask.sum())
@@ -287,7 +287,7 @@ def _step_if_finite(opt: torch.optim.Optimizer, grad_norm: torch.Tensor, st: Wei
         st.count(counter)
 
 
-def update_step(m: Models, ro: Rollout, cfg: TrainConfig, step: int,
+def update_step(m: Learner, ro: Rollout, cfg: TrainConfig, step: int,
                 advance: Callable[[int], None] = lambda n: None) -> tuple[WeightedMeans, int]:
     """4. The update of one step: `epochs` passes over the rollout in seeded random mini-batches
     of `mini_batch_size` samples; each mini-batch is one AdamW step of the critic (PPO) and,
@@ -381,7 +381,7 @@ def _train_locked(cfg: TrainConfig, run: Path, problems: list[dict], eval_proble
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     params = [p for p in lm.model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    m = Models(lm.model, params, opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps)), policy_loss, amp=amp)
+    m = Learner(lm.model, params, opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps)), policy_loss, amp=amp)
     if cfg.algo == "ppo":
         m.critic = ValueModel.from_pretrained(lm.path, device).eval()  # initialized from the policy; resume loads its state
         m.critic_opt = torch.optim.AdamW(m.critic.parameters(), lr=cfg.critic_lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
