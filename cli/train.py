@@ -40,6 +40,55 @@ def _launch(name: str, *decls: str, help: str) -> typer.models.OptionInfo:
     return config_option(VerlLaunch, name, *decls, help=help, unset=True)
 
 
+_VERL_OPTIONS = ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python", "verl_arg", "max_prompt_length")
+
+
+def _check_engine(verl_opts: dict, resume: Path | None) -> None:
+    """The engine and its options: the veRL-only ones need --engine verl, and veRL resumes by itself."""
+    if verl_opts["engine"] not in ("native", "verl"):
+        raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
+    if verl_opts["engine"] == "verl" and resume is not None:
+        raise UserError("--resume is for native runs; a veRL run resumes by running RUN/verl/command.sh again")
+    # a repeatable option left out arrives as () or [] (by typer version), a flag as False
+    if verl_opts["engine"] == "native" and any(v is not None and v is not False and v not in ((), [])
+                                               for k, v in verl_opts.items() if k != "engine"):
+        raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python, --verl-arg and "
+                        "--max-prompt-length need --engine verl")
+
+
+def _config_from_options(params: dict, resume: Path | None) -> TrainConfig:
+    """The run's TrainConfig: the options given over the dataclass defaults, or with --resume the
+    run's saved config (only --steps may change). Checked, and the run folder writable, before
+    torch and the model are loaded."""
+    from entropykit.io import ensure_writable_dir
+
+    given = {k: v for k, v in params.items() if v is not None and k != "resume"}
+    if resume is None:
+        if "out" in given:
+            given["out"] = str(given["out"])
+        cfg = TrainConfig(**given)
+        ensure_writable_dir(cfg.validate().out, create=False)
+        return cfg
+    extra = sorted(set(given) - {"steps"})
+    if extra:
+        raise UserError(f"--resume uses the run's saved config; only --steps may change (got --{extra[0].replace('_', '-')})")
+    if not resume.is_dir():
+        raise UserError(f"--resume {resume}: no such run folder")
+    ensure_writable_dir(resume)
+    from entropykit.train.loop import resume_config
+
+    return resume_config(resume, steps=given.get("steps"))
+
+
+def _launch_on_verl(cfg: TrainConfig, verl_opts: dict, log) -> None:
+    from entropykit.train.verl_launch import VerlLaunch, launch_verl
+
+    sizes = {k: verl_opts[k] for k in ("nnodes", "gpus_per_node", "max_prompt_length") if verl_opts[k] is not None}  # else VerlLaunch's
+    launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
+                        extra=list(verl_opts["verl_arg"] or []), **sizes)
+    launch_verl(cfg, launch, log=log)
+
+
 def register(app: typer.Typer) -> None:
     train_app = typer.Typer(
         help="Train with GRPO or PPO and the paper's entropy-based advantage (see `train report` for the dashboard). "
@@ -117,44 +166,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
-        from entropykit.io import ensure_writable_dir
-
-        verl_opts = {k: ctx.params.pop(k) for k in ("engine", "dry_run", "ray_address", "nnodes", "gpus_per_node", "verl_python",
-                                                    "verl_arg", "max_prompt_length")}
-        if verl_opts["engine"] not in ("native", "verl"):
-            raise UserError(f"--engine must be native or verl (got {verl_opts['engine']!r})")
-        if verl_opts["engine"] == "verl" and resume is not None:
-            raise UserError("--resume is for native runs; a veRL run resumes by running RUN/verl/command.sh again")
-        # a repeatable option left out arrives as () or [] (by typer version), a flag as False
-        if verl_opts["engine"] == "native" and any(v is not None and v is not False and v not in ((), [])
-                                                   for k, v in verl_opts.items() if k != "engine"):
-            raise UserError("--dry-run, --ray-address, --nnodes, --gpus-per-node, --verl-python, --verl-arg and "
-                            "--max-prompt-length need --engine verl")
-        given = {k: v for k, v in ctx.params.items() if v is not None and k != "resume"}
-        if resume is not None:
-            extra = sorted(set(given) - {"steps"})
-            if extra:
-                raise UserError(f"--resume uses the run's saved config; only --steps may change (got --{extra[0].replace('_', '-')})")
-            if not resume.is_dir():
-                raise UserError(f"--resume {resume}: no such run folder")
-            ensure_writable_dir(resume)  # before torch and the model are loaded
-            from entropykit.train.loop import resume_config
-
-            cfg = resume_config(resume, steps=given.get("steps"))
-        else:
-            if "out" in given:
-                given["out"] = str(given["out"])
-            cfg = TrainConfig(**given)
-            ensure_writable_dir(cfg.validate().out, create=False)  # before torch and the model are loaded
+        verl_opts = {k: ctx.params.pop(k) for k in _VERL_OPTIONS}
+        _check_engine(verl_opts, resume)
+        cfg = _config_from_options(ctx.params, resume)
         from entropykit.progress import console
 
         if verl_opts["engine"] == "verl":
-            from entropykit.train.verl_launch import VerlLaunch, launch_verl
-
-            sizes = {k: verl_opts[k] for k in ("nnodes", "gpus_per_node", "max_prompt_length") if verl_opts[k] is not None}  # else VerlLaunch's
-            launch = VerlLaunch(dry_run=verl_opts["dry_run"], ray_address=verl_opts["ray_address"], python=verl_opts["verl_python"],
-                                extra=list(verl_opts["verl_arg"] or []), **sizes)
-            launch_verl(cfg, launch, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))
+            _launch_on_verl(cfg, verl_opts, log=lambda s: console.print(s, highlight=False, markup=False, soft_wrap=True))
             return
         from entropykit.train.loop import train
 
