@@ -13,7 +13,6 @@ browser test and bench/analysis.py read) is the core's `entropykit.html`.
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import numpy as np
 

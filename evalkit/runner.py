@@ -469,7 +469,7 @@ def score_samples(
 def _score_locked(src: Path, records: list[dict], default_bench: str, ks, outp: Path, *, timeout_s: float,
                   workers: int | None, html: bool, log: Callable[[str], None], grader: str) -> dict:
     """`score_samples` while this process holds the output folder."""
-    from entropykit.verify import Verdict, Verifier, verdict_key
+    from entropykit.verify import Verifier, verdict_key
 
     seen: set = set()
     for r in records:

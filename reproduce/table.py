@@ -153,7 +153,6 @@ def _ci(c) -> str:
 
 def index_html(s: dict, lay: Layout) -> str:
     ks = list(s["models"]["base"]["pass_at_k"])
-    kmax = str(s["k_max"])
     head = "<tr><th>model</th>" + "".join(f"<th>pass@{k} (%)</th>" for k in ks) + "<th>mean accuracy (%)</th></tr>"
     rows = []
     for m in s["models"].values():

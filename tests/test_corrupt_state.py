@@ -10,7 +10,7 @@ import json
 import shutil
 
 import pytest
-from test_train_config import run_cli, toy_config, write_toy_data
+from conftest import run_cli, toy_config, write_toy_data
 
 from entropykit.train.data import build_toy_model
 from entropykit.train.loop import train

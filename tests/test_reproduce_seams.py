@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_train_config import toy_config, write_toy_data
+from conftest import toy_config, write_toy_data
 
 from entropykit.io import atomic_write_jsonl
 from entropykit.sampling import PAPER_EVAL_TEMPERATURE, PAPER_EVAL_TOP_P, Completion, backend_info

@@ -1,47 +1,23 @@
 """Config validation (before any model load), the CLI, and the report dashboard.
 
-Also the helpers the other trainer tests import: `write_toy_data`, `toy_config`, `run_cli`.
+(The helpers the other trainer tests use, `write_toy_data`, `toy_config`, `run_cli`, are in conftest.py.)
 """
 
-import json
 import re
 
 import pytest
 import torch
 
+from conftest import run_cli, write_toy_data
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_text, read_jsonl
+from entropykit.io import read_jsonl
 from entropykit.train.config import PAPER_ALPHA, TrainConfig
 from entropykit.benchmarks import load_problems
-from entropykit.train.data import build_toy_model, toy_problems
+from entropykit.train.data import build_toy_model
 from entropykit.train.loop import train
 
 NO_MODEL = "/nonexistent/model/folder"
 
-
-def write_toy_data(path) -> str:
-    """The toy task's problems as a JSONL file at `path`."""
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in toy_problems()))
-    return str(path)
-
-
-def toy_config(model, data, out, **kw) -> TrainConfig:
-    """A CPU run of the toy task: raw prompts, no chat template, the toy reward, no checkpoints
-    and no TensorBoard unless `kw` says otherwise."""
-    base = dict(model=str(model), data=str(data), out=str(out), prompt_template="raw", chat=False, reward="toy",
-                save_every=0, tensorboard=False, device="cpu")
-    return TrainConfig(**{**base, **kw})
-
-
-def run_cli(*args) -> int:
-    """`entropykit ARGS` in this process; returns its exit code."""
-    from entropykit.cli.app import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from test_train_config import toy_config, write_toy_data
+from conftest import toy_config, write_toy_data
 
 from entropykit.io import read_jsonl
 from entropykit.train.data import build_toy_model

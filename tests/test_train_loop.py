@@ -3,7 +3,7 @@ cannot learn, the plan printed before a run."""
 
 import pytest
 import torch
-from test_train_config import toy_config, write_toy_data
+from conftest import toy_config, write_toy_data
 
 from entropykit.io import read_jsonl
 from entropykit.train import loop, monitor

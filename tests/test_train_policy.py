@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from test_train_config import toy_config, write_toy_data
+from conftest import toy_config, write_toy_data
 
 from entropykit.train.data import build_toy_model
 from entropykit.train.policy import micro_batches, pack, policy_logprobs_entropy

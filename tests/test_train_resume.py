@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from test_train_config import run_cli, toy_config, write_toy_data
+from conftest import run_cli, toy_config, write_toy_data
 
 from entropykit.errors import UserError
 from entropykit.io import read_jsonl

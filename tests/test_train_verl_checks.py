@@ -17,7 +17,7 @@ from entropykit.train.verl_launch import (
     VerlLaunch, VerlPaths, build_overrides, check_attention, check_context, check_gpu_layout, find_verl_python,
     fitting_problems, launch_verl,
 )
-from test_train_verl_launch import fake_verl_python, toy_dir  # noqa: F401 (fixture)
+from conftest import fake_verl_python
 
 PAPER = TrainConfig(data="x")  # 512 prompts x 8 samples, mini-batches of 256 samples
 
@@ -92,7 +92,7 @@ def test_the_interpreter_must_have_verl(tmp_path, monkeypatch):
         find_verl_python(VerlLaunch(python="/nope"))
 
 
-def test_overlong_prompts_are_left_out_and_the_epoch_counts_the_rest(tmp_path, toy_dir):  # noqa: F811
+def test_overlong_prompts_are_left_out_and_the_epoch_counts_the_rest(tmp_path, toy_dir):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(toy_dir)
@@ -109,7 +109,7 @@ def test_overlong_prompts_are_left_out_and_the_epoch_counts_the_rest(tmp_path, t
         fitting_problems(problems, cfg, tok, 1, "training", notes.append)
 
 
-def test_dry_run_refuses_a_response_beyond_the_context_window(tmp_path, toy_dir):  # noqa: F811
+def test_dry_run_refuses_a_response_beyond_the_context_window(tmp_path, toy_dir):
     cfg = TrainConfig(data="easy", model=toy_dir, out=str(tmp_path / "run"), prompts_per_step=8, n_samples=4, mini_batch_size=8)
     with pytest.raises(UserError, match="exceed the 2048-token context window.*use --max-tokens 1024 or less"):
         launch_verl(cfg, VerlLaunch(dry_run=True, gpus_per_node=2, python=fake_verl_python(tmp_path)), log=lambda s: None)
@@ -126,7 +126,7 @@ def test_dry_run_refuses_a_model_without_a_chat_template(tmp_path):
     assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
-def test_dry_run_records_the_environment_it_found(tmp_path, toy_dir):  # noqa: F811
+def test_dry_run_records_the_environment_it_found(tmp_path, toy_dir):
     cfg = TrainConfig(data="easy", model=toy_dir, out=str(tmp_path / "run"), prompts_per_step=8, n_samples=4, mini_batch_size=8,
                       max_tokens=64)
     notes = []
@@ -141,7 +141,7 @@ def test_dry_run_records_the_environment_it_found(tmp_path, toy_dir):  # noqa: F
 def test_native_trainer_skips_a_non_finite_gradient_and_counts_it(tmp_path, monkeypatch):
     """A nan gradient norm: no AdamW step (the weights stay), `skipped_updates` counts it, a warning."""
     from entropykit.train import loop
-    from entropykit.train.data import build_toy_model, toy_problems, toy_reward
+    from entropykit.train.data import build_toy_model, toy_problems
 
     model = build_toy_model(tmp_path / "toy")
     data = tmp_path / "d.jsonl"

@@ -6,13 +6,13 @@ tests/verl_env with the real verl package.)
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import fake_verl_python
 from entropykit.errors import UserError
 from entropykit.train.config import TrainConfig
 from entropykit.train.verl_launch import (
@@ -120,34 +120,6 @@ def test_command_script_keeps_earlier_metrics(tmp_path):
         assert subprocess.run(["bash", str(script)]).returncode == 0
     kept = sorted(p.read_text() for p in metrics.parent.glob("metrics.*.jsonl"))
     assert metrics.read_text() == "new\n" and kept == ["second\n"]
-
-
-@pytest.fixture(scope="module")
-def toy_dir(tmp_path_factory) -> str:
-    """A tiny random Llama whose tokenizer has a chat template (veRL always applies one) and whose
-    context window takes the launcher's 1,024 prompt tokens plus short responses."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    from entropykit.train.data import build_toy_model
-
-    path = build_toy_model(tmp_path_factory.mktemp("toy") / "toy")
-    config = AutoConfig.from_pretrained(path)
-    config.max_position_embeddings = 2048
-    config.save_pretrained(path)
-    tok = AutoTokenizer.from_pretrained(path)
-    tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
-    tok.save_pretrained(path)
-    return path
-
-
-def fake_verl_python(folder: Path, *, flash_attn: bool = True, verl: str | None = "0.9.1") -> str:
-    """An interpreter stand-in that answers the launcher's environment probe (this machine's main
-    environment has no veRL; the real one is exercised in tests/verl_env)."""
-    path = folder / f"python-verl-{verl}-{'fa' if flash_attn else 'nofa'}"
-    info = {"verl": verl, "flash_attn": flash_attn}
-    path.write_text(f"#!/bin/sh\necho '{json.dumps(info)}'\n")
-    path.chmod(0o755)
-    return str(path)
 
 
 def _cli(*args):

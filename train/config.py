@@ -15,7 +15,6 @@ vLLM rollouts when a GPU and vLLM are present). `entropykit train --help` shows 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any, ClassVar
 
 from entropykit.embedded import DEFAULT_MODEL
 from entropykit.errors import UserError
-from entropykit.prompts import PROMPT_TEMPLATES, check_template, render_prompt, template_text  # one convention, in the core
+from entropykit.prompts import PROMPT_TEMPLATES, check_template, render_prompt, template_text  # noqa: F401 (PROMPT_TEMPLATES: public name here)
 from entropykit.sampling import BACKENDS, PAPER_MAX_TOKENS
 
 PAPER_ALPHA = {"grpo": 0.4, "ppo": 0.1}

@@ -104,12 +104,14 @@ def toy_problems(answer: str = "7", n: int = 8) -> list[dict]:
     return [{"problem": stems[i % len(stems)], "answer": answer} for i in range(n)]
 
 
-def build_toy_model(path: str | Path, *, hidden_size: int = 32, num_layers: int = 2, seed: int = 0, vocab_size: int = 0) -> str:
+def build_toy_model(path: str | Path, *, hidden_size: int = 32, num_layers: int = 2, seed: int = 0, vocab_size: int = 0,
+                    max_positions: int = 128, chat_template: bool = False) -> str:
     """A tiny random Llama with a 20-word word-level tokenizer (no downloads), saved at `path`.
 
     One attention head, so head_dim = hidden_size (vLLM needs 64 or more). `vocab_size` pads
     the model's vocabulary beyond the 20 words (vLLM's CPU kernels crash on a 20-entry one;
-    64 works); padded ids decode to nothing."""
+    64 works); padded ids decode to nothing. `chat_template`: a minimal one (veRL always applies
+    one); `max_positions`: the context window."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -120,11 +122,13 @@ def build_toy_model(path: str | Path, *, hidden_size: int = 32, num_layers: int 
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tk.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with spaces
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<eos>", pad_token="<pad>", unk_token="ok")
+    if chat_template:
+        tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
     return save_random_llama(
         path, tok, seed=seed,
         vocab_size=max(len(vocab), vocab_size), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
         num_hidden_layers=num_layers, num_attention_heads=1, num_key_value_heads=1,
-        max_position_embeddings=128, bos_token_id=None, eos_token_id=vocab["<eos>"],
+        max_position_embeddings=max_positions, bos_token_id=None, eos_token_id=vocab["<eos>"],
         pad_token_id=vocab["<pad>"], tie_word_embeddings=True,
     )
 

@@ -10,7 +10,6 @@ clear of every axis title and subplot title.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 

@@ -18,16 +18,6 @@ else:
 def toy_model(tmp_path_factory) -> str:
     """A tiny random Llama folder (no downloads) whose tokenizer has a minimal chat template and
     whose context window takes the launcher's 1,024 prompt tokens plus short responses."""
-    from transformers import AutoConfig, AutoTokenizer
-
     from entropykit.train.data import build_toy_model
 
-    path = build_toy_model(tmp_path_factory.mktemp("verl") / "toy")
-    config = AutoConfig.from_pretrained(path)
-    config.max_position_embeddings = 2048
-    config.save_pretrained(path)
-    tok = AutoTokenizer.from_pretrained(path)
-    tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
-    tok.save_pretrained(path)
-    return path
-
+    return build_toy_model(tmp_path_factory.mktemp("verl") / "toy", chat_template=True, max_positions=2048)
