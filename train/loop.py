@@ -352,33 +352,30 @@ def train(
                              resume=resume, log=log, progress=progress)
 
 
-def _train_locked(cfg: TrainConfig, run: Path, problems: list[dict], eval_problems: list[dict], reward_fn: RewardFn,
-                  backend: str, estimate_advantages, policy_loss, *, resume: bool, log: Log, progress: bool) -> Path:
-    """`train` while this process holds the run folder."""
-    metrics_path = run / "metrics.jsonl"
+def _starting_point(cfg: TrainConfig, run: Path, metrics_path: Path, *, resume: bool, log: Log) -> tuple[int, Path | None]:
+    """(first step to run, checkpoint to resume from): refuses a folder that holds another run or a
+    --steps below the finished ones; removes the leftovers of an interrupted checkpoint write and
+    the metrics of steps after the checkpoint. All before the model is loaded."""
     if not resume and metrics_path.exists() and metrics_path.stat().st_size > 0:
         raise UserError(f"{run} already holds a run; pass --resume {run} to continue it, or choose another --out")
     ckpt = latest_checkpoint(run) if resume else None
     start = checkpoint_step(ckpt) if ckpt is not None else 0
     if start > cfg.steps:
         raise UserError(f"--steps {cfg.steps} is below the {start} steps {run} has already finished; give --steps {start} or more")
-    if start == cfg.steps:  # nothing runs, so nothing is written
+    if start == cfg.steps:
         log(f"nothing to do: {run} has finished all {cfg.steps} steps (--steps N continues it to step N)")
-        return run
+        return start, ckpt
     for stale in remove_stale_temp(run):
         log(f"removed {stale.name}, the temporary folder of a checkpoint write that was interrupted")
-    _truncate_metrics(metrics_path, start)  # checked before the model is loaded
-    atomic_write_json(run / "config.json", cfg.to_dict())
+    _truncate_metrics(metrics_path, start)
+    return start, ckpt
 
-    torch.manual_seed(cfg.seed)
-    device = torch.device(cfg.device) if cfg.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    use_bf16 = cfg.bf16 if cfg.bf16 is not None else device.type == "cuda"
-    amp = torch.bfloat16 if use_bf16 else None
 
-    # ---- models and optimizers
+def _build_learner(cfg: TrainConfig, device: torch.device, amp: torch.dtype | None, ckpt: Path | None,
+                   policy_loss) -> tuple[LoadedModel, "Learner"]:
+    """The policy (float32 master weights) with AdamW and its schedule, the critic (PPO), the frozen
+    reference (KL term), with their states restored from `ckpt` when resuming."""
     lm = _load_policy(cfg, device, ckpt)
-    tok = lm.tokenizer
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     params = [p for p in lm.model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     m = Learner(lm.model, params, opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_steps)), policy_loss, amp=amp)
@@ -395,7 +392,27 @@ def _train_locked(cfg: TrainConfig, run: Path, problems: list[dict], eval_proble
             m.critic.load_state_dict(st["critic"])
             m.critic_opt.load_state_dict(st["critic_optimizer"])
         set_rng_state(st["rng"])
+    return lm, m
+
+
+def _train_locked(cfg: TrainConfig, run: Path, problems: list[dict], eval_problems: list[dict], reward_fn: RewardFn,
+                  backend: str, estimate_advantages, policy_loss, *, resume: bool, log: Log, progress: bool) -> Path:
+    """`train` while this process holds the run folder."""
+    metrics_path = run / "metrics.jsonl"
+    start, ckpt = _starting_point(cfg, run, metrics_path, resume=resume, log=log)
+    if start == cfg.steps:  # nothing runs, so nothing is written
+        return run
+    atomic_write_json(run / "config.json", cfg.to_dict())
+
+    torch.manual_seed(cfg.seed)
+    device = torch.device(cfg.device) if cfg.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    use_bf16 = cfg.bf16 if cfg.bf16 is not None else device.type == "cuda"
+    amp = torch.bfloat16 if use_bf16 else None
+    lm, m = _build_learner(cfg, device, amp, ckpt, policy_loss)
+    if ckpt is not None:
         log(f"resumed {run} from {ckpt.name} (step {start})")
+    tok = lm.tokenizer
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
     prompt_cache: dict[str, list[int]] = {}
 
