@@ -201,46 +201,75 @@ _POOLED_HEAD = ["group vs other", "group n", "other n", "mean H", "other H", "di
                 "Mann-Whitney p", "Cohen's d"]
 
 
+class _Sections:
+    """The page being built: its parts, its table of contents and its charts (numbered ids)."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.toc: list[tuple[str, str]] = []
+        self.n_plots = 0
+
+    def plot(self, fig, height, top=60) -> None:
+        self.n_plots += 1
+        self.parts.append(fig_html(fig, f"ek-plot-{self.n_plots}", height, top))
+
+    def section(self, anchor: str, title: str, intro: str = "") -> None:
+        self.toc.append((anchor, title))
+        self.parts.append(f"<h2 id='{anchor}'>{escape(title)}</h2>" + (f"<p>{intro}</p>" if intro else ""))
+
+
 def build_report(result) -> str:
-    """The whole page as one string, from an `AnalysisResult`."""
+    """The whole page as one string, from an `AnalysisResult`: its sections in reading order."""
     from . import textview
 
     s, cfg, tokens = result.summary, result.config, result.table
-    parts: list[str] = []
-    toc: list[tuple[str, str]] = []
-    n_plots = 0
+    page_ = _Sections()
+    _header(page_, s)
+    toc_at = len(page_.parts)  # the table of contents goes here, above the cards
+    _cards(page_, s)
+    _headline(page_, s, cfg)
+    _text_view(page_, s, cfg, result)
+    _distribution(page_, s, tokens)
+    _pivotal(page_, s)
+    _forking(page_, s)
+    _reflection(page_, s, cfg)
+    _rare(page_, s, result)
+    _dynamics(page_, s)
+    page_.parts.insert(toc_at, "<nav class='toc'><b>Contents</b>" + "".join(f"<a href='#{a}'>{escape(t)}</a>" for a, t in page_.toc) + "</nav>")
+    page_.parts.append("<p id='ek-status'>loading</p>")
+    return page("entropykit analyze report", "\n".join(page_.parts), css=textview.CSS)
 
-    def plot(fig, height, top=60):
-        nonlocal n_plots
-        n_plots += 1
-        parts.append(fig_html(fig, f"ek-plot-{n_plots}", height, top))
 
-    def section(anchor: str, title: str, intro: str = ""):
-        toc.append((anchor, title))
-        parts.append(f"<h2 id='{anchor}'>{escape(title)}</h2>" + (f"<p>{intro}</p>" if intro else ""))
-
+def _header(page_: _Sections, s: dict) -> None:
+    """The title, where the entropies come from, warnings and the summary cards."""
     sc = s["scorer"]
     how = {"records": "the model that wrote the records (their <code>model</code> field)", "option": "named with --model",
            "default": "<b>the default scorer: the records do not name the model that wrote them</b>"}[sc["source"]]
     if sc["from_records"] == s["num_responses"]:
         how = "as carried by the records (their per-token arrays; no model was loaded)"
-    parts.append(f"<h1>Token entropy analysis</h1><p class='muted'>outputs: <code>{escape(s['inputs']['outputs'])}</code>"
+    page_.parts.append(f"<h1>Token entropy analysis</h1><p class='muted'>outputs: <code>{escape(s['inputs']['outputs'])}</code>"
                  + (f" · base: <code>{escape(s['inputs']['base'])}</code>" if s["inputs"]["base"] else "") + "</p>")
-    parts.append(f"<div class='scorer'>Entropies from <b><code>{escape(sc['model'])}</code></b>, {how}. "
+    page_.parts.append(f"<div class='scorer'>Entropies from <b><code>{escape(sc['model'])}</code></b>, {how}. "
                  f"{sc['from_records']} response(s) carried their own per-token entropies, {sc['scored']} were scored, "
                  f"{sc['reused_from_cache']} came from the cache. Entropy in nats of the next-token distribution at temperature "
                  f"{sc['temperature']:g}, teacher-forced.</div>")
     if s.get("warnings"):
-        parts.append("<div class='warn'><b>Warnings</b><ul>" + "".join(f"<li>{escape(w)}</li>" for w in s["warnings"]) + "</ul></div>")
-    toc_at = len(parts)
+        page_.parts.append("<div class='warn'><b>Warnings</b><ul>" + "".join(f"<li>{escape(w)}</li>" for w in s["warnings"]) + "</ul></div>")
+
+
+def _cards(page_: _Sections, s: dict) -> None:
+    """The summary cards: counts and the mean token entropy."""
     cards = [("responses", s["num_responses"]), ("prompts", s["num_prompts"]), ("tokens", s["num_tokens"]),
              ("mean token entropy", fmt_num(s["mean_entropy"])), ("pivotal words (common)", s["pivotal"]["count"]),
              ("reflective sentences", s["reflection"]["count"])]
     if s.get("rare"):
         cards.append(("rare sentences", s["rare"]["count"]))
-    parts.append("<div class='cards'>" + "".join(f"<div class='card'><b>{escape(v)}</b>{escape(k)}</div>" for k, v in cards) + "</div>")
+    page_.parts.append("<div class='cards'>" + "".join(f"<div class='card'><b>{escape(v)}</b>{escape(k)}</div>" for k, v in cards) + "</div>")
 
-    section("headline", "Exploratory reasoning vs entropy",
+
+def _headline(page_: _Sections, s: dict, cfg) -> None:
+    """The headline: each group against the rest of its response, per response with CIs (Figure 2)."""
+    page_.section("headline", "Exploratory reasoning vs entropy",
             "Is entropy higher at pivotal words, in reflective sentences and in rare sentences than in the rest of the same "
             "response? The unit is the <b>response</b>: for every response that has both, <i>d</i> = mean entropy of the group "
             "minus mean entropy of the rest; the bars are the mean of <i>d</i> over responses with a 95% cluster-bootstrap CI "
@@ -248,108 +277,128 @@ def build_report(result) -> str:
             "per-prompt means when prompts have several responses: those are the independent units). "
             f"Pivotal words are compared with the {'first token' if cfg.pivotal_entropy == 'first' else 'mean token entropy'} "
             "of the other <i>words</i> (not with whitespace, digits or punctuation); a sentence's entropy is the mean over its tokens.")
-    plot(comparison_figure(s), 440)
+    page_.plot(comparison_figure(s), 440)
     rows = [_headline_row("pivotal vs other words", s["pivotal"]), _headline_row("reflective vs other sentences", s["reflection"])]
     if s.get("rare"):
         rows.append(_headline_row("rare vs other sentences", s["rare"]))
-    parts.append(table(_HEAD, rows))
-    parts.append("<p class='muted'>When prompts have several responses, the Wilcoxon and paired t tests use the per-prompt mean "
+    page_.parts.append(table(_HEAD, rows))
+    page_.parts.append("<p class='muted'>When prompts have several responses, the Wilcoxon and paired t tests use the per-prompt mean "
                  "<i>d</i> (the responses of one prompt are correlated); the last column, the Wilcoxon test over responses, is then "
                  "descriptive only. Groups in fewer than "
                  f"{cfg.min_responses} responses get no p-value (--min-responses).</p>")
     mm = [(k, (s.get(k) or {}).get("mixed_model")) for k, _, _ in _GROUPS if (s.get(k) or {}).get("mixed_model")]
     if mm:
-        parts.append("<p><b>Mixed model</b> (statsmodels MixedLM, REML; assumes independent tokens inside a response, so its "
+        page_.parts.append("<p><b>Mixed model</b> (statsmodels MixedLM, REML; assumes independent tokens inside a response, so its "
                      "CI can be too narrow when they are correlated)</p>")
-        parts.append(table(["group", "formula", "rows", "coefficient", "95% CI", "p"],
+        page_.parts.append(table(["group", "formula", "rows", "coefficient", "95% CI", "p"],
                             [[k, escape(m["formula"]), m["rows"], fmt_num(m["coef"], "{:+.3f}"), _ci(m["ci95"]), fmt_p(m["p_value"])] for k, m in mm]))
-    parts.append("<details><summary>Pooled figures (descriptive: tokens and sentences treated as independent, which "
+    page_.parts.append("<details><summary>Pooled figures (descriptive: tokens and sentences treated as independent, which "
                  "overstates the evidence)</summary>")
     prow = [_pooled_row("pivotal vs other words", s["pivotal"]),
             _pooled_row("pivotal vs all other tokens", s["pivotal"]["vs_all_other_tokens"]),
             _pooled_row("reflective vs other sentences", s["reflection"])]
     if s.get("rare"):
         prow.append(_pooled_row("rare vs other sentences", s["rare"]))
-    parts.append(table(_POOLED_HEAD, prow) + "</details>")
+    page_.parts.append(table(_POOLED_HEAD, prow) + "</details>")
+
+
+def _text_view(page_: _Sections, s: dict, cfg, result) -> None:
+    """The responses as running text coloured by token entropy."""
+    from . import textview
 
     shown = list(range(min(cfg.text_responses, s["num_responses"])))
-    section("text", "Responses as text, coloured by token entropy",
+    page_.section("text", "Responses as text, coloured by token entropy",
             f"{len(shown)} of {s['num_responses']} responses (--text-responses). Background: entropy of each token on an "
             f"{'absolute scale, 0 to ' + format(cfg.color_max, 'g') + ' nats' if cfg.color_range == 'absolute' else 'the run' + chr(39) + 's own scale'}"
             " (tokens above the top are outlined); pivotal words underlined (dotted: lexicon words below --min-word-count), "
             "reflective sentences with a blue line above, rare sentences with a purple line below; each has a toggle. "
             "Hover a token for its entropy, log-probability and the model's top alternatives; filter the list by response id.")
     payload = textview.build_payload(result, shown)
-    parts.append(textview.render_html(payload, color_range=cfg.color_range, color_max=cfg.color_max, has_rare=bool(s.get("rare"))))
+    page_.parts.append(textview.render_html(payload, color_range=cfg.color_range, color_max=cfg.color_max, has_rare=bool(s.get("rare"))))
 
-    section("distribution", "Token entropy distribution")
-    plot(entropy_histogram(tokens), 320)
+
+def _distribution(page_: _Sections, s: dict, tokens) -> None:
+    """The token entropy histogram."""
+    page_.section("distribution", "Token entropy distribution")
+    page_.plot(entropy_histogram(tokens), 320)
     te = s["token_entropy"]
-    parts.append(f"<p class='muted'>mean {fmt_num(te['mean'])}, median {fmt_num(te['quantiles'].get('0.5'))}, 90th percentile "
+    page_.parts.append(f"<p class='muted'>mean {fmt_num(te['mean'])}, median {fmt_num(te['quantiles'].get('0.5'))}, 90th percentile "
                  f"{fmt_num(te['quantiles'].get('0.9'))}, max {fmt_num(te['max'])} nats.</p>")
 
+
+def _pivotal(page_: _Sections, s: dict) -> None:
+    """Pivotal words: the lexicon, per category and per word."""
     piv = s["pivotal"]
     lf = piv["lexicon_filter"]
-    section("pivotal", "Pivotal words",
+    page_.section("pivotal", "Pivotal words",
             f"Lexicon <code>{escape(piv['lexicon_spec'])}</code> (--lexicon; words of a category, with inflected forms, matched as whole "
             f"words and aligned to tokens by character offsets). Only <i>commonly occurring</i> words enter the comparison: at "
             f"least {lf['min_count']} occurrences (--min-word-count). Kept: "
             + (", ".join(f"{escape(w)} ({c})" for w, c in lf["kept"].items()) or "none")
             + ". Left out: " + (", ".join(f"{escape(w)} ({c})" for w, c in lf["dropped"].items()) or "none") + ".")
     if piv["count"] == 0:
-        parts.append(f"<p class='note'>{escape(_why_empty('pivotal', s))}</p>")
-    parts.append("<p>Per category (Holm-corrected across categories):</p>")
-    parts.append(table(["category"] + _HEAD[1:] + ["Holm p"], [_headline_row(k, v, holm=True) for k, v in piv["categories"].items()]))
+        page_.parts.append(f"<p class='note'>{escape(_why_empty('pivotal', s))}</p>")
+    page_.parts.append("<p>Per category (Holm-corrected across categories):</p>")
+    page_.parts.append(table(["category"] + _HEAD[1:] + ["Holm p"], [_headline_row(k, v, holm=True) for k, v in piv["categories"].items()]))
     if any(w["common"] for w in piv["words"]):
-        plot(pivotal_word_figure(s), 400)
+        page_.plot(pivotal_word_figure(s), 400)
     if piv["words"]:
-        parts.append(table(["word", "category", "occurrences", "mean H", "responses", "mean diff", "95% CI", "Wilcoxon p", "Holm p"],
+        page_.parts.append(table(["word", "category", "occurrences", "mean H", "responses", "mean diff", "95% CI", "Wilcoxon p", "Holm p"],
                             [[escape(w["word"]) + ("" if w["common"] else " <span class='note'>(rare)</span>"), escape(w["category"]), w["count"],
                               fmt_num(w["mean_entropy"]), w["per_response"]["responses"], fmt_num(w["per_response"]["mean_diff"], "{:+.3f}"),
                               _ci(w["per_response"]["ci95"]), fmt_p(w["per_response"]["p_value"]), fmt_p(w["per_response"].get("p_value_holm"))]
                              for w in piv["words"]]))
 
-    fk = s["forking"]
-    section("forking", "Forking tokens", f"Tokens and words whose entropy is in the top {100 * (1 - fk['quantile']):.0f}% "
-            f"(entropy ≥ {fk['threshold']:.3f} nats), by how often they are that uncertain.")
-    parts.append("<div class='cards'>")
-    for title, rows_ in (("tokens", fk["tokens"]), ("words (entropy per --pivotal-entropy)", fk["words"])):
-        parts.append("<div>" + f"<b>{title}</b>" + table(["", "high-entropy count", "all", "share high", "mean H"],
-                     [[escape(r["key"]), r["high_count"], r["count"], fmt_num(r["high_fraction"], "{:.2f}"), fmt_num(r["mean_entropy"])] for r in rows_[:20]]) + "</div>")
-    parts.append("</div>")
 
-    section("reflection", "Reflective sentences", "Sentences (maths-aware splitting) matching a self-verification pattern "
+def _forking(page_: _Sections, s: dict) -> None:
+    """Forking tokens: the tokens and words most often in the top entropy quantile."""
+    fk = s["forking"]
+    page_.section("forking", "Forking tokens", f"Tokens and words whose entropy is in the top {100 * (1 - fk['quantile']):.0f}% "
+            f"(entropy ≥ {fk['threshold']:.3f} nats), by how often they are that uncertain.")
+    page_.parts.append("<div class='cards'>")
+    for title, rows_ in (("tokens", fk["tokens"]), ("words (entropy per --pivotal-entropy)", fk["words"])):
+        page_.parts.append("<div>" + f"<b>{title}</b>" + table(["", "high-entropy count", "all", "share high", "mean H"],
+                     [[escape(r["key"]), r["high_count"], r["count"], fmt_num(r["high_fraction"], "{:.2f}"), fmt_num(r["mean_entropy"])] for r in rows_[:20]]) + "</div>")
+    page_.parts.append("</div>")
+
+
+def _reflection(page_: _Sections, s: dict, cfg) -> None:
+    """Reflective sentences, highest entropy first."""
+    page_.section("reflection", "Reflective sentences", "Sentences (maths-aware splitting) matching a self-verification pattern "
             f"(--reflective <code>{escape(cfg.reflective)}</code>), highest entropy first.")
     if s["reflection"]["count"] == 0:
-        parts.append(f"<p class='note'>{escape(_why_empty('reflection', s))}</p>")
-    parts.append(table(["sentence", "mean H", "response"], [[escape(x["text"]), fmt_num(x["mean_entropy"]), x["response"]] for x in s["reflection"]["examples"]], "text"))
-    parts.append("<p class='muted'>patterns: " + " · ".join(f"<code>{escape(p)}</code>" for p in s["reflection"]["patterns"]) + "</p>")
+        page_.parts.append(f"<p class='note'>{escape(_why_empty('reflection', s))}</p>")
+    page_.parts.append(table(["sentence", "mean H", "response"], [[escape(x["text"]), fmt_num(x["mean_entropy"]), x["response"]] for x in s["reflection"]["examples"]], "text"))
+    page_.parts.append("<p class='muted'>patterns: " + " · ".join(f"<code>{escape(p)}</code>" for p in s["reflection"]["patterns"]) + "</p>")
 
+
+def _rare(page_: _Sections, s: dict, result) -> None:
+    """Rare behaviors against the base outputs, the UMAP map and the behavior clusters."""
     if s.get("rare") and result.umap is not None:
         rr = s["rare"]
-        section("rare", "Rare behaviors and behavior clusters",
+        page_.section("rare", "Rare behaviors and behavior clusters",
                 f"Every OUTPUTS sentence gets the mean cosine distance to its {rr['k']} nearest BASE sentences (SBERT, "
                 f"<code>{escape(rr['embedder'])}</code>); the top {100 * rr['fraction']:.0f}% are rare (distance ≥ "
                 f"{fmt_num(rr['threshold_distance'])}). The map shows {rr['umap_points']} sentences (UMAP); clusters are k-means "
                 "on the embeddings, summarized by their most central sentences.")
-        plot(umap_figure(result.umap, rr["clusters"]), 620)
-        parts.append(table(["cluster", "size", "OUTPUTS", "BASE", "rare", "mean H (OUTPUTS)", "most central sentences"],
+        page_.plot(umap_figure(result.umap, rr["clusters"]), 620)
+        page_.parts.append(table(["cluster", "size", "OUTPUTS", "BASE", "rare", "mean H (OUTPUTS)", "most central sentences"],
                             [[f"C{c['cluster']}", c["size"], c["outputs"], c["base"], c["rare"], fmt_num(c["mean_entropy_outputs"]),
                               "<br>".join(escape(t[:200]) for t in c["central_sentences"])] for c in rr["clusters"]], "text"))
-        parts.append("<p><b>Most isolated sentences</b></p>")
-        parts.append(table(["sentence", "distance", "mean H"], [[escape(x["text"]), fmt_num(x["rarity"]), fmt_num(x["mean_entropy"])] for x in rr["examples"]], "text"))
+        page_.parts.append("<p><b>Most isolated sentences</b></p>")
+        page_.parts.append(table(["sentence", "distance", "mean H"], [[escape(x["text"]), fmt_num(x["rarity"]), fmt_num(x["mean_entropy"])] for x in rr["examples"]], "text"))
     else:
-        section("rare", "Rare behaviors", escape(_why_empty("rare", s)))
+        page_.section("rare", "Rare behaviors", escape(_why_empty("rare", s)))
 
-    section("dynamics", "Test-time dynamics", "Per response: length, pivotal words, reflective sentences and the "
+
+def _dynamics(page_: _Sections, s: dict) -> None:
+    """Test-time dynamics per source."""
+    page_.section("dynamics", "Test-time dynamics", "Per response: length, pivotal words, reflective sentences and the "
             f"{escape(s['dynamics']['repetition_rate'])}; means per source. Compare two runs with "
             "<code>entropykit analyze compare RUN_A RUN_B</code>.")
-    plot(dynamics_figure(s), 360)
+    page_.plot(dynamics_figure(s), 360)
     dyn = s["dynamics"]["by_source"]
-    parts.append(table(["source", "responses", "tokens", "words", "sentences", "pivotal", "reflective", "repetition rate"],
+    page_.parts.append(table(["source", "responses", "tokens", "words", "sentences", "pivotal", "reflective", "repetition rate"],
                         [[escape(k), v["count"], fmt_num(v["mean_num_tokens"], "{:.1f}"), fmt_num(v["mean_num_words"], "{:.1f}"), fmt_num(v["mean_num_sentences"], "{:.1f}"),
                           fmt_num(v["mean_pivotal_count"], "{:.2f}"), fmt_num(v["mean_reflective_count"], "{:.2f}"), fmt_num(v["mean_repetition_rate"], "{:.3f}")]
                          for k, v in dyn.items()]))
-    parts.insert(toc_at, "<nav class='toc'><b>Contents</b>" + "".join(f"<a href='#{a}'>{escape(t)}</a>" for a, t in toc) + "</nav>")
-    parts.append("<p id='ek-status'>loading</p>")
-    return page("entropykit analyze report", "\n".join(parts), css=textview.CSS)
