@@ -29,6 +29,7 @@ records without a model, with a verdict cache in `DIR/verdicts.jsonl`.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import Counter, deque
@@ -267,6 +268,30 @@ def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: 
     return summary
 
 
+def sample_record(cfg: PasskConfig, job: _Job, comp, verdict, extra: dict) -> dict:
+    """The samples.jsonl record of one graded sample: id, benchmark, problem_id, sample_idx, prompt,
+    response, answer, correct, model, seed, finish_reason, num_tokens, plus the graded answer
+    (`pred`), the grader, `timed_out`, and the per-token arrays of --token-entropies (`extra`)."""
+    return {
+        "id": f"{job.benchmark}/{job.problem_id}/{job.sample_idx}",
+        "benchmark": job.benchmark,
+        "problem_id": job.problem_id,
+        "sample_idx": job.sample_idx,
+        "prompt": job.prompt,
+        "response": comp.text,
+        "answer": job.gold,
+        "pred": verdict.pred,  # the answer that was graded (None: no stated answer)
+        "grader": cfg.grader,
+        "correct": bool(verdict.correct),
+        "timed_out": bool(verdict.timed_out),
+        "model": cfg.model,
+        "seed": job.seed,
+        "finish_reason": comp.finish_reason,
+        "num_tokens": len(comp.token_ids),
+        **extra,
+    }
+
+
 def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing: list[_Job], done: dict,
             sampling, path: Path, stats: dict, log: Callable[[str], None], what: str) -> None:
     """Generate, verify and append the missing samples of this process (module docstring, step 4)."""
@@ -295,26 +320,6 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
     log(f"sampling {len(missing)} of {len(mine)} {what} ({stats['reused']} reused)")
     prog = _Progress(len(mine), stats["reused"], cfg.quiet)
 
-    def record(job: _Job, comp, verdict, extra: dict) -> dict:
-        return {
-            "id": f"{job.benchmark}/{job.problem_id}/{job.sample_idx}",
-            "benchmark": job.benchmark,
-            "problem_id": job.problem_id,
-            "sample_idx": job.sample_idx,
-            "prompt": job.prompt,
-            "response": comp.text,
-            "answer": job.gold,
-            "pred": verdict.pred,  # the answer that was graded (None: no stated answer)
-            "grader": cfg.grader,
-            "correct": bool(verdict.correct),
-            "timed_out": bool(verdict.timed_out),
-            "model": cfg.model,
-            "seed": job.seed,
-            "finish_reason": comp.finish_reason,
-            "num_tokens": len(comp.token_ids),
-            **extra,
-        }
-
     def token_fields(comp) -> dict:
         if not cfg.token_entropies:
             return {}
@@ -326,7 +331,7 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
     try:
         generator.check_fits([job.prompt for job in missing], cfg.max_tokens, cfg.model)
         with JsonlAppender(path) as app:
-            saver = _VerifiedAppender(app, verifier, record)
+            saver = _VerifiedAppender(app, verifier, functools.partial(sample_record, cfg))
             t = time.perf_counter()
             try:
                 for job, comp in _finished_samples(generator, mine, done, sampling, cfg.batch_size):
