@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_json, read_json_object
+from entropykit.io import atomic_write_json, parse_record, read_json_object
 
 SAMPLES = "samples.jsonl"
 RUN_JSON = "run.json"
@@ -71,16 +71,10 @@ def read_complete_records(path: Path, required: Sequence[str] = (), drop: Sequen
             if not raw.strip():
                 continue
             try:
-                rec = json.loads(raw.decode("utf-8"))
+                line = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise UserError(f"{path}:{lineno}: not UTF-8 text") from None
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
-            if not isinstance(rec, dict):
-                raise UserError(f"{path}:{lineno}: expected a JSON object, got {type(rec).__name__}")
-            missing = [k for k in required if k not in rec]
-            if missing:
-                raise UserError(f"{path}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
+            rec = parse_record(line, path, lineno, required)  # the core's one per-line check
             for k in drop:
                 rec.pop(k, None)
             yield rec
