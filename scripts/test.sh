@@ -18,6 +18,6 @@ fi
 bash scripts/setup_vllm.sh
 bash scripts/setup_verl.sh
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-.venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/vllm_env --ignore=tests/verl_env "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider --durations=15 tests --ignore=tests/vllm_env --ignore=tests/verl_env "$@"
 ENTROPYKIT_REQUIRE_VLLM=1 .venv-vllm/bin/python -m pytest -q -p no:cacheprovider tests/vllm_env
 ENTROPYKIT_REQUIRE_VERL=1 .venv-verl/bin/python -m pytest -q -p no:cacheprovider -p no:asyncio tests/verl_env

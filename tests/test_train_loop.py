@@ -121,3 +121,15 @@ def test_paper_defaults_on_a_cpu_warn_before_running():
     assert "512 prompts x 8 samples = 4096 responses" in text and "up to 8192 tokens" in text
     assert "up to 33.8M per step" in text and "16 policy updates per step" in text
     assert lines[-1].startswith("warning:") and "--max-tokens 256" in lines[-1]
+
+
+def test_cov_losses_say_when_the_one_token_floor_is_all_they_do():
+    """floor(2e-4 * 8 samples * 128 tokens) = 0 < 1: veRL's default ratio selects the floor's one token."""
+    plan = lambda **kw: "\n".join(monitor.describe_plan(TrainConfig(data="easy", mini_batch_size=8, max_tokens=128, **kw),
+                                                        device=torch.device("cpu"), dtype="float32", backend="hf",
+                                                        num_problems=40, prompt_tokens=60.0, start=0))
+    small = plan(loss_mode="clip_cov")
+    assert "note: --clip-cov-ratio 0.0002 of at most 1,024 response tokens" in small and "single token" in small
+    assert "note: --kl-cov-ratio 0.0002" in plan(loss_mode="kl_cov")
+    assert "note:" not in plan(loss_mode="clip_cov", clip_cov_ratio=0.001)  # 1.024 tokens: at least one by the ratio
+    assert "note:" not in plan()  # the PPO-clip loss selects nothing

@@ -142,10 +142,26 @@ def describe_plan(cfg: TrainConfig, *, device: torch.device, dtype: str, backend
         + (f"; critic only for the first {cfg.critic_warmup} steps" if cfg.algo == "ppo" and cfg.critic_warmup else ""),
         f"  device   {device} ({dtype})",
     ]
+    lines += _cov_selection_note(cfg)
     if device.type == "cpu" and gen_step > 200_000:
         lines.append(f"warning: up to {_si(gen_step)} generated tokens per step on a CPU take many hours per step; for a first "
                      "try: --prompts-per-step 4 --n-samples 4 --mini-batch-size 8 --max-tokens 256")
     return lines
+
+
+def _cov_selection_note(cfg: TrainConfig) -> list[str]:
+    """Clip-Cov / KL-Cov act on max(floor(ratio * tokens), 1) tokens of each loss call: veRL's
+    ratio (2e-4) is sized for batches of 10^5-10^6 tokens, so on a small mini-batch the floor of
+    one token is all the method does. Say so before the run rather than after."""
+    ratio = {"clip_cov": cfg.clip_cov_ratio, "kl_cov": cfg.kl_cov_ratio}.get(cfg.loss_mode)
+    most_tokens = cfg.mini_batch_size * cfg.max_tokens  # response tokens of one mini-batch, at most
+    if ratio is None or ratio * most_tokens >= 1:
+        return []
+    flag = "--clip-cov-ratio" if cfg.loss_mode == "clip_cov" else "--kl-cov-ratio"
+    return [f"note: {flag} {ratio:g} of at most {most_tokens:,} response tokens per mini-batch is under one token, so the "
+            f"floor of one token per loss call applies: the method acts on a single token per update here (veRL's "
+            f"default is sized for ~1e5-1e6 tokens per batch); {flag} R selects about R x the response tokens of each "
+            "mini-batch (0.01: about 1% of them)"]
 
 
 def _si(x: float) -> str:
