@@ -37,7 +37,7 @@ __all__ = ["Extraction", "extract_final_answer", "extract_answer", "normalize_an
            "MAX_SEARCH_CHARS"]
 
 # Bumped whenever the policy changes what is extracted: persistent verdict caches key on it.
-POLICY_VERSION = "entropykit-extract-5"
+POLICY_VERSION = "entropykit-extract-6"  # 6: an escaped \$ inside inline math no longer ends it
 MAX_SEARCH_CHARS = 200_000
 _MAX_BOXES_TRIED = 64  # from the end; bounds the work on text full of unclosed boxes
 _MAX_STATEMENTS_TRIED = 64
@@ -245,7 +245,8 @@ def _statements(text: str, low: str) -> list[tuple[int, bool]]:
 
 
 # math environments that may hold the value right after a statement
-_ENV = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$([^$\n]+?)\$", re.DOTALL)
+# (an escaped \$ inside inline math is a dollar sign, not the end of the math)
+_ENV = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$((?:\\.|[^$\n\\])+?)\$", re.DOTALL)
 _NUMBER = (
     r"[-+]?(?:\\\$|\$)?(?:\d{1,3}(?:(?:,|\\,|\\!|,\\!|\{,\}| )\d{3})+|\d+)(?:\.\d+)?"
     r"(?:\s*/\s*\d+)?(?:\s*(?:\\?%|percent\b))?"
