@@ -228,7 +228,11 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
 
 # Settings that must be equal for sample j of a problem to be drawn with the same seed and prompt in
 # both runs: then the runs differ only by the model, and their per-problem values are paired.
-PAIRING_SETTINGS = ("seed", "prompt_template", "chat", "temperature", "top_p", "max_tokens", "grader")
+PAIRING_SETTINGS = ("seed", "chat", "temperature", "top_p", "max_tokens", "grader")
+# The template pairs when it is equal, or when the prompts the samples were drawn with are: a
+# template written in another notation (before entropykit.prompts, passk's templates doubled
+# their braces) renders the same prompts.
+PROMPT_SETTINGS = ("prompt_template",)
 
 
 def _problem_rows(run_dir: Path, bench: str) -> dict[str, dict]:
@@ -240,6 +244,15 @@ def _problem_rows(run_dir: Path, bench: str) -> dict[str, dict]:
     return {str(r["problem_id"]): r for r in iter_jsonl(path) if str(r.get("benchmark")) == bench}
 
 
+def _prompts(run_dir: Path, bench: str) -> dict[str, set[str]]:
+    """problem id -> the prompts its saved samples were drawn with (read from the samples)."""
+    out: dict[str, set[str]] = {}
+    for (b, pid, _), rec in load_samples(run_dir).items():
+        if b == bench:
+            out.setdefault(str(pid), set()).add(str(rec.get("prompt")))
+    return out
+
+
 def paired_runs(run_a: tuple[Path, dict], run_b: tuple[Path, dict], bench: str, ks: Sequence[int]) -> dict | None:
     """B - A on benchmark `bench`, paired by problem: mean accuracy and pass@k at each of `ks`,
     each with `paired_difference` (bootstrap CI over problems, Wilcoxon signed-rank). Only when
@@ -248,6 +261,8 @@ def paired_runs(run_a: tuple[Path, dict], run_b: tuple[Path, dict], bench: str, 
     (dir_a, sum_a), (dir_b, sum_b) = run_a, run_b
     sa, sb = sum_a.get("sampling") or {}, sum_b.get("sampling") or {}
     if any(sa.get(key) != sb.get(key) for key in PAIRING_SETTINGS):
+        return None
+    if any(sa.get(key) != sb.get(key) for key in PROMPT_SETTINGS) and _prompts(dir_a, bench) != _prompts(dir_b, bench):
         return None
     rows_a, rows_b = _problem_rows(dir_a, bench), _problem_rows(dir_b, bench)
     shared = [pid for pid in rows_a if pid in rows_b and rows_a[pid]["n"] == rows_b[pid]["n"]]

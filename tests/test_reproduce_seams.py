@@ -85,17 +85,34 @@ def test_trainer_evaluation_draws_and_grades_the_samples_passk_draws(tmp_path):
     assert metrics["eval_pass@4"] == bench["pass_at_k"]["4"]
 
 
-def _fake_passk_run(folder: Path, *, seed: int, correct: list[int], n: int = 4) -> tuple[Path, dict]:
+def _fake_passk_run(folder: Path, *, seed: int, correct: list[int], n: int = 4, template: str = "{problem}",
+                    prompt: str = "Q{i}") -> tuple[Path, dict]:
     from entropykit.evalkit.report import score_records, write_outputs
 
-    records = [{"benchmark": "b", "problem_id": str(i), "answer": "1", "correct": j < c}
-               for i, c in enumerate(correct) for j in range(n)]
+    records = [{"benchmark": "b", "problem_id": str(i), "sample_idx": j, "prompt": prompt.format(i=i), "response": "1", "answer": "1",
+                "correct": j < c} for i, c in enumerate(correct) for j in range(n)]
     summary, problems = score_records(records, [1, 2, 4])
-    summary.update(model=folder.name, sampling={"seed": seed, "prompt_template": "{problem}", "chat": None,
+    summary.update(model=folder.name, sampling={"seed": seed, "prompt_template": template, "chat": None,
                                                 "temperature": 0.6, "top_p": 0.95, "max_tokens": 64, "grader": "entropykit"})
     folder.mkdir()
     write_outputs(folder, summary, problems, html=False)
+    atomic_write_jsonl(folder / "samples.jsonl", records)
     return folder, summary
+
+
+def test_templates_in_two_notations_pair_when_they_rendered_the_same_prompts(tmp_path):
+    """A run made before entropykit.prompts recorded its template with doubled braces; the same
+    prompts, so its samples pair with a run made after. Other prompts do not pair."""
+    from entropykit.evalkit.report import paired_runs
+
+    old = _fake_passk_run(tmp_path / "old", seed=0, correct=[0, 1, 2, 0], template="{problem} \\boxed{{}}.",
+                          prompt="Q{i} \\boxed{{}}.")
+    new = _fake_passk_run(tmp_path / "new", seed=0, correct=[1, 1, 3, 0], template="{problem} \\boxed{}.",
+                          prompt="Q{i} \\boxed{{}}.")
+    other = _fake_passk_run(tmp_path / "other", seed=0, correct=[1, 1, 3, 0], template="Solve: {problem}",
+                            prompt="Solve: Q{i}")
+    assert paired_runs(old, new, "b", [1, 4])["problems"] == 4
+    assert paired_runs(old, other, "b", [1, 4]) is None
 
 
 def test_passk_runs_are_paired_by_problem_only_with_the_same_seeds(tmp_path):
