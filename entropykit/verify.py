@@ -38,6 +38,7 @@ import hashlib
 import logging
 import multiprocessing as mp
 import os
+import pickle
 import re
 import struct
 import threading
@@ -226,6 +227,10 @@ def default_workers() -> int:
 
 _SLOT = struct.Struct("=qdq")  # seq, start (time.monotonic, system-wide on Linux), seq again
 _FLUSH_S = 0.05
+# A chunk is sent ahead (into the pipe while the worker judges the previous one) only when it is
+# this small: a pipe holds 64 KiB, and a send that does not fit blocks the coordinator, whose
+# watchdog then cannot kill a worker stuck on an answer. A larger chunk waits until its worker is idle.
+_SEND_AHEAD_BYTES = 32 * 1024
 
 
 def _worker_main(rconn, conn, slot_fd: int, nice: int = 0) -> None:
@@ -564,9 +569,13 @@ class Verifier:
             if len(w.outstanding) >= size:
                 return
             chunk = [self._queue.popleft() for _ in range(min(size, len(self._queue)))]
+            data = pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL)
+            if w.outstanding and len(data) > _SEND_AHEAD_BYTES:  # not while the worker is busy
+                self._queue.extendleft(reversed(chunk))
+                return
         w.outstanding.update(chunk)
         try:
-            w.send_conn.send(chunk)
+            w.send_conn.send_bytes(data)  # what Connection.send(chunk) writes; the worker's recv() unpickles it
         except Exception:
             self._restart(w, culprit=None)
 

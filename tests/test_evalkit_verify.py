@@ -325,3 +325,37 @@ def test_documented_decisions(response, finish, answer):
     from entropykit.extract import extract_final_answer
 
     assert extract_final_answer(response, finish).answer == answer
+
+
+def test_a_chunk_larger_than_the_pipe_never_blocks_the_watchdog(tmp_path):
+    """Replies of 12 KB after a hostile answer (mathverify-default sends whole responses). Sending
+    a chunk of them ahead into the worker's pipe while the worker hangs on the hostile answer blocked the
+    coordinator, whose watchdog then never killed the worker: the call hung for good. Run in a
+    child process so that a regression fails on the time limit instead of hanging the suite."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "pipe.py"
+    script.write_text(
+        "from entropykit.verify import Verifier\n"
+        # 39 answers that take a few ms each (the worker reports some before it reaches the hostile
+        # one, so the coordinator sends ahead), the hostile one, then 40 replies of 12 KB: the chunk
+        # sent ahead exceeds the pipe (distinct strings: pickle would send equal ones once)
+        "fast = ['\\\\boxed{\\\\frac{%d}{7} + \\\\frac{1}{3}}' % i for i in range(39)]\n"
+        "long = ['Reply %d. ' % i + 'We add the numbers one by one. ' * 400 + 'The answer is $\\\\boxed{3}$.' for i in range(40)]\n"
+        "with Verifier(workers=1, timeout_s=1.0, cache=False, grader='mathverify-default') as v:\n"
+        "    assert v.wait_ready()\n"
+        "    got = v.verify(['0'] * 39 + ['2'] + ['3'] * 40, fast + ['\\\\boxed{9^{9^{9^{9}}}}'] + long)\n"
+        "print(sum(g.timed_out for g in got), got[39].timed_out, all(g.correct for g in got[40:]))\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the script and its spinning worker
+        proc.communicate()
+        pytest.fail("the verifier hung: a chunk that does not fit the pipe blocked its watchdog")
+    assert proc.returncode == 0, err[-2000:]
+    assert out.split("\n")[0] == "1 True True", out
