@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         save_every: Optional[int] = typer.Option(None, "--save-every", help=f"Training checkpoint every N steps. {_PRESET}", show_default=False),
         clusters: Optional[int] = typer.Option(None, "--clusters", help=f"Behavior clusters in the analyses. {_PRESET}", show_default=False),
         seed: int = typer.Option(0, "--seed", help="Seed of the problems, rollouts, evaluation samples and statistics."),
+        seeds: int = typer.Option(1, "--seeds", help="Training seeds per variant (seed, seed+1, ...); every model is evaluated with the same sample seeds. More seeds extend a finished experiment."),
     ) -> None:
         """The paper's experiment end to end: passk of the base model, train each variant, passk and analyze
         each trained policy against the base, the comparison reports, and DIR/index.html with Tables 2-3."""
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
                               prompts_per_step=prompts_per_step, n_samples=n_samples, mini_batch_size=mini_batch_size,
                               max_tokens=max_tokens, lr=lr, temperature=temperature, entropy_coef=entropy_coef,
                               critic_warmup=critic_warmup, k=k, eval_problems=eval_problems, train_problems=train_problems,
-                              batch_size=batch_size, backend=backend, save_every=save_every, clusters=clusters, seed=seed)
+                              batch_size=batch_size, backend=backend, save_every=save_every, clusters=clusters, seed=seed, seeds=seeds)
         root = reproduce(cfg, log=lambda s: console.print(s, style="dim", highlight=False, markup=False),
                          progress_line=lambda s: console.rule(s, align="left"))
         console.print(f"open {root / 'index.html'} (every number: {root / 'summary.json'}; stage times: {root / 'stages.json'})",

@@ -70,6 +70,7 @@ class ReproduceConfig:
     save_every: int | None = None  # training checkpoints (a killed training resumes from the last)
     clusters: int | None = None  # analyze: behavior clusters
     seed: int = 0
+    seeds: int = 1  # training seeds per variant (cfg.seed + 0 .. seeds-1); evaluation samples always use `seed`
     extra_train: dict = field(default_factory=dict)  # further TrainConfig fields, the same for every variant
 
     def resolve(self) -> "ReproduceConfig":
@@ -86,7 +87,7 @@ class ReproduceConfig:
             raise UserError(f"--variants: unknown {', '.join(unknown) or '(none given)'} (known: {', '.join(VARIANTS)})")
         if len(set(self.variants)) != len(self.variants):
             raise UserError("--variants: a variant is named twice")
-        for name in ("steps", "prompts_per_step", "n_samples", "mini_batch_size", "max_tokens", "k", "eval_problems",
+        for name in ("seeds", "steps", "prompts_per_step", "n_samples", "mini_batch_size", "max_tokens", "k", "eval_problems",
                      "train_problems", "batch_size", "clusters", "save_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -108,13 +109,15 @@ class ReproduceConfig:
     def check_against(self, path: Path) -> list[str]:
         """Refuse a run folder made with other settings; write them when the folder is new.
 
-        The one change allowed is more variants (the earlier ones first, in their order): every
-        finished stage still holds, and the returned list names the added variants (the
-        comparison stages then rerun over all of them).
+        The changes allowed are more variants (the earlier ones first, in their order) and more
+        seeds: every finished stage still holds, and the returned list names what was added (the
+        comparison stages then rerun over all of it).
         """
         from entropykit.io import atomic_write_json
 
         mine = {k: v for k, v in self.to_dict().items() if k != "out"}  # the folder may be named another way
+        if mine["seeds"] == 1:
+            del mine["seeds"]  # a one-seed experiment's settings read as before --seeds existed
         if path.exists():
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
@@ -122,14 +125,21 @@ class ReproduceConfig:
                 raise UserError(f"{path}: unreadable ({type(e).__name__}); move the folder aside or choose another --out") from None
             if not isinstance(saved, dict):
                 raise UserError(f"{path}: not a reproduce settings file; choose another --out")
-            diff = sorted(k for k in (set(mine) | set(saved)) - {"out"} if mine.get(k) != saved.get(k))
+            default = {"seeds": 1}  # a key absent from either side reads as its default
+            diff = sorted(k for k in (set(mine) | set(saved)) - {"out"} if mine.get(k, default.get(k)) != saved.get(k, default.get(k)))
             before, now = saved.get("variants"), mine["variants"]
-            added = now[len(before):] if diff == ["variants"] and isinstance(before, list) and now[: len(before)] == before else []
-            if diff and not added:
-                k = diff[0]
+            seeds_before, seeds_now = saved.get("seeds", 1), mine.get("seeds", 1)
+            grows_variants = isinstance(before, list) and now[: len(before)] == before and len(now) > len(before)
+            grows_seeds = isinstance(seeds_before, int) and seeds_now > seeds_before
+            allowed = {name for name, grows in (("variants", grows_variants), ("seeds", grows_seeds)) if grows}
+            if diff and not set(diff) <= allowed:
+                k = next(k for k in diff if k not in allowed)
                 raise UserError(f"{path.parent} was made with other settings ({k}: {saved.get(k)!r} there, {mine.get(k)!r} now); "
-                                "rerun with the same options to continue it (or with more --variants after the same ones), "
-                                "or choose another --out")
+                                "rerun with the same options to continue it (or with more --variants after the same ones, "
+                                "or more --seeds), or choose another --out")
+            added = [v for v in now if v not in before] if grows_variants else []
+            if grows_seeds:
+                added += [f"{v} seeds {seeds_before}..{seeds_now - 1}" for v in now if v not in added]
             if added:
                 atomic_write_json(path, mine)
             return added

@@ -19,6 +19,7 @@ sample, train restarts from its latest checkpoint with the same random state).
 from __future__ import annotations
 
 import datetime
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Callable
 from entropykit.io import atomic_write_json, read_json_object
 
 from .config import GENERATED, VARIANTS, ReproduceConfig
+from .layout import Layout, figure8_pairs, label, run_name, runs, train_seed
 
 Log = Callable[[str], None]
 
@@ -36,43 +38,6 @@ class Stage:
     name: str
     run: Callable[[], object]
     outputs: tuple[Path, ...] = field(default_factory=tuple)  # all present + recorded => complete
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where every stage writes inside the run folder."""
-
-    root: Path
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    def model_dir(self, name: str) -> Path:  # "base" or a variant
-        return self.root / name
-
-    def passk(self, name: str) -> Path:
-        return self.model_dir(name) / "passk"
-
-    def samples(self, name: str) -> Path:
-        return self.passk(name) / "samples.jsonl"
-
-    def analysis(self, name: str) -> Path:
-        return self.model_dir(name) / "analysis"
-
-    def train_run(self, variant: str) -> Path:
-        return self.model_dir(variant) / "train"
-
-    def policy(self, variant: str) -> Path:
-        return self.model_dir(variant) / "policy"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def stages_file(self) -> Path:
-        return self.root / "stages.json"
 
 
 def problem_files(cfg: ReproduceConfig, lay: Layout) -> tuple[str, str]:
@@ -115,31 +80,32 @@ def run_passk_stage(cfg: ReproduceConfig, lay: Layout, name: str, model: str, lo
     run_passk(pcfg, log=log)
 
 
-def train_config(cfg: ReproduceConfig, lay: Layout, variant: str):
-    """The TrainConfig of `variant`: everything but the method is the same for all variants."""
+def train_config(cfg: ReproduceConfig, lay: Layout, variant: str, seed_index: int = 0):
+    """The TrainConfig of `variant` trained with seed index `seed_index`: everything but the
+    method (and the training seed) is the same for all runs."""
     from entropykit.train.config import TrainConfig
 
     method = dict(VARIANTS[variant])
     entropy_reg = method.pop("entropy_reg", False)
     train, _ = problem_files(cfg, lay)
     return TrainConfig(
-        model=cfg.model, data=train, out=str(lay.train_run(variant)), steps=cfg.steps,
+        model=cfg.model, data=train, out=str(lay.train_run(run_name(variant, seed_index))), steps=cfg.steps,
         prompts_per_step=cfg.prompts_per_step, n_samples=cfg.n_samples, max_tokens=cfg.max_tokens,
         temperature=cfg.temperature, mini_batch_size=cfg.mini_batch_size, lr=cfg.lr, critic_lr=2 * cfg.lr,
         entropy_coef=cfg.entropy_coef if entropy_reg else 0.0, critic_warmup=cfg.critic_warmup,
-        rollout_backend=cfg.backend, seed=cfg.seed, save_every=cfg.save_every, keep_checkpoints=1,
+        rollout_backend=cfg.backend, seed=train_seed(cfg, seed_index), save_every=cfg.save_every, keep_checkpoints=1,
         **method, **cfg.extra_train,
     )
 
 
-def run_train_stage(cfg: ReproduceConfig, lay: Layout, variant: str, log: Log) -> None:
+def run_train_stage(cfg: ReproduceConfig, lay: Layout, variant: str, seed_index: int, log: Log) -> None:
     from entropykit.train.loop import resume_config, train
 
-    run = lay.train_run(variant)
+    run = lay.train_run(run_name(variant, seed_index))
     if (run / "config.json").exists():  # started before: continue from its latest checkpoint
         train(resume_config(run, steps=cfg.steps), resume=True, log=log, progress=True)
     else:
-        train(train_config(cfg, lay, variant), log=log, progress=True)
+        train(train_config(cfg, lay, variant, seed_index), log=log, progress=True)
 
 
 def run_export_stage(lay: Layout, variant: str) -> None:
@@ -157,35 +123,18 @@ def run_analyze_stage(cfg: ReproduceConfig, lay: Layout, name: str) -> None:
                                n_clusters=cfg.clusters, seed=cfg.seed, progress=True))
 
 
-def figure8_pairs(cfg: ReproduceConfig) -> list[tuple[str, str]]:
-    """(A, B) pairs for `analyze compare`: base vs each variant, and within each algorithm the
-    plain run vs the entropy advantage, then each other entropy-control method (entropy
-    regularization, Clip-Cov, KL-Cov, the 80/20 mask) vs the entropy advantage."""
-    from .config import OTHER_METHODS
-
-    v = cfg.variants
-    pairs = [("base", x) for x in v]
-    for algo in ("grpo", "ppo"):
-        for a in (algo, *(f"{algo}-{m}" for m in OTHER_METHODS)):
-            if a in v and f"{algo}-ent" in v:
-                pairs.append((a, f"{algo}-ent"))
-    return pairs
-
-
 def run_reports_stage(cfg: ReproduceConfig, lay: Layout) -> None:
     from entropykit.analysis.compare import compare_runs as analyze_compare
     from entropykit.evalkit.report import compare_runs as passk_compare
     from entropykit.train.report import build_report
 
-    from .config import LABELS
-
-    names = ["base", *cfg.variants]
+    names = ["base", *(name for _, _, name in runs(cfg))]
     lay.reports.mkdir(parents=True, exist_ok=True)
-    passk_compare([str(lay.passk(n)) for n in names], str(lay.reports / "passk-compare.html"), labels=[LABELS[n] for n in names])
-    build_report([lay.train_run(v) for v in cfg.variants], lay.reports / "train-report.html", title="entropykit reproduce: training")
+    passk_compare([str(lay.passk(n)) for n in names], str(lay.reports / "passk-compare.html"), labels=[label(n) for n in names])
+    build_report([lay.train_run(n) for n in names[1:]], lay.reports / "train-report.html", title="entropykit reproduce: training")
     for a, b in figure8_pairs(cfg):
         analyze_compare(str(lay.analysis(a)), str(lay.analysis(b)), str(lay.reports / f"analyze-{a}-vs-{b}.html"),
-                        labels=[LABELS[a], LABELS[b]], seed=cfg.seed)
+                        labels=[label(a), label(b)], seed=cfg.seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,12 +149,12 @@ def build_stages(cfg: ReproduceConfig, lay: Layout, log: Log) -> list[Stage]:
                             (lay.data / "arith-train.jsonl", lay.data / "arith-eval.jsonl")))
     stages.append(Stage("passk base", lambda: run_passk_stage(cfg, lay, "base", cfg.model, log),
                         (lay.passk("base") / "summary.json",)))
-    for v in cfg.variants:
-        stages.append(Stage(f"train {v}", lambda v=v: run_train_stage(cfg, lay, v, log), (lay.train_run(v) / "metrics.jsonl",)))
-        stages.append(Stage(f"export {v}", lambda v=v: run_export_stage(lay, v), (lay.policy(v) / "config.json",)))
-        stages.append(Stage(f"passk {v}", lambda v=v: run_passk_stage(cfg, lay, v, str(lay.policy(v)), log),
-                            (lay.passk(v) / "summary.json",)))
-    for name in ["base", *cfg.variants]:
+    for v, i, n in runs(cfg):
+        stages.append(Stage(f"train {n}", lambda v=v, i=i: run_train_stage(cfg, lay, v, i, log), (lay.train_run(n) / "metrics.jsonl",)))
+        stages.append(Stage(f"export {n}", lambda n=n: run_export_stage(lay, n), (lay.policy(n) / "config.json",)))
+        stages.append(Stage(f"passk {n}", lambda n=n: run_passk_stage(cfg, lay, n, str(lay.policy(n)), log),
+                            (lay.passk(n) / "summary.json",)))
+    for name in ["base", *(n for _, _, n in runs(cfg))]:
         stages.append(Stage(f"analyze {name}", lambda n=name: run_analyze_stage(cfg, lay, n), (lay.analysis(name) / "summary.json",)))
     reports, table = COMPARISON_STAGES
     stages.append(Stage(reports, lambda: run_reports_stage(cfg, lay), (lay.reports / "passk-compare.json", lay.reports / "train-report.html")))
@@ -232,6 +181,18 @@ def load_stage_state(path: Path) -> dict:
     return state.get("stages", {}) if isinstance(state.get("stages"), dict) else {}
 
 
+def release_memory() -> None:
+    """Free what the finished stage loaded: its objects are unreachable once it returns, but
+    cycles (modules, optimizers, hooks) wait for the collector, and glibc keeps freed arenas."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def run_stages(stages: list[Stage], lay: Layout, log: Log, progress_line: Callable[[str], None]) -> dict:
     """Run every stage that is not complete; one progress line per stage. Returns the state."""
     state = load_stage_state(lay.stages_file)
@@ -247,6 +208,7 @@ def run_stages(stages: list[Stage], lay: Layout, log: Log, progress_line: Callab
         atomic_write_json(lay.stages_file, {"stages": state})
         t0 = time.perf_counter()
         st.run()
+        release_memory()  # a stage's models and tensors go with it: peak memory stays that of one stage
         rec.update(seconds=round(time.perf_counter() - t0, 1),
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         atomic_write_json(lay.stages_file, {"stages": state})

@@ -18,7 +18,7 @@ from pathlib import Path
 from entropykit.io import atomic_write_json, atomic_write_text, iter_jsonl
 
 from .config import LABELS, VARIANTS, ReproduceConfig
-from .stages import Layout, figure8_pairs
+from .layout import Layout, figure8_pairs
 
 
 def delta_pairs(cfg: ReproduceConfig) -> list[tuple[str, str]]:
@@ -101,7 +101,7 @@ def build_summary(cfg: ReproduceConfig, lay: Layout) -> dict:
     crossovers = json.loads((lay.reports / "passk-compare.json").read_text(encoding="utf-8"))["benchmarks"]
     return {
         "tool": "entropykit reproduce",
-        "settings": {k: v for k, v in cfg.to_dict().items() if k != "out"},  # where it is: not a result
+        "settings": {k: v for k, v in cfg.to_dict().items() if k != "out" and not (k == "seeds" and v == 1)},  # where it is: not a result
         "benchmark": models["base"]["benchmark"],
         "num_problems": models["base"]["num_problems"],
         "k_max": int(k_max),
