@@ -33,11 +33,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Extraction", "extract_final_answer", "extract_answer", "normalize_answer", "POLICY_VERSION",
-           "MAX_SEARCH_CHARS"]
+__all__ = ["Extraction", "extract_final_answer", "extract_answer", "normalize_answer", "repair_for_parsing",
+           "POLICY_VERSION", "MAX_SEARCH_CHARS"]
 
 # Bumped whenever the policy changes what is extracted: persistent verdict caches key on it.
-POLICY_VERSION = "entropykit-extract-6"  # 6: an escaped \$ inside inline math no longer ends it
+POLICY_VERSION = "entropykit-extract-7"  # 7: issue 24's families (GSM8K ####, closings in other languages, units of golds, ...)
 MAX_SEARCH_CHARS = 200_000
 _MAX_BOXES_TRIED = 64  # from the end; bounds the work on text full of unclosed boxes
 _MAX_STATEMENTS_TRIED = 64
@@ -61,6 +61,8 @@ NO_ANSWER = Extraction(None)
 # normalisation (applied to extracted answers and to gold answers alike)
 
 _MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
+# digits of other scripts (Arabic-Indic, Persian, Devanagari, fullwidth) become ASCII digits in an answer
+_DIGITS = str.maketrans({chr(base + i): str(i) for base in (0x0660, 0x06F0, 0x0966, 0xFF10) for i in range(10)})
 # Thousands separators that never separate list items: "1\,000", "1\ 000", "1~000", thin and
 # no-break spaces. Only between a digit and a group of exactly three digits.
 _THIN_SEP = re.compile(r"(?<=\d)(?:\\,|\\ |~|\\thinspace ?|[\u2009\u202f\u00a0])(?=\d{3}(?!\d))")
@@ -70,8 +72,11 @@ _SPACE_GROUPED = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
 def normalize_answer(s: str) -> str:
     r"""Normalise an answer string before it is parsed: non-ASCII minus signs become ``-``,
     thin-space thousands separators are removed (``1\,000`` -> ``1000``), a whole number grouped
-    by plain spaces (``1 000 000``) is joined, markdown bold/code marks and a final period go."""
-    s = s.translate(_MINUS).strip()
+    by plain spaces (``1 000 000``) is joined, markdown bold/code marks and a final period go,
+    digits of other scripts become ASCII, plain unit words after a number go (``10 weeks`` ->
+    ``10``, ``10 cm^2`` -> ``10``) and a choice written with its option text is its letter
+    (``(D) Alina`` -> ``D``)."""
+    s = s.translate(_MINUS).translate(_DIGITS).strip()
     s = _THIN_SEP.sub("", s)
     s = s.replace("\\varnothing", "\\emptyset")
     s = s.strip("*`").strip()
@@ -81,7 +86,119 @@ def normalize_answer(s: str) -> str:
         s = s[:-1].rstrip()
     if _SPACE_GROUPED.match(s):
         s = s.replace(" ", "")
+    m = _NUMBER_WITH_UNITS.fullmatch(s)
+    if m and not any(w.lower() in _NOT_UNITS for w in re.findall(r"[A-Za-z]+", m.group("units"))):
+        s = m.group("value")
+    m = _CHOICE_WITH_TEXT.fullmatch(s)
+    if m:
+        s = next(g for g in m.groups() if g)
     return s
+
+
+# a number followed by plain unit words: "10 weeks", "10 cm^2", "3.5 km/h", "12 m" (how a reply's
+# units are read: a word ends the value). Words of math ("2 pi", "3 and 4", "5 sin") are kept.
+_UNIT_WORD = r"(?:[A-Za-z]{3,}|cm|mm|km|dm|kg|mg|ml|mL|ft|yd|mi|lb|oz|hr|m|g|s|h|L)(?:\^\{?[23]\}?|²|³)?"
+_NUMBER_WITH_UNITS = re.compile(
+    r"(?P<value>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s+(?P<units>" + _UNIT_WORD + r"\.?(?:\s*/\s*" + _UNIT_WORD
+    + r")?(?:\s+" + _UNIT_WORD + r"\.?){0,2})")
+_NOT_UNITS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "and", "or", "the", "pi", "times",
+              "cdot", "div", "mod", "pmod", "bmod", "inf", "infty", "infinity", "arcsin", "arccos", "arctan", "sinh",
+              "cosh", "tanh", "ln", "lg", "frac", "dfrac", "tfrac", "text", "mathrm", "choose", "binom", "not", "none",
+              "true", "false", "yes", "no", "odd", "even", "undefined", "in"}
+# a choice with its option text: "(D) Alina", "D) Alina", "D. x = 42", "C Cecile"
+_CHOICE_WITH_TEXT = re.compile(r"\(([A-J])\)\s*\S.*|([A-J])[.:)]\s+\S.*|([A-J])\s+[A-Z][a-z][\w' -]*", re.DOTALL)
+
+
+# ----------------------------------------------------------------------------------------------
+# repairs before math-verify parses an answer (gold and graded answer alike): notations its parser
+# reads as another value. String work only; each one rewrites the notation into one it reads right.
+
+_MIXED_NUMBER = re.compile(r"([-+]?)(\d+)\s+(\d+)\s*/\s*(\d+)")  # "3128 1/2": 3128 and a half
+_SCIENTIFIC = re.compile(
+    r"([-+]?\d+(?:\.\d+)?)\s*(?:(?:\\times|\\cdot|×|\*)\s*10\s*\^\s*\{?\s*([-+]?\d{1,3})\s*\}?|[eE]([-+]?\d{1,3}))")
+_SYMPY_SYNTAX = re.compile(r"\*\*|\b(?:Eq|Rational|sqrt)\(")
+_TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)(?![A-Za-z])")
+_DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
+_PRIME = re.compile(r"(?<![\\A-Za-z])([A-Za-z])('+)")
+_UNESCAPED_SEMICOLON = re.compile(r"(?<!\\);")
+
+
+def _call_args(s: str, open_pos: int) -> tuple[list[str], int] | None:
+    """Top-level comma-separated arguments of the call whose "(" is at `open_pos`, and the end."""
+    depth, start, args = 0, open_pos + 1, []
+    for i in range(open_pos, len(s)):
+        c = s[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                args.append(s[start:i].strip())
+                return args, i + 1
+        elif c == "," and depth == 1:
+            args.append(s[start:i].strip())
+            start = i + 1
+    return None
+
+
+def _from_sympy_syntax(s: str) -> str:
+    r"""``Eq(x**2/4 + y**2/3, 1)`` -> ``x^2/4 + y^2/3 = 1``; ``sqrt(2)`` -> ``\sqrt{2}``;
+    ``Rational(1, 3)`` -> ``\frac{1}{3}`` (golds written in sympy's own syntax)."""
+    s = s.replace("**", "^")
+    for _ in range(32):
+        m = re.search(r"\b(Eq|Rational|sqrt)\(", s)
+        if m is None:
+            break
+        call = _call_args(s, m.end() - 1)
+        if call is None:
+            break
+        args, end = call
+        name = m.group(1)
+        if name == "Eq" and len(args) == 2:
+            rep = f"{args[0]} = {args[1]}"
+        elif name == "Rational" and len(args) == 2:
+            rep = f"\\frac{{{args[0]}}}{{{args[1]}}}"
+        elif name == "sqrt" and len(args) == 1:
+            rep = f"\\sqrt{{{args[0]}}}"
+        else:
+            break
+        s = s[: m.start()] + rep + s[end:]
+    return s
+
+
+def repair_for_parsing(s: str) -> str:
+    r"""An answer rewritten where math-verify's parser would read another value than written:
+
+    - a mixed number ``3128 1/2`` -> ``\frac{6257}{2}`` (parsed as 3129/2 otherwise; ``1 1/2`` as 1);
+    - scientific notation ``2.3148\times 10^{-3}`` / ``2.3148e-3`` -> ``0.0023148`` (the decimal is
+      compared with a rounding tolerance, the product is not);
+    - ``;`` between the values of a list or set -> ``,`` (``\;`` is a space and stays);
+    - sympy's own syntax (``Eq(a, b)``, ``x**2``, ``sqrt(2)``, ``Rational(1, 3)``) -> LaTeX (``Eq(...)``
+      is otherwise read as 1, right for any answer 1);
+    - a prime ``E'`` -> ``E_{p}`` (otherwise dropped: ``E'`` would equal ``E``);
+    - degrees inside a trigonometric function ``\sin(90^\circ - x)`` -> radians, so that
+      ``\sin(\frac{90\pi}{180} - x)`` equals ``\cos x`` (outside trig functions ``30^\circ`` stays 30).
+    """
+    t = s.strip()
+    m = _MIXED_NUMBER.fullmatch(t)
+    if m and int(m.group(3)) < int(m.group(4)) and int(m.group(4)) > 0 and len(t) < 40:
+        whole, num, den = int(m.group(2)), int(m.group(3)), int(m.group(4))
+        return f"{'-' if m.group(1) == '-' else ''}\\frac{{{whole * den + num}}}{{{den}}}"
+    m = _SCIENTIFIC.fullmatch(t)
+    if m:
+        from decimal import Decimal
+
+        d = Decimal(m.group(1)).scaleb(int(m.group(2) or m.group(3)))
+        return format(d, "f")
+    if _SYMPY_SYNTAX.search(t):
+        t = _from_sympy_syntax(t)
+    if ";" in t and "\\begin" not in t:
+        t = _UNESCAPED_SEMICOLON.sub(",", t)
+    if "'" in t and "\\text" not in t:
+        t = _PRIME.sub(lambda p: f"{p.group(1)}_{{{'p' * len(p.group(2))}}}", t)
+    if _TRIG.search(t):
+        t = _DEGREES.sub(lambda d: f"\\frac{{{d.group(1)}\\pi}}{{180}}", t)
+    return t
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,6 +317,14 @@ _STATEMENT_TAIL = re.compile(
     re.IGNORECASE,
 )
 _FINAL_BEFORE = re.compile(r"final\s+$")
+# adverbs between a verb and its value ("is definitely 12", "is for sure D", "is now actually 9"): a
+# word class, not a list. Approximations ("approximately 3") and negations ("not 12") are not in it.
+_ADVERB = (r"(?:(?!(?:approximately|roughly|nearly|hardly|barely|scarcely|apply|reply|supply|multiply|imply|comply"
+           r"|rely|family|only\s+if)\b)[a-z]{2,}ly|now|still|just|then|therefore|thus|hence|indeed|simply|only|also"
+           r"|again|already|exactly|precisely|for\s+sure|of\s+course|in\s+fact|in\s+total|altogether|overall|so)")
+_ADVERBS = re.compile(r"(?:" + _ADVERB + r",?\s+){1,2}")
+# after "Answer:" at the start of a line, a sentence may state the value (as after "Final Answer:")
+_LINE_START_BEFORE = re.compile(r"(?:^|\n)[ \t>#*_-]*(?:\d+\.\s*)?(?:\*\*)?(?:final\s+)?$")
 
 
 # "the answer is" in other languages: the word for "answer" (lower case) and what may follow it
@@ -217,9 +342,13 @@ _FOREIGN_STATEMENTS: dict[str, re.Pattern] = {
         "答案": r"\s*(?:是|为|為|：|:|=)",  # Chinese
         "答え": r"\s*(?:は|：|:|=)",  # Japanese
         "解答": r"\s*(?:は|是|为|：|:|=)",
+        "الإجابة": r"(?:\s+النهائية)?\s*(?:هي|هو|:|=)",  # Arabic
+        "الاجابة": r"(?:\s+النهائية)?\s*(?:هي|هو|:|=)",
+        "الجواب": r"(?:\s+النهائي)?\s*(?:هو|:|=)",
+        "उत्तर": r"\s*(?:है|:|=|—|-(?!\d))",  # Hindi
     }.items()
 }
-_SPACELESS_SCRIPT_WORDS = ("答案", "答え", "解答")
+_SPACELESS_SCRIPT_WORDS = ("答案", "答え", "解答", "الإجابة", "الاجابة", "الجواب")
 
 
 def _statements(text: str, low: str) -> list[tuple[int, bool]]:
@@ -237,7 +366,11 @@ def _statements(text: str, low: str) -> list[tuple[int, bool]]:
             if i == 0 or word in _SPACELESS_SCRIPT_WORDS or not low[i - 1].isalnum():
                 m = tail.match(text, i + len(word))
                 if m is not None:
-                    found.append((i, m.end(), word == "answer" and _FINAL_BEFORE.search(low, max(0, i - 16), i) is not None))
+                    # a sentence may follow "Final Answer:", and any "Answer:" that starts a line
+                    sentence = (_FINAL_BEFORE.search(low, max(0, i - 16), i) is not None if word == "answer" else False) or (
+                        _LINE_START_BEFORE.search(low, max(0, i - 40), i) is not None
+                        and (word != "answer" or text[i + len(word): m.end()].strip(" \t*").startswith(":")))
+                    found.append((i, m.end(), sentence))
                     hits += 1
             i = low.rfind(word, 0, i)
     found.sort()
@@ -342,6 +475,13 @@ def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | N
         pos += 1
     if text.startswith('\\"', pos):  # an escaped quote: "The final answer is \"$12$\""
         pos += 2
+    adv = _ADVERBS.match(text, pos)  # "the answer is definitely 12", "is for sure D"
+    if adv is not None:
+        pos = adv.end()
+    if text.startswith("####", pos):  # "The answer is #### 42"
+        pos += 4
+        while pos < len(text) and text[pos] in " \t*":
+            pos += 1
     seg = text[pos : pos + 2000]
     if not seg:
         return None
@@ -390,8 +530,10 @@ def _value_after(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | N
     return ", ".join(dict.fromkeys(values)), pos, pos + length
 
 
-_SENTENCE_END = re.compile(r"\.(?!\d)|\n|[!?]")
-_IS = re.compile(r"\b(?:is|are|was|be|equals)\b:?")
+_SENTENCE_END = re.compile(r"\.(?!\d)|\n|[!?。！？।؟]")
+# the copula of a sentence after an answer marker, in the languages of the policy
+_IS = re.compile(r"\b(?:is|are|was|be|equals|es|son|será|é|são|è|sono|est|sont|sera|ist|sind|beträgt|lautet"
+                 r"|равн[аоы]|равен|составляет|будет|هو|هي|يساوي|تساوي)\b:?|[是为為はが]|(?:है|हैं)")
 
 
 def _final_sentence_value(text: str, pos: int, cut_off: bool) -> tuple[str, int, int] | None:
@@ -451,6 +593,26 @@ def _last_statement(text: str, cut_off: bool) -> Extraction | None:
     return found
 
 
+def _last_gsm8k_marker(text: str, cut_off: bool) -> Extraction | None:
+    """GSM8K's ``#### N``: the value after the last ``####`` whose line holds nothing else (a
+    markdown heading ``#### 2. Check`` is not an answer)."""
+    i = text.rfind("####")
+    tried = 0
+    while i >= 0 and tried < _MAX_STATEMENTS_TRIED:
+        tried += 1
+        if text.startswith("#####", i) or (i > 0 and text[i - 1] == "#"):
+            i = text.rfind("####", 0, i)
+            continue
+        v = _value_after(text, i + 4, cut_off)
+        if v is not None:
+            line_end = text.find("\n", v[2])
+            rest = text[v[2]: line_end if line_end >= 0 else len(text)]
+            if not rest.strip(" \t.*!$。"):
+                return Extraction(v[0], "statement", v[1], v[2])
+        i = text.rfind("####", 0, i)
+    return None
+
+
 def _last_tag(text: str) -> Extraction | None:
     last = None
     for m in _TAG.finditer(text):
@@ -488,7 +650,7 @@ _CLOSING = re.compile(
     r"|spends?|spent|remains?|collects?|collected|sells?|sold|buys?|bought|reads?|eats?|ate|saves?|saved|scores?|scored"
     r"|owns?|holds?|contains?|weighs?|receives?|received|picks?|picked|bakes?|baked|uses?|used|takes?|took|walks?"
     r"|walked|runs?|ran|drives?|drove|travels?|traveled|travelled|leaves?|comes?\s+to|came\s+to)\b)\s*"
-    r"(?:(?:actually|now|clearly|still|just|exactly|then|therefore|thus|indeed|simply|only)\s+)?"  # "is now 9"
+    r"(?:" + _ADVERB + r",?\s+){0,2}"  # "is now 9", "is definitely 12"
     r"(?:(?:a\s+)?total\s+of\s+)?"  # "Tom has a total of 10 balls."
     r"(?:\*\*|__)?(?P<value>" + _VALUE + r")(?:\*\*|__)?"  # "the total is **56**."
     r"(?P<units>(?:\s+(?:\\text\{[^{}\n]*\}|[A-Za-z][A-Za-z^0-9]*)){0,3})"
@@ -588,6 +750,66 @@ def _closing_statement(text: str) -> Extraction | None:
     return Extraction(value, "closing", start, start + len(value))
 
 
+# Closing statements in the other languages of the policy (and Arabic, Hindi): the last sentence of
+# a finished reply holds one value and a word that states it (a copula or quantity verb: 是, 有, est,
+# ist, tiene, равно, है, يساوي, ...; or a conclusion: 所以, donc, итак, इसलिए, إذن, ...), no operator
+# (not a calculation still to do), no hedge ("5 或 6"), no ordinal ("第3步"). English keeps `_CLOSING`.
+_FOREIGN_CLOSING_CJK = re.compile(
+    r"所以|因此|因而|故|总共|總共|一共|共有|合计|合計|总计|總計|是|有|为|為|等于|等於|剩下|剩|需要|得到|花了|用了"
+    r"|よって|したがって|従って|つまり|なので|全部で|合計|は|です|あります|います|になります|必要")
+_FOREIGN_CLOSING_WORDS = re.compile(
+    r"(?:^|(?<=[\s,;:()«»\"'“”„—–*]))(?:"
+    r"итак|значит|поэтому|таким\s+образом|всего|итого|равн[аоы]|равен|составляет|составят|будет|будут|есть|имеет|имеют"
+    r"|осталось|останется|остаётся|получится|получаем|получим|нужно|потребуется|стоит|стоят"  # Russian
+    r"|donc|ainsi|alors|au\s+total|il\s+y\s+a|est|sont|sera|seront|ont|reste|restent|coûte|coûtent|vaut"  # French
+    r"|por\s+lo\s+tanto|entonces|así\s+que|en\s+total|es|será|tiene|tienen|hay|quedan|queda|cuesta|cuestan"  # Spanish
+    r"|portanto|então|logo|no\s+total|é|são|tem|têm|há|custa|custam|sobram|sobra|restam"  # Portuguese
+    r"|quindi|pertanto|dunque|in\s+totale|è|sono|ha|hanno|costa|costano|restano|rimangono|rimane"  # Italian
+    r"|daher|somit|folglich|insgesamt|ist|sind|hat|haben|beträgt|betragen|kostet|kosten|bleiben|bleibt|gibt"  # German
+    r"|إذن|إذًا|إذاً|اذن|لذلك|لذا|وبالتالي|بالتالي|المجموع|الإجمالي|يساوي|تساوي|هو|هي|لديه|لديها|لديهم|يكون|تكون"
+    r"|أصبح|أصبحت|يوجد|توجد|هناك|يملك|تملك|بقي|يتبقى|سيكون|ستكون|يحتاج|تحتاج|سيحتاج|ستحتاج"  # Arabic
+    r"|इसलिए|अतः|अत:|तो|कुल|है|हैं|होगा|होंगे|होगी|बराबर|बचे|बचेंगे|मिलेंगे|चाहिए|अब"  # Hindi
+    r")(?=$|[\s,.;:!?()«»\"'“”।؟،—–*])", re.IGNORECASE)
+_FOREIGN_HEDGE = re.compile(r"或|还是|還是|または|(?:^|(?<=\s))(?:или|либо|ou|oder|o|أو|او|या)(?=\s)", re.IGNORECASE)
+_LAST_SENTENCE_END = re.compile(r"(?:\.(?!\d)|[!?。！？।؟\n])[^.!?。！？।؟\n]*$")
+_CALCULATION = re.compile(r"[+*/×÷=^<>≤≥]|\\(?:times|cdot|div)|\d\s*-\s*\d")
+
+
+def _foreign_closing(text: str) -> Extraction | None:
+    tail_start = max(0, len(text) - 500)
+    tail = text[tail_start:].rstrip().rstrip(".!。！।*")
+    body_end = len(tail)
+    m = _LAST_SENTENCE_END.search(tail)
+    start = m.start() + 1 if m else 0
+    sentence = tail[start:body_end]
+    if not sentence.strip() or not (_FOREIGN_CLOSING_CJK.search(sentence) or _FOREIGN_CLOSING_WORDS.search(sentence)):
+        return None
+    if _FOREIGN_HEDGE.search(sentence) or "?" in sentence or "？" in sentence:
+        return None
+    envs = list(_ENV.finditer(sentence))
+    rest = _ENV.sub(" ", sentence).replace("**", "  ").replace("__", "  ")  # bold marks are no operator
+    if _CALCULATION.search(rest):
+        return None  # "所以 5 + 3", "Итак, 5 + 3 ="
+    nums = [x for x in _NUMBER_RE.finditer(rest) if x.group(0).strip("+-$\\")]
+    if len(envs) + len(nums) != 1:
+        return None
+    if envs:
+        e = envs[0]
+        inner = next(g for g in e.groups() if g is not None).strip()
+        last = _LAST_SIDE.split(inner)[-1].strip()
+        if not last or unfinished_calculation(last):
+            return None
+        return Extraction(inner, "closing", tail_start + start + e.start(), tail_start + start + e.end())
+    x = nums[0]
+    before, after = rest[: x.start()], rest[x.end():]
+    if before.rstrip().endswith(("第", "№", "#")) or after.lstrip().startswith(("番目", "位", "号")):
+        return None  # an ordinal: "第3步", "3番目"
+    if _ascii_alnum(after[:1]) or before[-1:].isascii() and before[-1:].isalpha():
+        return None  # part of a word or a name ("x2", "H2O")
+    at = sentence.find(x.group(0))
+    return Extraction(x.group(0), "closing", tail_start + start + at, tail_start + start + at + len(x.group(0)))
+
+
 def _whole_reply(text: str) -> Extraction | None:
     r"""A reply that is nothing but one value: "1/2", "(B)", "$\frac13$", "$$x \geq 5$$", "28 pct"."""
     stripped = text.strip()
@@ -619,6 +841,11 @@ def _whole_reply(text: str) -> Extraction | None:
 # The reply ends at the first chat-template token (models sometimes write on into a new turn).
 _END_OF_TURN = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end_of_text|end)\|>|</s>")
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
+# chat-template tokens that open the reply ("<|im_start|>assistant\n", "<|start_header_id|>assistant<|end_header_id|>"):
+# a reply that starts with its own turn header is graded on that turn, not cut to nothing
+_LEADING_TEMPLATE = re.compile(
+    r"(?:\s*(?:<s>|<\|begin_of_text\|>|<\|im_start\|>(?:assistant|model)?[ \t]*\n?"
+    r"|<\|start_header_id\|>assistant<\|end_header_id\|>\s*|<\|assistant\|>\s*))*")
 # In a reply cut off at the token limit, text after the last answer that takes it back: the model
 # withdrew that answer and never gave another. ("check"/"verify" alone are not a retraction.)
 _RETRACTION = re.compile(
@@ -637,6 +864,9 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
         return NO_ANSWER
     offset = max(0, len(response) - MAX_SEARCH_CHARS)
     text = (response[offset:] if offset else response).translate(_MINUS)  # 1:1, so positions hold
+    lead = _LEADING_TEMPLATE.match(text)
+    if lead is not None and lead.end() > 0:  # "<|im_start|>assistant\n...": the turn starts after its header
+        offset, text = offset + lead.end(), text[lead.end():]
     eot = _END_OF_TURN.search(text)
     if eot:
         text = text[: eot.start()]
@@ -646,8 +876,15 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
         skip = think_end + len(_THINK_CLOSE)
         offset, text = offset + skip, text[skip:]
     elif _THINK_OPEN in text:
-        return NO_ANSWER  # still thinking when it stopped: nothing was answered yet
-    found = [x for x in (_last_box_group(text), _last_statement(text, cut_off), _last_tag(text)) if x is not None]
+        # still thinking when it stopped: nothing was answered yet; except a finished reply that
+        # forgot </think> and gave its answer in <answer> tags after the <think>
+        tag = None if cut_off else _last_tag(text)
+        if tag is None or tag.start < text.rfind(_THINK_OPEN):
+            return NO_ANSWER
+        answer = normalize_answer(tag.answer or "")
+        return Extraction(answer, "tag", tag.start + offset, tag.end + offset) if answer else NO_ANSWER
+    found = [x for x in (_last_box_group(text), _last_statement(text, cut_off), _last_tag(text),
+                         _last_gsm8k_marker(text, cut_off)) if x is not None]
     if found:
         best = max(found, key=lambda x: (x.end, x.kind != "statement"))
         if cut_off and _RETRACTION.search(text, best.end):
@@ -656,7 +893,7 @@ def extract_final_answer(response: str | None, finish_reason: str | None = None)
         if other is not None:  # a hedge between two answers is right for neither
             best = Extraction(f"{best.answer}, {other}", best.kind, best.start, best.end)
     else:  # implicit answers count only in a finished reply (rule 3)
-        best = None if cut_off else (_whole_reply(text) or _closing_statement(text))
+        best = None if cut_off else (_whole_reply(text) or _closing_statement(text) or _foreign_closing(text))
         if best is None:
             return NO_ANSWER
     answer = normalize_answer(best.answer or "")

@@ -50,7 +50,8 @@ from functools import lru_cache
 from multiprocessing.connection import wait as _wait_conns
 from typing import Sequence
 
-from entropykit.extract import POLICY_VERSION, as_interval_like, extract_answer, extract_final_answer, normalize_answer
+from entropykit.extract import (POLICY_VERSION, as_interval_like, extract_answer, extract_final_answer, normalize_answer,
+                                repair_for_parsing)
 
 __all__ = ["Verdict", "GRADERS", "grade", "verify_one", "verify_batch", "Verifier", "verdict_key",
            "grader_version", "extract_answer", "default_workers"]
@@ -136,6 +137,7 @@ _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 def _parse_gold(gold: str):
     from math_verify import parse
 
+    gold = repair_for_parsing(gold)  # notations math-verify reads as another value (mixed numbers, Eq(...), ...)
     if "\\boxed" in gold or _UNESCAPED_DOLLAR.search(gold) or "\\(" in gold or "\\[" in gold:
         text = gold
     else:
@@ -159,6 +161,29 @@ def gold_is_gradable(gold) -> bool:
         return False
 
 
+def _imaginary_unit(gold: list, pred: list) -> tuple[list, list]:
+    """When the gold has a free ``i``, it is the imaginary unit on both sides (math-verify reads a
+    plain symbol: ``i(2-i)`` would not equal ``1+2i``)."""
+    import sympy
+
+    def symbol_i(xs):
+        return next((s for x in xs if isinstance(x, sympy.Basic) for s in x.free_symbols if s.name == "i"), None)
+
+    if symbol_i(gold) is None:
+        return gold, pred
+
+    def sub(xs):
+        out = []
+        for x in xs:
+            if isinstance(x, sympy.Basic):
+                i = symbol_i([x])
+                x = x.xreplace({i: sympy.I}) if i is not None else x
+            out.append(x)
+        return out
+
+    return sub(gold), sub(pred)
+
+
 def _judge(task: _Task) -> Verdict:
     """Parse and compare one task with math-verify, without any time limit."""
     from math_verify import parse, verify
@@ -170,7 +195,8 @@ def _judge(task: _Task) -> Verdict:
         if not g:
             return Verdict(False, False, "gold answer could not be parsed", pred)
         if grader == "entropykit":
-            p = parse("\\boxed{" + text + "}", parsing_timeout=None)
+            p = parse("\\boxed{" + repair_for_parsing(text) + "}", parsing_timeout=None)
+            g, p = _imaginary_unit(g, p)
         else:
             p = parse(text, parsing_timeout=None)
             # math-verify returns [parsed, extracted string]; keep the string only
