@@ -1,8 +1,8 @@
 """pass@k for `entropykit passk`: k lists, per-problem tallies, bootstrap confidence intervals,
 crossover k.
 
-The formula and its benchmark means (`pass_at_k`, `pass_at_k_table`, `mean_pass_at_k`,
-`mean_accuracy`) live in the core, `entropykit.pass_at_k`, because the trainer's periodic
+The formulas and their benchmark means (`pass_at_k`, `pass_at_k_table`, `mean_pass_at_k`,
+`mean_accuracy`, `maj_at_k`, `maj_at_k_table`) live in the core, `entropykit.pass_at_k`, because the trainer's periodic
 evaluation uses them too; they are re-exported here as part of the eval engine's API.
 """
 
@@ -13,7 +13,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from entropykit.pass_at_k import mean_accuracy, mean_pass_at_k, pass_at_k, pass_at_k_table  # noqa: F401
+from entropykit.pass_at_k import (  # noqa: F401
+    maj_at_k, maj_at_k_table, mean_accuracy, mean_pass_at_k, pass_at_k, pass_at_k_table,
+)
 
 
 def default_ks(n: int) -> list[int]:

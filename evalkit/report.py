@@ -15,7 +15,7 @@ from typing import Sequence
 from entropykit.errors import UserError
 from entropykit.evalkit.config import DYNAMICS_MAX_SAMPLES
 from entropykit.evalkit.metrics import (
-    bootstrap_ci, crossover_k, mean_accuracy, paired_difference, pass_at_k_table, problem_tallies,
+    bootstrap_ci, crossover_k, maj_at_k_table, mean_accuracy, paired_difference, pass_at_k_table, problem_tallies,
 )
 from entropykit.evalkit.passk_html import PALETTE, curve_traces, log2_axis, passk_page
 from entropykit.html import escape, fig_html, page
@@ -27,19 +27,30 @@ def _r(x: float) -> float:
     return float(round(float(x), 12))
 
 
-def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[str] | None = None) -> tuple[dict, list[dict]]:
-    """(summary, per-problem rows) for verified records (benchmark, problem_id, correct).
+def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[str] | None = None, *,
+                  vote_cache: Path | None = None, verify_timeout: float = 5.0,
+                  verify_workers: int | None = None, log=None) -> tuple[dict, list[dict]]:
+    """(summary, per-problem rows) for verified records (benchmark, problem_id, correct; `pred`,
+    the graded answer, for maj@k).
 
     A problem whose gold answer is empty or does not parse can never be answered right: it is
     left out of pass@k and mean accuracy (not counted as a failure of the model) and named under
-    the benchmark's ``ungradable_gold``."""
+    the benchmark's ``ungradable_gold``.
+
+    maj@k (`entropykit.pass_at_k.maj_at_k`) comes from the answer classes of
+    `entropykit.evalkit.majority.vote_classes` (pair checks in a verifier pool with
+    `verify_timeout`/`verify_workers`, cached in `vote_cache`); a benchmark whose records lack
+    `pred` gets no maj@k (``maj_at_k_note`` says why)."""
+    from entropykit.evalkit.majority import vote_classes
     from entropykit.verify import gold_is_gradable
 
     gold: dict[tuple[str, str], object] = {}
     for r in records:
         gold.setdefault((str(r["benchmark"]), str(r["problem_id"])), r.get("answer"))
     ungradable = {key for key, g in gold.items() if not gold_is_gradable("" if g is None else g)}
-    tallies = problem_tallies(r for r in records if (str(r["benchmark"]), str(r["problem_id"])) not in ungradable)
+    graded = [r for r in records if (str(r["benchmark"]), str(r["problem_id"])) not in ungradable]
+    tallies = problem_tallies(graded)
+    votes = vote_classes(graded, cache_path=vote_cache, timeout_s=verify_timeout, workers=verify_workers, log=log)
     names = list(order or []) + sorted(set(tallies) - set(order or []))
     benches: dict = {}
     problems: list[dict] = []
@@ -63,17 +74,31 @@ def score_records(records: Sequence[dict], ks: Sequence[int], order: Sequence[st
             "pass_at_k_ci95": {str(k): [_r(a), _r(b)] for k, a, b in zip(ks, lo, hi)},
             "timeouts": sum(t["timeouts"] for t in probs.values()),
         }
+        classes = [votes.get((name, pid)) for pid in probs]
+        maj = None
+        if all(v is not None for v in classes):
+            maj = maj_at_k_table([(t["n"], v["correct"], v["wrong"]) for t, v in zip(probs.values(), classes)], ks)
+            mlo, mhi = bootstrap_ci(maj)  # the same resampling of problems as pass@k's CI
+            benches[name]["maj_at_k"] = {str(k): _r(m) for k, m in zip(ks, maj.mean(axis=0))}
+            benches[name]["maj_at_k_ci95"] = {str(k): [_r(a), _r(b)] for k, a, b in zip(ks, mlo, mhi)}
+        else:
+            benches[name]["maj_at_k_note"] = ("not computed: samples without their graded answer (pred); "
+                                              "re-grade them with passk --from-samples")
         bad_gold = [{"problem_id": pid, "answer": g} for (b, pid), g in gold.items() if b == name and (b, pid) in ungradable]
         if bad_gold:
             benches[name]["ungradable_gold"] = bad_gold
-        for (pid, t), prow in zip(probs.items(), table):
-            problems.append({
+        for i, ((pid, t), prow) in enumerate(zip(probs.items(), table)):
+            row = {
                 "benchmark": name, "problem_id": pid, "n": t["n"], "c": t["c"],
                 "answer": gold[(name, pid)],
                 "accuracy": _r(t["c"] / t["n"]),
                 "pass_at_k": {str(k): _r(v) for k, v in zip(ks, prow)},
                 "timeouts": t["timeouts"],
-            })
+            }
+            if maj is not None:
+                row["maj_at_k"] = {str(k): _r(v) for k, v in zip(ks, maj[i])}
+                row["votes"] = classes[i]  # {"correct", "wrong": class sizes, "unanswered"}
+            problems.append(row)
     return {"benchmarks": benches}, problems
 
 
@@ -97,9 +122,17 @@ def print_table(summary: dict, console=None, title: str | None = None) -> None:
         t.add_column("k", justify="right")
         t.add_column("pass@k", justify="right")
         t.add_column("95% CI (%)", justify="right")
+        maj = b.get("maj_at_k")
+        if maj:
+            t.add_column("maj@k", justify="right")
+            t.add_column("95% CI (%)", justify="right")
         for k, v in b["pass_at_k"].items():
             lo, hi = b.get("pass_at_k_ci95", {}).get(k, [float("nan")] * 2)
-            t.add_row(k, f"{100 * v:.2f}%", f"[{100 * lo:.1f}, {100 * hi:.1f}]")
+            cells = [k, f"{100 * v:.2f}%", f"[{100 * lo:.1f}, {100 * hi:.1f}]"]
+            if maj:
+                mlo, mhi = b.get("maj_at_k_ci95", {}).get(k, [float("nan")] * 2)
+                cells += [f"{100 * maj[k]:.2f}%", f"[{100 * mlo:.1f}, {100 * mhi:.1f}]"] if k in maj else ["—", ""]
+            t.add_row(*cells)
         t.caption = f"model {summary.get('model')}; mean accuracy (Avg) {100 * b['mean_accuracy']:.2f}%" + (
             f", {b['timeouts']} verifier timeouts" if b.get("timeouts") else "")
         console.print(t)

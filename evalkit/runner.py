@@ -40,6 +40,7 @@ from typing import Callable, Iterator, Sequence
 from entropykit.benchmarks import Benchmark, load_benchmark
 from entropykit.errors import UserError
 from entropykit.evalkit.config import PasskConfig  # noqa: F401 (public name)
+from entropykit.evalkit.majority import PAIRS_CACHE
 from entropykit.evalkit.metrics import default_ks, parse_ks
 from entropykit.evalkit.report import score_records, write_outputs
 from entropykit.evalkit.run_folder import (
@@ -261,7 +262,8 @@ def _run_locked(cfg: PasskConfig, out: Path, benches: list[Benchmark], backend: 
     # score exactly this run's samples
     records = [done[job.key] for job in all_jobs]
     meta = {"model": cfg.model, "sampling": {**_settings(cfg, backend), "n": n}}
-    summary, problems = score_records(records, ks, order=[b.name for b in benches])
+    summary, problems = score_records(records, ks, order=[b.name for b in benches], vote_cache=out / PAIRS_CACHE,
+                                      verify_timeout=cfg.timeout_s, verify_workers=cfg.workers, log=log)
     summary.update(meta)
     write_outputs(out, summary, problems, html=cfg.html, records=records)
     summary["_stats"] = stats
@@ -538,7 +540,8 @@ def _score_locked(src: Path, records: list[dict], default_bench: str, ks, outp: 
         r["correct"], r["timed_out"] = bool(vd.correct), bool(vd.timed_out)
         r["pred"], r["grader"] = vd.pred, grader
     order = list(dict.fromkeys(str(r["benchmark"]) for r in records))
-    summary, problems = score_records(records, kl, order=order)
+    summary, problems = score_records(records, kl, order=order, vote_cache=outp / PAIRS_CACHE,
+                                      verify_timeout=timeout_s, verify_workers=workers, log=log)
     models = sorted({str(r["model"]) for r in records if r.get("model")})
     # without a model field the run is named after its file, so reports never say "None"
     summary["model"] = models[0] if len(models) == 1 else (models or f"{src.name} (no model field)")
