@@ -1,10 +1,11 @@
 """passk.html: a self-contained page that lets a user audit the grades behind the numbers.
 
-Sections: the settings as a table; per benchmark the pass@k table and curve (bootstrap 95% CI
-over problems), a histogram of per-problem accuracy and the response lengths of correct vs
+Sections: the settings as a table; per benchmark the pass@k and maj@k table and curves (bootstrap
+95% CI over problems), a histogram of per-problem accuracy and the response lengths of correct vs
 wrong samples; then one table of problems (sortable, searchable) where a click opens the
-problem's distinct extracted answers with their counts and verdicts and its samples (extracted
-answer, verdict, response text, long ones folded).
+problem's distinct extracted answers with their counts and verdicts, the sizes of its answer
+classes (the votes of maj@k), and its samples (extracted answer, verdict, response text, long
+ones folded).
 
 Offline and bounded in size: plotly.js is inlined once; the samples travel gzip-compressed
 (base64) and are unpacked by the browser (`DecompressionStream`). At most `max_samples` samples
@@ -109,9 +110,15 @@ def problem_rows(problems: Sequence[dict], records: Sequence[dict], *,
         ks = list(p.get("pass_at_k", {}))
         kmax = ks[-1] if ks else None
         shown = _pick_samples(recs, max_samples)
+        votes = p.get("votes")
         rows.append({"b": p["benchmark"], "id": str(p["problem_id"]), "gold": str(p.get("answer") or ""),
                      "n": p["n"], "c": p["c"], "acc": p["accuracy"], "k": kmax,
                      "pk": p["pass_at_k"][kmax] if kmax else None, "to": p.get("timeouts", 0),
+                     "mk": (p.get("maj_at_k") or {}).get(kmax) if kmax else None,
+                     # answer classes that vote: the right one (if any sample is right) and the wrong ones
+                     "nc": None if votes is None else (votes["correct"] > 0) + len(votes["wrong"]),
+                     "vw": None if votes is None else votes["wrong"][:_MAX_ANSWERS_LISTED],
+                     "vu": None if votes is None else votes["unanswered"],
                      "na": len(answers), "ans": [[a, cnt, code] for a, (cnt, code) in listed],
                      "shown": len(shown)})
         picked.append(shown)
@@ -172,10 +179,14 @@ def log2_axis(ks: list[int]) -> dict:
     return dict(type="log", tickvals=ks, ticktext=[str(k) for k in ks], title="k (log2 scale)")
 
 
-def curve_traces(go, label: str, b: dict, color: str | None = None) -> list:
-    ks = [int(k) for k in b["pass_at_k"]]
-    ys = [b["pass_at_k"][str(k)] for k in ks]
-    ci = b.get("pass_at_k_ci95") or {}
+def curve_traces(go, label: str, b: dict, color: str | None = None, metric: str = "pass_at_k") -> list:
+    """A curve of `metric` ("pass_at_k" or "maj_at_k", dashed) with its 95% CI band; none when absent."""
+    if not b.get(metric):
+        return []
+    ks = [int(k) for k in b[metric]]
+    ys = [b[metric][str(k)] for k in ks]
+    ci = b.get(f"{metric}_ci95") or {}
+    name = "maj@k" if metric == "maj_at_k" else "pass@k"
     traces = []
     if ci:
         lo = [ci[str(k)][0] for k in ks]
@@ -183,9 +194,11 @@ def curve_traces(go, label: str, b: dict, color: str | None = None) -> list:
         traces.append(go.Scatter(x=ks + ks[::-1], y=hi + lo[::-1], fill="toself", line=dict(width=0),
                                  opacity=0.2, hoverinfo="skip", showlegend=False, name=f"{label} 95% CI",
                                  fillcolor=color, legendgroup=label))
-    traces.append(go.Scatter(x=ks, y=ys, mode="lines+markers", name=label, legendgroup=label,
-                             line=dict(color=color) if color else None,
-                             hovertemplate="k=%{x}<br>pass@k=%{y:.4f}<extra>" + _e(label) + "</extra>"))
+    line = dict(color=color) if color else {}
+    if metric == "maj_at_k":
+        line["dash"] = "dash"
+    traces.append(go.Scatter(x=ks, y=ys, mode="lines+markers", name=label, legendgroup=label, line=line or None,
+                             hovertemplate="k=%{x}<br>" + name + "=%{y:.4f}<extra>" + _e(label) + "</extra>"))
     return traces
 
 
@@ -241,14 +254,25 @@ def _settings_table(summary: dict) -> str:
 
 def _pass_table(name: str, b: dict) -> str:
     ci = b.get("pass_at_k_ci95") or {}
-    rows = "".join(
-        f"<tr><td>{_e(k)}</td><td>{100 * v:.2f}</td><td>"
-        + (f"{100 * ci[k][0]:.1f} – {100 * ci[k][1]:.1f}" if k in ci else "—") + "</td></tr>"
-        for k, v in b["pass_at_k"].items())
+    maj, mci = b.get("maj_at_k") or {}, b.get("maj_at_k_ci95") or {}
+
+    def cells(v, lohi) -> str:
+        if v is None:
+            return "<td>—</td><td>—</td>"
+        return f"<td>{100 * v:.2f}</td><td>" + (f"{100 * lohi[0]:.1f} – {100 * lohi[1]:.1f}" if lohi else "—") + "</td>"
+
+    rows = "".join(f"<tr><td>{_e(k)}</td>" + cells(v, ci.get(k)) + (cells(maj.get(k), mci.get(k)) if maj else "") + "</tr>"
+                   for k, v in b["pass_at_k"].items())
     extra = f", {b['timeouts']} verifier timeouts" if b.get("timeouts") else ""
+    head = "<tr><th>k</th><th>pass@k (%)</th><th>95% CI (%)</th>" + (
+        "<th>maj@k (%)</th><th>95% CI (%)</th>" if maj else "") + "</tr>"
+    note = ("<p class='muted'>maj@k: the majority vote of k samples is right (answers grouped by equivalence, "
+            "unanswered samples do not vote, a tie broken uniformly at random), the mean over all k-subsets of "
+            "the n samples.</p>" if maj else
+            f"<p class='muted'>maj@k {_e(b['maj_at_k_note'])}</p>" if b.get("maj_at_k_note") else "")
     return (f"<h2>{_e(name)}</h2><p>{b['num_problems']} problems × n={b['n']}; mean accuracy (Avg) "
             f"<b>{100 * b['mean_accuracy']:.2f}%</b>{extra}</p>"
-            f"<table><tr><th>k</th><th>pass@k (%)</th><th>95% CI (%)</th></tr>{rows}</table>")
+            f"<table>{head}{rows}</table>{note}")
 
 
 _CSS = """
@@ -274,11 +298,11 @@ const V=['wrong','correct','timeout'],VC=['bad','ok','to'];
 function el(tag,cls,text){const e=document.createElement(tag);if(cls)e.className=cls;if(text!==undefined)e.textContent=text;return e;}
 async function inflate(b64){const bin=Uint8Array.from(atob(b64),c=>c.charCodeAt(0));
   const s=new Blob([bin]).stream().pipeThrough(new DecompressionStream('gzip'));return JSON.parse(await new Response(s).text());}
-const cols=[['b','benchmark',0],['id','problem',0],['gold','gold',0],['c','c / n',1],['acc','accuracy',1],['pk','pass@k',1],['to','timeouts',1],['na','distinct answers',1]];
+const cols=[['b','benchmark',0],['id','problem',0],['gold','gold',0],['c','c / n',1],['acc','accuracy',1],['pk','pass@k',1],['mk','maj@k',1],['to','timeouts',1],['na','distinct answers',1],['nc','answer classes',1]];
 const multi=new Set(P.map(p=>p.b)).size>1;
 const table=document.getElementById('ek-problems');let sortKey=null,sortDir=1;
 function head(){const tr=el('tr');for(const [k,label] of cols){if(k==='b'&&!multi)continue;
-  const th=el('th',k==='id'||k==='gold'||k==='b'?'l':'',k==='pk'&&KS?'pass@'+KS:label);th.dataset.key=k;
+  const th=el('th',k==='id'||k==='gold'||k==='b'?'l':'',k==='pk'&&KS?'pass@'+KS:(k==='mk'&&KS?'maj@'+KS:label));th.dataset.key=k;
   th.addEventListener('click',()=>{sortDir=(sortKey===k)?-sortDir:(cols.find(c=>c[0]===k)[2]?-1:1);sortKey=k;render();});tr.appendChild(th);}
   const th=table.querySelector('thead');th.replaceChildren(tr);}
 function cmp(a,b){const x=a[sortKey],y=b[sortKey];if(typeof x==='number'&&typeof y==='number')return (x-y)*sortDir;
@@ -290,7 +314,7 @@ function render(){const q=document.getElementById('ek-search').value.trim();
   const body=table.querySelector('tbody');body.replaceChildren();
   for(const i of idx){const p=P[i];const tr=el('tr','prob');tr.dataset.i=i;
     for(const [k] of cols){if(k==='b'&&!multi)continue;let t=p[k];
-      if(k==='c')t=p.c+' / '+p.n;else if(k==='acc')t=(100*p.acc).toFixed(1)+'%';else if(k==='pk')t=p.pk===null?'—':(100*p.pk).toFixed(1)+'%';
+      if(k==='c')t=p.c+' / '+p.n;else if(k==='acc')t=(100*p.acc).toFixed(1)+'%';else if(k==='pk'||k==='mk')t=(t===null||t===undefined)?'—':(100*t).toFixed(1)+'%';else if(k==='nc'&&(t===null||t===undefined))t='—';
       tr.appendChild(el('td',k==='id'||k==='gold'||k==='b'?'l':'',String(t)));}
     tr.addEventListener('click',()=>toggle(tr));body.appendChild(tr);}
   for(const th of table.querySelectorAll('th')){th.classList.toggle('sorted-asc',th.dataset.key===sortKey&&sortDir>0);th.classList.toggle('sorted-desc',th.dataset.key===sortKey&&sortDir<0);}
@@ -301,7 +325,8 @@ function toggle(tr){const next=tr.nextSibling;if(next&&next.classList&&next.clas
   const ans=el('div');ans.appendChild(el('b',null,'Extracted answers over all '+p.n+' samples: '));
   for(const [a,cnt,code] of p.ans){const s=el('span');s.appendChild(el('span','pred',a===null?'(no answer)':a));s.appendChild(document.createTextNode(' ×'+cnt+' '));s.appendChild(verdictSpan(code));s.appendChild(document.createTextNode('   '));ans.appendChild(s);}
   if(p.na>p.ans.length)ans.appendChild(el('span','muted',' (+'+(p.na-p.ans.length)+' more)'));
-  td.appendChild(ans);td.appendChild(el('div',null,'Gold answer: ')).appendChild(el('span','pred',p.gold));
+  td.appendChild(ans);
+  if(p.vw)td.appendChild(el('div','muted','Votes (answers grouped by equivalence): right '+p.c+', wrong classes ['+p.vw.join(', ')+(p.nc-(p.c>0?1:0)>p.vw.length?', …':'')+'], no answer '+p.vu+'.'));td.appendChild(el('div',null,'Gold answer: ')).appendChild(el('span','pred',p.gold));
   if(p.shown<p.n)td.appendChild(el('p','muted','Showing '+p.shown+' of '+p.n+' samples (one per distinct answer first); the counts above cover all of them.'));
   for(const s of (S?S[+tr.dataset.i]:[])){const [idx,pred,code,ntok,fin,text,full]=s;const box=el('div','sample');
     const h=el('div');h.appendChild(el('b',null,'sample '+idx+' '));h.appendChild(verdictSpan(code));
@@ -348,10 +373,14 @@ def passk_page(summary: dict, problems: Sequence[dict] | None = None, records: S
             parts.append(f"<p class='warn'><b>{len(b['ungradable_gold'])} problem(s) of {_e(name)} have a gold answer that "
                          f"cannot be parsed</b> and are left out of pass@k and accuracy: {_e(listed)}</p>")
         parts.append(_pass_table(name, b))
-        fig = go.Figure(curve_traces(go, name, b, PALETTE[i % len(PALETTE)]))
+        color = PALETTE[i % len(PALETTE)]
+        fig = go.Figure(curve_traces(go, f"{name} pass@k", b, color)
+                        + curve_traces(go, f"{name} maj@k", b, color, metric="maj_at_k"))
         ks = [int(k) for k in b["pass_at_k"]]
-        fig.update_layout(title=f"{name}: pass@k — shaded: bootstrap 95% CI over problems",
-                          xaxis=log2_axis(ks), yaxis=dict(title="pass@k", rangemode="tozero"),
+        what = "pass@k and maj@k (dashed)" if b.get("maj_at_k") else "pass@k"
+        fig.update_layout(title=f"{name}: {what} — shaded: bootstrap 95% CI over problems",
+                          xaxis=log2_axis(ks), yaxis=dict(title="pass@k, maj@k" if b.get("maj_at_k") else "pass@k",
+                                                          rangemode="tozero"),
                           template="plotly_white", height=420)
         parts.append(figure_html(fig, first))
         first = False

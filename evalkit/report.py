@@ -178,7 +178,8 @@ def dynamics(run_dir: Path, max_samples: int = DYNAMICS_MAX_SAMPLES) -> dict | N
 
 def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None = None,
                  max_samples: int = DYNAMICS_MAX_SAMPLES) -> dict:
-    """Overlay pass@k curves of several runs; crossover k and test-time dynamics per model.
+    """Overlay pass@k curves (and maj@k curves, dashed, where the runs have them) of several runs;
+    crossover k of pass@k, paired differences (pass@k, maj@k, mean accuracy) and test-time dynamics.
 
     Writes `out` (HTML) and `out` with suffix .json; returns the report dict.
     """
@@ -213,12 +214,17 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
     for bname in bench_names:
         present = [(n, s["benchmarks"][bname]) for n, (_, s) in zip(names, runs) if bname in s.get("benchmarks", {})]
         fig = go.Figure()
+        with_maj = [(n, b) for n, b in present if b.get("maj_at_k")]
         for i, (n, b) in enumerate(present):
             for tr in curve_traces(go, n, b, PALETTE[i % len(PALETTE)]):
+                fig.add_trace(tr)
+            for tr in curve_traces(go, f"{n} maj@k", b, PALETTE[i % len(PALETTE)], metric="maj_at_k"):
                 fig.add_trace(tr)
         common = sorted(set.intersection(*[set(int(k) for k in b["pass_at_k"]) for _, b in present]))
         entry = {"curves": {n: b["pass_at_k"] for n, b in present},
                  "mean_accuracy": {n: b["mean_accuracy"] for n, b in present}, "crossovers": []}
+        if with_maj:  # runs scored before maj@k existed have none
+            entry["maj_curves"] = {n: b["maj_at_k"] for n, b in with_maj}
         if len(present) >= 2 and common:
             ref_name, ref = present[0]
             for n, b in present[1:]:
@@ -239,8 +245,9 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
                     fig.add_vline(x=cx["k_interp"], line_dash="dot", line_color="gray",
                                   annotation_text=f"{who[cx['leader_at_max_k']]} overtakes at k≈{cx['k_interp']:.1f}")
         allks = sorted({int(k) for _, b in present for k in b["pass_at_k"]})
-        fig.update_layout(title=f"{bname}: pass@k", xaxis=log2_axis(allks),
-                          yaxis=dict(title="pass@k", rangemode="tozero"), template="plotly_white", height=480)
+        fig.update_layout(title=f"{bname}: pass@k" + (" and maj@k (dashed)" if with_maj else ""), xaxis=log2_axis(allks),
+                          yaxis=dict(title="pass@k, maj@k" if with_maj else "pass@k", rangemode="tozero"),
+                          template="plotly_white", height=480)
         parts.append(fig_html(fig, f"ek-passk-{len(report['benchmarks'])}", 480))
         if len(present) >= 2:
             parts.append(_crossover_table(bname, entry))
@@ -303,12 +310,13 @@ def paired_runs(run_a: tuple[Path, dict], run_b: tuple[Path, dict], bench: str, 
         return None
     out = {"problems": len(shared), "pairing": f"paired by problem and sample seed ({len(shared)} problems)",
            "mean_accuracy": paired_difference([rows_a[p]["accuracy"] for p in shared], [rows_b[p]["accuracy"] for p in shared]),
-           "pass_at_k": {}}
-    for k in ks:
-        va = [rows_a[p]["pass_at_k"].get(str(k)) for p in shared]
-        vb = [rows_b[p]["pass_at_k"].get(str(k)) for p in shared]
-        if None not in va and None not in vb:
-            out["pass_at_k"][str(k)] = paired_difference(va, vb)
+           "pass_at_k": {}, "maj_at_k": {}}
+    for metric in ("pass_at_k", "maj_at_k"):  # maj@k only where both runs have it (not in older runs)
+        for k in ks:
+            va = [(rows_a[p].get(metric) or {}).get(str(k)) for p in shared]
+            vb = [(rows_b[p].get(metric) or {}).get(str(k)) for p in shared]
+            if None not in va and None not in vb:
+                out[metric][str(k)] = paired_difference(va, vb)
     return out
 
 
@@ -318,9 +326,13 @@ def _paired_table(bname: str, paired: list[dict]) -> str:
         return f"{100 * d['diff']:+.2f}{ci}" + (" *" if d["significant"] else "")
 
     ks = list(paired[0]["pass_at_k"])
-    head = "<tr><th>B - A</th><th>problems</th><th>mean accuracy</th>" + "".join(f"<th>pass@{k}</th>" for k in ks) + "</tr>"
+    mks = list(dict.fromkeys(k for p in paired for k in p.get("maj_at_k") or {}))
+    head = ("<tr><th>B - A</th><th>problems</th><th>mean accuracy</th>" + "".join(f"<th>pass@{k}</th>" for k in ks)
+            + "".join(f"<th>maj@{k}</th>" for k in mks) + "</tr>")
     rows = [f"<tr><td>{escape(p['b'])} - {escape(p['a'])}</td><td>{p['problems']}</td><td>{cell(p['mean_accuracy'])}</td>"
-            + "".join(f"<td>{cell(p['pass_at_k'][k])}</td>" if k in p["pass_at_k"] else "<td>—</td>" for k in ks) + "</tr>"
+            + "".join(f"<td>{cell(p['pass_at_k'][k])}</td>" if k in p["pass_at_k"] else "<td>—</td>" for k in ks)
+            + "".join(f"<td>{cell(p['maj_at_k'][k])}</td>" if k in (p.get("maj_at_k") or {}) else "<td>—</td>" for k in mks)
+            + "</tr>"
             for p in paired]
     return (f"<h3>{escape(bname)}: paired differences (percentage points)</h3><table>{head}{''.join(rows)}</table>"
             "<p>Paired by problem (same problems, same sample seeds): mean of per-problem differences, "
@@ -382,11 +394,15 @@ def print_compare(report: dict, console=None) -> None:
         t = Table(title=f"{bname}: pass@k", min_width=60)
         labels = list(e["curves"])
         ks = sorted({int(k) for c in e["curves"].values() for k in c})
+        maj = e.get("maj_curves") or {}
         t.add_column("k", justify="right")
         for n in labels:
             t.add_column(n, justify="right")
+        for n in maj:
+            t.add_column(f"{n} maj@k", justify="right")
         for k in ks:
-            t.add_row(str(k), *[f"{100 * e['curves'][n][str(k)]:.2f}%" if str(k) in e["curves"][n] else "—" for n in labels])
+            t.add_row(str(k), *[f"{100 * e['curves'][n][str(k)]:.2f}%" if str(k) in e["curves"][n] else "—" for n in labels],
+                      *[f"{100 * maj[n][str(k)]:.2f}%" if str(k) in maj[n] else "—" for n in maj])
         if len(labels) < 2:
             t.caption = f"only in {labels[0]}: nothing to compare"
         else:
