@@ -157,3 +157,115 @@ def test_errors():
         maj_at_k(4, 3, [2], 1)
     with pytest.raises(ValueError):
         maj_at_k(4, 1, [1], 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# passk --from-samples end to end
+
+# gold, responses: p1 has two right forms and two wrong forms of one value (3 and 3.0: one class);
+# p2 a wrong pair 1 = 2/2 and an unanswered sample; p3 an inequality and the interval it states
+# (one class) against a single right answer; p4 one right answer and three without an answer.
+HAND = {
+    "p1": ("1/2", [r"\boxed{0.5}", r"\boxed{\frac{2}{4}}", r"\boxed{3}", r"\boxed{3.0}"]),
+    "p2": ("2", [r"\boxed{1}", r"\boxed{\frac{2}{2}}", "no idea", r"\boxed{2}"]),
+    "p3": ("7", [r"\boxed{x > 2}", r"\boxed{(2, \infty)}", r"\boxed{7}", r"\boxed{5}"]),
+    "p4": ("10", ["The answer is 10.", "hmm", "hmm", "hmm"]),
+}
+# maj@k per problem, by hand (k = 1, 2, 4): k=1 is c/n; k=2 counts the 6 pairs (a right/wrong
+# pair is a tie: 1/2); k=4 is the vote of all four samples
+HAND_MAJ = {
+    "p1": (Fraction(1, 2), Fraction(1, 2), Fraction(1, 2)),  # 2 right vs the class {3, 3.0}: a tie
+    "p2": (Fraction(1, 4), Fraction(2, 6), Fraction(0)),  # pairs R-W (2 ties) + R-U (1 win); k=4: W 2 > R 1
+    "p3": (Fraction(1, 4), Fraction(3, 2) / 6, Fraction(0)),  # R-W pairs: 3 ties
+    "p4": (Fraction(1, 4), Fraction(3, 6), Fraction(1)),  # the unanswered do not vote
+}
+HAND_VOTES = {"p1": (2, [2], 0), "p2": (1, [2], 1), "p3": (1, [2, 1], 0), "p4": (1, [], 3)}
+
+
+def _write_run(folder: Path, fields=None) -> None:
+    folder.mkdir(parents=True)
+    lines = []
+    for pid, (gold, responses) in HAND.items():
+        for i, text in enumerate(responses):
+            rec = {"benchmark": "hand", "problem_id": pid, "sample_idx": i, "prompt": "q", "response": text,
+                   "answer": gold, "finish_reason": "stop", **(fields or {})}
+            lines.append(json.dumps(rec) + "\n")
+    (folder / "samples.jsonl").write_text("".join(lines))
+
+
+def _cli(args):
+    return subprocess.run(ENTROPYKIT + args, capture_output=True, text=True, timeout=300)
+
+
+def test_hand_values_are_the_estimator_and_enumeration():
+    for pid, (c, wrong, u) in HAND_VOTES.items():
+        for k, want in zip((1, 2, 4), HAND_MAJ[pid]):
+            assert _enumerate(c, wrong, u, k) == want
+            assert maj_at_k(4, c, wrong, k) == pytest.approx(float(want))
+
+
+def test_from_samples_summary_has_maj_at_k(tmp_path):
+    run, out = tmp_path / "run", tmp_path / "out"
+    _write_run(run)
+    r = _cli(["passk", "--from-samples", str(run), "--k", "1,2,4", "--out", str(out), "--verify-workers", "1"])
+    assert r.returncode == 0, r.stderr
+    b = json.loads((out / "summary.json").read_text())["benchmarks"]["hand"]
+    for i, k in enumerate(("1", "2", "4")):
+        want = sum(HAND_MAJ[p][i] for p in HAND) / len(HAND)
+        assert b["maj_at_k"][k] == pytest.approx(float(want), abs=1e-12)
+        lo, hi = b["maj_at_k_ci95"][k]
+        assert lo <= b["maj_at_k"][k] <= hi
+    assert b["maj_at_k"]["1"] == b["mean_accuracy"] == 0.3125  # maj@1 is the fraction of right samples
+    # string equality would have split {3, 3.0}, {1, 2/2} and {x > 2, (2, \infty)}: maj@4 0.625, not 0.375
+    assert b["maj_at_k"]["4"] == pytest.approx(0.375)
+    rows = {p["problem_id"]: p for p in map(json.loads, (out / "problems.jsonl").read_text().splitlines())}
+    for pid, (c, wrong, u) in HAND_VOTES.items():
+        assert rows[pid]["votes"] == {"correct": c, "wrong": wrong, "unanswered": u}
+        assert rows[pid]["maj_at_k"]["2"] == pytest.approx(float(HAND_MAJ[pid][1]))
+    html = (out / "passk.html").read_text()
+    assert "maj@k (%)" in html and "answer classes" in html
+    assert "maj@k" in r.stdout  # the terminal table
+    # the pair checks are cached: scoring again checks nothing and gives the same numbers
+    assert (out / "answer_pairs.jsonl").read_text().count("\n") == 4
+    r2 = _cli(["passk", "--from-samples", str(run), "--k", "1,2,4", "--out", str(out), "--no-html",
+               "--verify-workers", "1"])
+    assert r2.returncode == 0, r2.stderr
+    assert "pairs of distinct wrong answers checked" not in r2.stderr
+    assert json.loads((out / "summary.json").read_text())["benchmarks"]["hand"]["maj_at_k"] == b["maj_at_k"]
+
+    # passk compare: maj@k curves and paired differences beside pass@k
+    run2, out2 = tmp_path / "run2", tmp_path / "out2"
+    _write_run(run2)
+    text = (run2 / "samples.jsonl").read_text().replace(r"\\boxed{3.0}", r"\\boxed{1/2}")
+    (run2 / "samples.jsonl").write_text(text)
+    r = _cli(["passk", "--from-samples", str(run2), "--k", "1,2,4", "--out", str(out2), "--no-html",
+              "--verify-workers", "1"])
+    assert r.returncode == 0, r.stderr
+    r = _cli(["passk", "compare", str(out), str(out2), "--labels", "a,b", "--out", str(tmp_path / "cmp.html")])
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "cmp.json").read_text())["benchmarks"]["hand"]
+    assert rep["maj_curves"]["a"] == b["maj_at_k"]
+    # p1 becomes 3 right vs 1 wrong: maj@4 goes from 1/2 to 1, so the benchmark gains 1/8
+    assert rep["paired"][0]["maj_at_k"]["4"]["diff"] == pytest.approx(0.125)
+    assert "maj@4" in (tmp_path / "cmp.html").read_text()
+
+
+def test_old_samples_without_pred_still_load(tmp_path):
+    """A run folder's samples written before the graded answer (pred) was recorded: the summary
+    is written (pass@k as before) and maj@k is left out with a note, not guessed."""
+    from entropykit.evalkit.report import score_records, write_outputs
+    from entropykit.evalkit.run_folder import load_samples
+
+    run = tmp_path / "old"
+    _write_run(run, {"correct": False})
+    recs = list(load_samples(run).values())
+    summary, problems = score_records(recs, [1, 2])
+    b = summary["benchmarks"]["hand"]
+    assert "maj_at_k" not in b and "pred" in b["maj_at_k_note"] and b["pass_at_k"]["1"] == 0.0
+    write_outputs(tmp_path / "o", summary, problems, html=True, records=recs)
+    assert "maj@k not computed" in (tmp_path / "o" / "passk.html").read_text()
+    # re-grading the same folder fills it in
+    r = _cli(["passk", "--from-samples", str(run), "--k", "1,2", "--out", str(tmp_path / "new"), "--no-html",
+              "--verify-workers", "1"])
+    assert r.returncode == 0, r.stderr
+    assert "maj_at_k" in json.loads((tmp_path / "new" / "summary.json").read_text())["benchmarks"]["hand"]
