@@ -104,7 +104,10 @@ _NUMBER_WITH_UNITS = re.compile(
 _NOT_UNITS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "and", "or", "the", "pi", "times",
               "cdot", "div", "mod", "pmod", "bmod", "inf", "infty", "infinity", "arcsin", "arccos", "arctan", "sinh",
               "cosh", "tanh", "ln", "lg", "frac", "dfrac", "tfrac", "text", "mathrm", "choose", "binom", "not", "none",
-              "true", "false", "yes", "no", "odd", "even", "undefined", "in"}
+              "true", "false", "yes", "no", "odd", "even", "undefined", "in",
+              # multipliers, not units: "12 dozen" is 144
+              "dozen", "dozens", "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion",
+              "billions", "trillion", "trillions", "half", "halves", "quarter", "quarters", "percent", "score"}
 # a choice with its option text: "(D) Alina", "D) Alina", "D. x = 42", "C Cecile"
 _CHOICE_WITH_TEXT = re.compile(r"\(([A-J])\)\s*\S.*|([A-J])[.:)]\s+\S.*|([A-J])\s+[A-Z][a-z][\w' -]*", re.DOTALL)
 
@@ -753,7 +756,8 @@ def _closing_statement(text: str) -> Extraction | None:
 # Closing statements in the other languages of the policy (and Arabic, Hindi): the last sentence of
 # a finished reply holds one value and a word that states it (a copula or quantity verb: 是, 有, est,
 # ist, tiene, равно, है, يساوي, ...; or a conclusion: 所以, donc, итак, इसलिए, إذن, ...), no operator
-# (not a calculation still to do), no hedge ("5 或 6"), no ordinal ("第3步"). English keeps `_CLOSING`.
+# (not a calculation still to do), no hedge ("5 或 6"), no ordinal ("第3步"). English keeps `_CLOSING`;
+# words that are also English words ("hat", "hay", "ha", "logo", "also", "son") are no cue.
 _FOREIGN_CLOSING_CJK = re.compile(
     r"所以|因此|因而|故|总共|總共|一共|共有|合计|合計|总计|總計|是|有|为|為|等于|等於|剩下|剩|需要|得到|花了|用了"
     r"|よって|したがって|従って|つまり|なので|全部で|合計|は|です|あります|います|になります|必要")
@@ -762,10 +766,10 @@ _FOREIGN_CLOSING_WORDS = re.compile(
     r"итак|значит|поэтому|таким\s+образом|всего|итого|равн[аоы]|равен|составляет|составят|будет|будут|есть|имеет|имеют"
     r"|осталось|останется|остаётся|получится|получаем|получим|нужно|потребуется|стоит|стоят"  # Russian
     r"|donc|ainsi|alors|au\s+total|il\s+y\s+a|est|sont|sera|seront|ont|reste|restent|coûte|coûtent|vaut"  # French
-    r"|por\s+lo\s+tanto|entonces|así\s+que|en\s+total|es|será|tiene|tienen|hay|quedan|queda|cuesta|cuestan"  # Spanish
-    r"|portanto|então|logo|no\s+total|é|são|tem|têm|há|custa|custam|sobram|sobra|restam"  # Portuguese
-    r"|quindi|pertanto|dunque|in\s+totale|è|sono|ha|hanno|costa|costano|restano|rimangono|rimane"  # Italian
-    r"|daher|somit|folglich|insgesamt|ist|sind|hat|haben|beträgt|betragen|kostet|kosten|bleiben|bleibt|gibt"  # German
+    r"|por\s+lo\s+tanto|entonces|así\s+que|en\s+total|es|será|tiene|tienen|quedan|queda|cuesta|cuestan"  # Spanish
+    r"|portanto|então|no\s+total|é|são|tem|têm|há|custa|custam|sobram|sobra|restam"  # Portuguese
+    r"|quindi|pertanto|dunque|in\s+totale|è|sono|hanno|costa|costano|restano|rimangono|rimane"  # Italian
+    r"|daher|somit|folglich|insgesamt|ist|sind|haben|beträgt|betragen|kostet|kosten|bleiben|bleibt|gibt"  # German
     r"|إذن|إذًا|إذاً|اذن|لذلك|لذا|وبالتالي|بالتالي|المجموع|الإجمالي|يساوي|تساوي|هو|هي|لديه|لديها|لديهم|يكون|تكون"
     r"|أصبح|أصبحت|يوجد|توجد|هناك|يملك|تملك|بقي|يتبقى|سيكون|ستكون|يحتاج|تحتاج|سيحتاج|ستحتاج"  # Arabic
     r"|इसलिए|अतः|अत:|तो|कुल|है|हैं|होगा|होंगे|होगी|बराबर|बचे|बचेंगे|मिलेंगे|चाहिए|अब"  # Hindi
