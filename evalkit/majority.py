@@ -14,8 +14,9 @@ the estimator `entropykit.pass_at_k.maj_at_k` needs:
   a new class. Equivalent means: the project's grader says the answer is right when the
   representative is the gold (`entropykit.verify.Verifier`, grader ``entropykit``, the answer
   written as ``\\boxed{answer}``), so `0.5` and `\\frac12`, or `x > 2` and `(2, \\infty)`, are one
-  class. Comparing with representatives only keeps chains of near-equal values from merging
-  (`0.333` ~ `0.3333` ~ `0.33333`), and the order makes the classes independent of sample order.
+  class. Comparing with representatives only keeps a chain a ~ b ~ c of checks that pass within
+  a numeric tolerance from merging a and c that do not, and the order makes the classes
+  independent of sample order.
   Two plain integers are equivalent exactly when equal, so those pairs are decided without the
   grader; an answer whose grading timed out is never compared (it is its own class, by text).
 
