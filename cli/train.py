@@ -181,14 +181,16 @@ def register(app: typer.Typer) -> None:
 
     @train_app.command("report")
     def report_cmd(
-        runs: List[Path] = typer.Argument(..., help="run folders to compare"),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: FIRST_RUN/report.html]"),
+        runs: List[Path] = typer.Argument(..., help="runs to compare: entropykit run folders, veRL file-logger JSONL (or a "
+                                          "run folder with verl/metrics.jsonl), TRL trainer_state.json (or its output folder)"),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: FIRST_RUN/report.html, beside a file]"),
     ) -> None:
         """Write an offline HTML dashboard of the training curves of one or more runs."""
         from entropykit.io import ensure_writable_parent
         from entropykit.train.report import build_report
 
-        target = out or Path(runs[0]) / "report.html"
+        first = Path(runs[0])
+        target = out or (first if first.is_dir() else first.parent) / "report.html"
         ensure_writable_parent(target, create=False)  # before any work
         path = build_report(runs, target)
         typer.echo(str(path))

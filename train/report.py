@@ -6,15 +6,25 @@ throughput and the step-time split), one colored line per run, plotly.js embedde
 (works without network). Steps where no group had an advantage (nothing to learn) are listed as
 warnings above the charts. Step axes have integer ticks; the legend sits in the top margin,
 clear of every axis title and subplot title.
+
+A run is entropykit's metrics.jsonl, veRL's file-logger JSONL (RUN/verl/metrics.jsonl of
+`train --engine verl`) or TRL's trainer_state.json; `outside_logs` reads them and maps their
+metric names to these panels. A table above the charts names each run's format, the file read
+and, for outside logs, which of their metrics each panel shows; a run from which no panel can
+be drawn is an error.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
+from typing import Callable
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_text, ensure_writable_parent, read_complete_jsonl, read_json_object
+from entropykit.io import atomic_write_text, ensure_writable_parent, read_json_object
+
+from .outside_logs import NATIVE, RunLog, load_run, no_panel_error
 
 PANELS = [
     ("reward_mean", "mean reward"),
@@ -28,10 +38,12 @@ PANELS = [
     ("cov", "Cov(log-prob, advantage) per token"),
     ("cov_selected", "covariance term of the selected tokens"),
     ("entropy_mask_frac", "80/20 mask: share of tokens with gradient"),
+    ("clip_frac", "clip fraction, either side (low + high)"),
     ("clip_frac_high", "clip fraction, high (1 + eps_high)"),
     ("clip_frac_low", "clip fraction, low (1 - eps_low)"),
     ("clip_frac_dual", "clip fraction, dual clip (A < 0, ratio > c)"),
     ("approx_kl", "approx KL(old || new)"),
+    ("kl_ref", "KL to the reference policy"),
     ("grad_norm", "policy grad norm"),
     ("value_loss", "critic loss (PPO)"),
     ("tokens_per_s", "generated tokens / s"),
@@ -43,23 +55,19 @@ PANELS = [
 
 
 def read_metrics(run: str | Path) -> list[dict]:
-    """The per-step records of a run folder (or a metrics.jsonl path)."""
-    p = Path(run)
-    path = p / "metrics.jsonl" if p.is_dir() else p
-    if not path.exists():
-        raise UserError(f"{run}: no metrics.jsonl (not a training run folder?)")
-    recs = read_complete_jsonl(path, required=("step",), types={"step": int})  # a torn last line: left out
-    if not recs:
-        raise UserError(f"{path}: no metrics yet")
-    return recs
+    """The per-step records of a run folder or log file (any format `outside_logs` reads), under the panel keys."""
+    return load_run(run).records
 
 
-def _label(run: Path) -> str:
-    cfg = run / "config.json"
-    name = run.name
-    c = read_json_object(cfg, missing=None, damaged=None)  # a label only: a damaged config is no reason to stop
-    if c is None:
-        return name
+def _label(log: RunLog) -> str:
+    run, name = log.root, log.name
+    # a label only: a damaged config is no reason to stop
+    c = read_json_object(run / "config.json", missing=None, damaged=None)
+    if c is None:  # `train --engine verl` keeps its config in RUN/verl/launch.json
+        c = (read_json_object(run / "verl" / "launch.json", missing=None, damaged=None) or {}).get("train_config")
+    suffix = "" if log.fmt == NATIVE else f" [{log.fmt.split()[0]}]"
+    if not isinstance(c, dict):
+        return name + suffix
     tag = f"{c.get('algo', '?')}{' + entropy adv' if c.get('entropy_adv') else ''}"
     if c.get("entropy_coef"):
         tag += f" + entropy reg {c['entropy_coef']}"
@@ -67,7 +75,34 @@ def _label(run: Path) -> str:
         tag += f" + {c['loss_mode']}"
     if (c.get("top_entropy_quantile") or 1) < 1:
         tag += f" + top-{c['top_entropy_quantile']:g} entropy mask"
-    return f"{name} ({tag})"
+    return f"{name} ({tag}){suffix}"
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Labels made distinct (two runs of one name: "name", "name #2")."""
+    seen: dict[str, int] = {}
+    out = []
+    for lab in labels:
+        seen[lab] = seen.get(lab, 0) + 1
+        out.append(lab if seen[lab] == 1 else f"{lab} #{seen[lab]}")
+    return out
+
+
+def sources_table(logs: list[RunLog], labels: list[str], titles: dict[str, str]) -> str:
+    """Which format each run came from, the file read and, for outside logs, each panel's metric."""
+    from entropykit.html import escape, table
+
+    rows = []
+    for log, label in zip(logs, labels):
+        steps = [r["step"] for r in log.records]
+        drawn = "".join(f"<li>{escape(titles.get(k, k))} &larr; <code>{escape(v)}</code></li>" for k, v in log.drawn.items())
+        cell = ("entropykit's own names" if log.fmt == NATIVE else "") + (f"<ul>{drawn}</ul>" if drawn else "")
+        if log.not_drawn:
+            cell += (f"<details><summary>{len(log.not_drawn)} metric names not drawn</summary>"
+                     f"{escape(', '.join(log.not_drawn))}</details>")
+        rows.append([escape(label), escape(log.fmt), escape(", ".join(str(f) for f in log.files)),
+                     f"{len(steps)} ({min(steps)}-{max(steps)})", cell])
+    return '<div id="sources">' + table(["run", "format", "file read", "logged steps", "panels drawn"], rows, "text") + "</div>"
 
 
 def step_dtick(max_step: float) -> int:
@@ -92,19 +127,40 @@ def zero_advantage_warnings(data: list[tuple[str, list[dict]]]) -> list[str]:
     return out
 
 
-def build_report(runs: list[str | Path], out: str | Path, title: str = "entropykit training") -> Path:
-    """Write the HTML dashboard comparing `runs`; returns its path."""
+def build_report(runs: list[str | Path], out: str | Path, title: str = "entropykit training",
+                 warn: Callable[[str], None] | None = None) -> Path:
+    """Write the HTML dashboard comparing `runs` (folders or log files, any format `outside_logs`
+    reads); returns its path. `warn` gets one line per outside run naming the metrics not drawn
+    (default: stderr)."""
     if not runs:
         raise UserError("train report: give at least one run folder")
     out = Path(out)
     ensure_writable_parent(out)
-    data = [(_label(Path(r)), read_metrics(r)) for r in runs]
+    for r in runs:
+        if Path(r).is_file() and Path(r).resolve() == out.resolve():
+            raise UserError(f"--out {out} would replace the training log {r}; write the page somewhere else")
+    warn = warn or (lambda line: print(line, file=sys.stderr))
+    logs = [load_run(r) for r in runs]
+    panel_keys = {k for k, _ in PANELS}
+    for log in logs:
+        err = no_panel_error(log, panel_keys)
+        if err is not None:
+            raise err
+    for log in logs:
+        if log.not_drawn:
+            shown = ", ".join(log.not_drawn[:8]) + (", ..." if len(log.not_drawn) > 8 else "")
+            warn(f"note: {log.files[-1]} ({log.fmt}): {len(log.not_drawn)} metric names have no panel and are not "
+                 f"drawn: {shown}")
+    _native_either_side_clip(logs)
+    labels = _unique([_label(log) for log in logs])
+    data = list(zip(labels, [log.records for log in logs]))
 
     import plotly.graph_objects as go
     from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
-    present = [(k, t) for k, t in PANELS if any(rec.get(k) is not None for _, recs in data for rec in recs)]
+    extra = list(dict.fromkeys(p for log in logs for p in log.extra_panels))  # panels only an outside format has
+    present = [(k, t) for k, t in PANELS + extra if any(rec.get(k) is not None for _, recs in data for rec in recs)]
     cols = 3
     nrows = max(1, math.ceil(len(present) / cols))
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[t for _, t in present], vertical_spacing=0.35 / nrows + 0.02)
@@ -139,5 +195,21 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "entropyk
         items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
         banner = (f'<div id="warnings" class="warn"><b>warning: steps that cannot learn</b><ul>{items}</ul></div>')
     chart = fig_html(fig, "ek-train", height, top=top)  # the top margin holds the legend
-    atomic_write_text(out, page(title, banner + chart + "<p id='ek-status'>loading</p>", css="body{max-width:none}"))
+    sources = sources_table(logs, labels, dict(PANELS + extra))
+    atomic_write_text(out, page(title, sources + banner + chart + "<p id='ek-status'>loading</p>",
+                                css="body{max-width:none} #sources ul{margin:0;padding-left:1.2em}"))
     return out
+
+
+def _native_either_side_clip(logs: list[RunLog]) -> None:
+    """On a page with veRL's or TRL's either-side clip fraction, entropykit runs show theirs too:
+    clip_frac_low + clip_frac_high (disjoint token sets, A < 0 and A > 0: veRL's pg_clipfrac)."""
+    if not any(log.fmt != NATIVE and "clip_frac" in log.drawn for log in logs):
+        return
+    for log in logs:
+        if log.fmt == NATIVE:
+            for r in log.records:
+                lo, hi = r.get("clip_frac_low"), r.get("clip_frac_high")
+                if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and "clip_frac" not in r:
+                    r["clip_frac"] = lo + hi
+                    log.drawn.setdefault("clip_frac", "clip_frac_low + clip_frac_high")
