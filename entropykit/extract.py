@@ -124,6 +124,7 @@ _TRIG = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)(?![A-Za-z])")
 _DEGREES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)")
 _PRIME = re.compile(r"(?<![\\A-Za-z])([A-Za-z])('+)")
 _UNESCAPED_SEMICOLON = re.compile(r"(?<!\\);")
+_REPAIR_CHARS = frozenset(" ;'*\\eE(×°")  # every repair needs one of these
 
 
 def _call_args(s: str, open_pos: int) -> tuple[list[str], int] | None:
@@ -183,6 +184,8 @@ def repair_for_parsing(s: str) -> str:
       ``\sin(\frac{90\pi}{180} - x)`` equals ``\cos x`` (outside trig functions ``30^\circ`` stays 30).
     """
     t = s.strip()
+    if not any(c in t for c in _REPAIR_CHARS):
+        return t  # a plain number or word: nothing to repair (the common case, kept cheap)
     m = _MIXED_NUMBER.fullmatch(t)
     if m and int(m.group(3)) < int(m.group(4)) and int(m.group(4)) > 0 and len(t) < 40:
         whole, num, den = int(m.group(2)), int(m.group(3)), int(m.group(4))
