@@ -17,8 +17,10 @@ the estimator `entropykit.pass_at_k.maj_at_k` needs:
   class. Comparing with representatives only keeps a chain a ~ b ~ c of checks that pass within
   a numeric tolerance from merging a and c that do not, and the order makes the classes
   independent of sample order.
-  Two plain integers are equivalent exactly when equal, so those pairs are decided without the
-  grader; an answer whose grading timed out is never compared (it is its own class, by text).
+  Two plain integers are equivalent exactly when equal, and two plain numbers (decimals,
+  fractions of integers: `0.5`, `\\frac{3}{4}`, `3/4`) more than 0.1% apart never are, so those
+  pairs are decided without the grader; an answer whose grading
+  timed out is never compared (it is its own class, by text).
 
 Pairwise checks run in the verifier pool (hard time limit each: a check that times out counts as
 "not equivalent") and are cached by `verdict_key` in a JSON-lines file (`answer_pairs.jsonl` in
@@ -37,11 +39,41 @@ from typing import Callable, Iterable
 
 PAIRS_CACHE = "answer_pairs.jsonl"
 _INT = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+)")
+_FRACTION = re.compile(r"(-?)\s*(?:\\[dt]?frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}|(\d+)\s*/\s*(\d+))")
 
 
 def _text_key(pred: str):
     s = pred.strip()
-    return ("int", int(s)) if _INT.fullmatch(s) and len(s) < 4000 else ("text", s)
+    if len(s) < 300 and _INT.fullmatch(s):
+        return ("int", int(s))
+    return ("text", s)
+
+
+def _plain_value(key: tuple) -> float | None:
+    """The value of a plain number (integer, decimal, fraction of integers), else None."""
+    if key[0] == "int":
+        return float(key[1]) if abs(key[1]) < 10**300 else None
+    s = key[1]
+    if len(s) > 60:
+        return None
+    if _DECIMAL.fullmatch(s):
+        return float(s)
+    m = _FRACTION.fullmatch(s)
+    if m:
+        num, den = (m.group(2), m.group(3)) if m.group(2) is not None else (m.group(4), m.group(5))
+        if int(den):
+            return (-1.0 if m.group(1) else 1.0) * int(num) / int(den)
+    return None
+
+
+def _surely_different(a: tuple, b: tuple) -> bool:
+    """Two plain numbers that no grader calls equal, decided without asking it: distinct
+    integers, or plain numbers (decimals, fractions of integers) more than 0.1% apart."""
+    if a[0] == "int" and b[0] == "int":
+        return True
+    x, y = _plain_value(a), _plain_value(b)
+    return x is not None and y is not None and abs(x - y) > 1e-3 * max(1.0, abs(x), abs(y))
 
 
 def vote_classes(records: Iterable[dict], *, cache_path: Path | None = None, timeout_s: float = 5.0,
@@ -93,8 +125,8 @@ def vote_classes(records: Iterable[dict], *, cache_path: Path | None = None, tim
                 if (key, head) in hostile:
                     continue
                 for other in rest:
-                    if (key, other) in hostile or (head[0] == "int" and other[0] == "int"):
-                        continue  # two distinct integers are never equivalent
+                    if (key, other) in hostile or _surely_different(head, other):
+                        continue
                     jobs.append((key, head, other))
             if not jobs:
                 continue

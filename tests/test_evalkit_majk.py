@@ -269,3 +269,25 @@ def test_old_samples_without_pred_still_load(tmp_path):
               "--verify-workers", "1"])
     assert r.returncode == 0, r.stderr
     assert "maj_at_k" in json.loads((tmp_path / "new" / "summary.json").read_text())["benchmarks"]["hand"]
+
+
+def test_vote_classes_group_by_equivalence_not_text(tmp_path):
+    from entropykit.evalkit.majority import vote_classes
+
+    def rec(pid, pred, correct=False, **kw):
+        return {"benchmark": "b", "problem_id": pid, "pred": pred, "correct": correct, **kw}
+
+    recs = [rec("a", "3"), rec("a", "3"), rec("a", "4"), rec("a", "0.5"), rec("a", r"\frac{1}{2}"), rec("a", "1/2"),
+            rec("a", "7", True), rec("a", "x = 7", True), rec("a", None),
+            rec("a", r"9^{9^{9^{9}}}", timed_out=True), rec("a", r"9^{9^{9^{9}}}", timed_out=True),
+            rec("c", "12"), rec("c", "012"), rec("c", "13")]
+    cache = tmp_path / "pairs.jsonl"
+    v = vote_classes(recs, cache_path=cache, workers=0)
+    # {0.5, 1/2, \frac12}: 3; {3, 3}: 2; the timed-out answer: its own class of 2, never compared; {4}: 1
+    assert v[("b", "a")] == {"correct": 2, "wrong": [3, 2, 2, 1], "unanswered": 1}
+    assert v[("b", "c")] == {"correct": 0, "wrong": [2, 1], "unanswered": 0}  # integers by value, no check
+    checked = cache.read_text().count("\n")
+    assert 0 < checked <= 3  # only 0.5 against \frac{1}{2} and 1/2 (and nothing for the integers)
+    assert vote_classes(recs, cache_path=cache, workers=0) == v and cache.read_text().count("\n") == checked
+    # records without pred (old run folders): no classes for that problem
+    assert vote_classes([{"benchmark": "b", "problem_id": "z", "correct": False}])[("b", "z")] is None
