@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from entropykit.errors import UserError
-from entropykit.io import atomic_write_json, atomic_write_text, ensure_writable_parent, iter_jsonl
+from entropykit.io import atomic_write_json, atomic_write_text, ensure_writable_parent, iter_jsonl, refuse_replacing_inputs
 
 from .stats import hierarchical_bootstrap_means
 
@@ -31,6 +31,7 @@ METRICS = (  # (field of responses.jsonl, label, short label for the terminal)
     ("num_tokens", "response length (tokens)", "length"),
     ("repetition_rate", "repetition rate", "repetition"),
 )
+TITLE = "entropykit analyze compare"  # the page's <title>: a rerun may replace its own page (refuse_replacing_inputs)
 MIN_PROMPTS = 5  # fewer prompts: no bootstrap CI (two-stage resampling of 2-4 clusters means little), no pairing
 
 
@@ -39,6 +40,14 @@ def load_run(folder: str) -> dict:
     d = Path(folder)
     if not d.is_dir():
         raise UserError(f"{folder}: not a folder (give two `entropykit analyze --out` folders)")
+    if not (d / "responses.jsonl").exists():
+        if (d / "reproduce.json").exists():
+            runs = sorted((r.parent for r in d.glob("*/analysis/responses.jsonl")), key=lambda r: (r.parent.name != "base", r.parent.name))
+            raise UserError(f"{folder}: an `entropykit reproduce` folder, not an analysis: compare its analyses "
+                            f"({' '.join(map(str, runs)) or f'{d}/base/analysis, {d}/VARIANT/analysis, once written'})")
+        if (d / "problems.jsonl").exists():
+            raise UserError(f"{folder}: an `entropykit passk` run, not an analysis (two passk runs: `entropykit passk "
+                            f"compare A B`; its samples' entropy: `entropykit analyze {folder} --out DIR`)")
     for f in ("summary.json", "responses.jsonl"):
         if not (d / f).exists():
             raise UserError(f"{folder}: no {f} (run `entropykit analyze ... --out {folder}` first)")
@@ -107,6 +116,7 @@ def compare_metric(rows_a, rows_b, key: str, *, n_boot: int = 2000, seed: int = 
 def compare_runs(run_a: str, run_b: str, out: str, *, labels: Sequence[str] | None = None, n_boot: int = 2000, seed: int = 0) -> dict:
     """Compare two analysis folders; writes ``out`` (HTML) and its ``.json`` twin; returns the dict."""
     ensure_writable_parent(out)
+    refuse_replacing_inputs([Path(out), Path(out).with_suffix(".json")], [run_a, run_b], own_title=TITLE)
     a, b = load_run(run_a), load_run(run_b)
     names = list(labels) if labels else [Path(run_a).name or run_a, Path(run_b).name or run_b]
     if len(names) != 2:
@@ -171,7 +181,7 @@ def _html(report: dict) -> str:
             + fig_html(fig, "ek-plot-1", 680, top=90)
             + table(["metric", escape(runs[0]["label"]), escape(runs[1]["label"]), "B − A", "95% CI of B − A", "p", "test"], rows)
             + f"<p class='muted'>unit: {escape(report['unit'])}. Paper section 6.2, Figure 8.</p><p id='ek-status'>loading</p>")
-    return page("entropykit analyze compare", body)
+    return page(TITLE, body)
 
 
 def print_compare(report: dict, console=None) -> None:

@@ -186,12 +186,15 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: FIRST_RUN/report.html, beside a file]"),
     ) -> None:
         """Write an offline HTML dashboard of the training curves of one or more runs."""
-        from entropykit.io import ensure_writable_parent
+        from entropykit.io import ensure_writable_parent, refuse_replacing_inputs
         from entropykit.train.report import build_report
 
         first = Path(runs[0])
         target = out or (first if first.is_dir() else first.parent) / "report.html"
         ensure_writable_parent(target, create=False)  # before any work
+        # a run's own files (metrics.jsonl, config.json, ...) are never replaced; its report.html, an
+        # earlier page of this command (build_report's title), is
+        refuse_replacing_inputs([target], runs, own_title="entropykit training")
         path = build_report(runs, target)
         typer.echo(str(path))
 

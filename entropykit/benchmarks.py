@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from entropykit.errors import UserError
+from entropykit.io import iter_jsonl, lone_surrogate, may_hold_lone_surrogate
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,11 @@ def dapo_rows(rows: Iterable[dict]) -> list[dict]:
     for n, row in enumerate(rows):
         if not is_dapo_layout(row):
             raise UserError(f"DAPO-Math row {n + 1}: expected a chat 'prompt' and 'reward_model.ground_truth'")
-        text = str(row["prompt"][-1]["content"])
+        text = row["prompt"][-1]["content"]
+        gt = row["reward_model"]["ground_truth"]
+        if not isinstance(text, str) or isinstance(gt, bool) or not isinstance(gt, (str, int, float)):
+            bad = "its prompt's content must be a string" if not isinstance(text, str) else "its ground_truth must be a string or a number"
+            raise UserError(f"DAPO-Math row {n + 1}: {bad}, got {_kind(text if not isinstance(text, str) else gt)}")
         problem = (strip_template("dapo", text) or strip_template("math", text) or text).strip()
         if problem in seen:
             continue
@@ -94,7 +99,7 @@ def dapo_rows(rows: Iterable[dict]) -> list[dict]:
         if pid in ids:  # an index shared by two different problems: keep both, apart
             pid = f"{pid}-{len(out)}"
         ids.add(pid)
-        out.append({"id": pid, "problem": problem, "answer": str(row["reward_model"]["ground_truth"])})
+        out.append({"id": pid, "problem": problem, "answer": str(gt)})
     return out
 
 
@@ -203,6 +208,7 @@ def load_benchmark(spec: str, columns: str | Mapping[str, str] | None = None, *,
         bench.problems = bench.problems[: max(0, int(limit))]
     if not bench.problems:
         raise UserError(f"benchmark {spec}: no problems")
+    check_golds(bench)
     return bench
 
 
@@ -257,12 +263,11 @@ def _read_local(p: Path) -> list[dict]:
     ext = p.suffix.lower()
     try:
         if ext == ".jsonl":
-            from entropykit.io import iter_jsonl
-
             return list(iter_jsonl(p))
         if ext == ".json":
             with open(p, encoding="utf-8-sig") as fh:  # utf-8-sig: a leading BOM (Windows editors) is dropped
-                data = json.load(fh)
+                text = fh.read()
+            data = json.loads(text)
             if isinstance(data, dict):
                 for k in ("data", "problems", "rows", "examples", "test"):
                     if isinstance(data.get(k), list):
@@ -270,6 +275,12 @@ def _read_local(p: Path) -> list[dict]:
                         break
             if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
                 raise UserError(f"{p}: expected a JSON list of objects (or {{\"data\": [...]}})")
+            if may_hold_lone_surrogate(text):  # the JSONL reader checks each line the same way
+                for n, row in enumerate(data):
+                    hit = lone_surrogate(row)
+                    if hit is not None:
+                        raise UserError(f"{p}: row {n + 1}: {hit[0]} holds a lone surrogate ({hit[1]}), which is not "
+                                        "Unicode text; fix or drop this row")
             return data
         if ext == ".csv":
             with open(p, encoding="utf-8-sig", newline="") as fh:  # Excel writes a BOM before the first header
@@ -311,11 +322,21 @@ def _to_benchmark(name: str, rows: list[dict], cols: dict, *, source: str, answe
     problems, seen = [], set()
     for n, r in enumerate(rows):
         q, a = r.get(pc), r.get(ac)
-        if q is None or a is None or str(q).strip() == "":
+        if q is None or a is None:
             raise UserError(f"{source}: row {n + 1} has no {pc if q is None else ac}")
+        # what `score` refuses is refused here too: a list, an object or a boolean is not a problem
+        # or an answer, and its Python spelling ("['a', 'b']", "True") would be sampled and graded
+        if not isinstance(q, str):
+            raise UserError(f"{source}: row {n + 1}: the problem ('{pc}') must be a string, got {_kind(q)}")
+        if not q.strip():
+            raise UserError(f"{source}: row {n + 1}: the problem ('{pc}') is empty")
+        if isinstance(a, bool) or not isinstance(a, (str, int, float)):
+            raise UserError(f"{source}: row {n + 1}: the answer ('{ac}') must be a string or a number, got {_kind(a)}")
         a = str(a)
         if answer_fn is not None:
             a = answer_fn(a)
+        if ic and isinstance(r.get(ic), (list, dict, bool)):
+            raise UserError(f"{source}: row {n + 1}: the id ('{ic}') must be a string or a number, got {_kind(r.get(ic))}")
         pid = str(r.get(ic)) if ic and r.get(ic) is not None else str(n)
         if pid in seen:
             raise UserError(f"{source}: duplicate problem id {pid!r} (column {ic}); choose another with --columns id=COLUMN")
@@ -329,3 +350,100 @@ def _clean_answer(a: str) -> str:
     # "$x$" -> "x": the verifier wraps raw LaTeX itself
     m = re.fullmatch(r"\$+(.*?)\$+", a, flags=re.S)
     return m.group(1).strip() if m else a
+
+
+def _kind(v) -> str:
+    """'a list (['a', 'b'])': what a value of the wrong type is, shortened for one line."""
+    text = repr(v)
+    return f"{type(v).__name__} ({text if len(text) <= 40 else text[:37] + '...'})"
+
+
+# ---------------------------------------------------------------------------------------------
+# gold answers, checked before any model is loaded
+
+_ENV_NAME = re.compile(r"\s*\{([^{}]*)\}")
+
+
+def malformed_latex(s: str) -> str | None:
+    """Why `s` is not well-formed LaTeX (an unclosed or stray brace, \\begin without its \\end,
+    \\left without \\right), or None. Escaped braces (\\{ \\}) are set delimiters and not counted."""
+    depth, envs, lr, i, n = 0, [], 0, 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            j = i + 1
+            while j < n and s[j].isalpha():
+                j += 1
+            name = s[i + 1:j]
+            if not name:  # \{ \} \\ \$ \, ...: one escaped character
+                i += 2
+                continue
+            if name in ("begin", "end"):
+                m = _ENV_NAME.match(s, j)
+                if m is None:
+                    return f"\\{name} without an environment name"
+                env = m.group(1).strip()
+                if name == "begin":
+                    envs.append(env)
+                elif not envs:
+                    return f"\\end{{{env}}} without its \\begin"
+                elif envs[-1] != env:
+                    return f"\\begin{{{envs[-1]}}} closed by \\end{{{env}}}"
+                else:
+                    envs.pop()
+                j = m.end()
+            elif name == "left":
+                lr += 1
+            elif name == "right":
+                lr -= 1
+                if lr < 0:
+                    return "\\right without its \\left"
+            i = j
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth < 0:
+                return "a } without its {"
+        i += 1
+    if depth:
+        return f"{depth} unclosed {{" if depth > 1 else "an unclosed {"
+    if envs:
+        return f"\\begin{{{envs[-1]}}} without its \\end"
+    if lr:
+        return "\\left without its \\right"
+    return None
+
+
+def check_golds(bench: Benchmark) -> None:
+    """UserError (one line, before any model is loaded) when no sample could be graded as meant.
+
+    - Every gold is empty or unparsable (``\\boxed{``, a wrong answer column): sampling would end
+      in an empty summary. A set where only some are is run: those problems are left out of pass@k
+      and named in the summary (``ungradable_gold``, entropykit.evalkit.report.score_records).
+    - A gold is malformed LaTeX (``\\frac{1}{``, ``\\begin{matrix} 1 & 2``): refused, naming the
+      first such row, rather than marked and left out. Math-Verify still reads a value out of
+      most of them (the unclosed matrix is "2"), so the mark-and-exclude path of unparsable golds,
+      which asks the grader, would not catch them: a check of our own would have to be carried
+      through the summary, --from-samples and the trainer's reward (which reads the same
+      problems), where a wrong gold silently trains on wrong rewards. Such a gold is a broken row
+      (usually a truncated conversion) whose intended answer nobody can know; refusing costs
+      nothing yet (no sample is drawn) and the message says which row to fix.
+    """
+    from entropykit.verify import gold_is_gradable
+
+    if not any(gold_is_gradable(p.answer) for p in bench.problems):  # stops at the first gradable gold
+        raise UserError(f"{bench.source}: every gold answer is empty or unparsable (row 1: {_show(bench.problems[0].answer)}), "
+                        f"so no sample could be graded right; check the answer column (--columns answer=COLUMN)")
+    for i, p in enumerate(bench.problems):
+        why = malformed_latex(p.answer)
+        if why is not None:
+            raise UserError(f"{bench.source}: row {i + 1} (id {p.id}): the gold answer {_show(p.answer)} is malformed "
+                            f"LaTeX ({why}); graded as written it would match wrong answers: fix the row or remove it")
+
+
+def _show(answer: str) -> str:
+    """A gold answer quoted on one line as the user wrote it (no doubled backslashes)."""
+    a = answer.replace("\n", " ")
+    return f"'{a if len(a) <= 60 else a[:57] + '...'}'"

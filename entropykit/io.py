@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -41,7 +42,10 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
             try:
                 line = fh.readline()
             except UnicodeDecodeError:
-                raise UserError(f"{p}:{lineno + 1}: not UTF-8 text ({_not_utf8_hint(p, lineno)})") from None
+                # the text layer decodes ahead in blocks of 8 KB, so the error may belong to a later
+                # line than the last one read: find the line that holds it
+                bad = _first_non_utf8_line(p) or lineno + 1
+                raise UserError(f"{p}:{bad}: not UTF-8 text ({_not_utf8_hint(p, bad)})") from None
             if not line:
                 break
             lineno += 1
@@ -62,6 +66,11 @@ def parse_record(line: str, p: Path, lineno: int, required: Sequence[str] = ()) 
         raise UserError(f"{p}:{lineno}: malformed JSON ({e.msg})") from None
     if not isinstance(rec, dict):
         raise UserError(f"{p}:{lineno}: expected a JSON object, got {type(rec).__name__}")
+    if may_hold_lone_surrogate(line):  # cheap: only lines with such an escape are walked
+        where = lone_surrogate(rec)
+        if where is not None:
+            raise UserError(f"{p}:{lineno}: {where[0]} holds a lone surrogate ({where[1]}), which is not Unicode text; "
+                            "fix or drop this record")
     missing = [k for k in required if k not in rec]
     if missing:
         raise UserError(f"{p}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
@@ -71,8 +80,56 @@ def parse_record(line: str, p: Path, lineno: int, required: Sequence[str] = ()) 
 UTF8_BOM = "\ufeff"  # other readers of user files open them with encoding="utf-8-sig", which drops it
 
 
+# A JSON escape of a UTF-16 surrogate (\ud800-\udfff). A pair of them (an escaped emoji) decodes to
+# one character; one alone decodes to a code point that no UTF-8 writer, tokenizer or browser takes.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # after decoding, a pair is one character: what is left is lone
+
+
+def may_hold_lone_surrogate(text: str) -> bool:
+    """Whether JSON text holds a surrogate escape (then `lone_surrogate` of its decoded value tells);
+    two substring searches for text without one, so every line of a big file can be asked."""
+    return ("\\ud" in text or "\\uD" in text) and _SURROGATE_ESCAPE.search(text) is not None
+
+
+def lone_surrogate(obj: Any, where: str = "") -> tuple[str, str] | None:
+    """(where, "\\udXXX") of the first lone surrogate in the strings (keys included) of a decoded JSON
+    value, or None. `where` names it: "field 'prompt'", "field 'messages'[1]['content']"."""
+    if isinstance(obj, str):
+        m = _LONE_SURROGATE.search(obj)
+        return None if m is None else (where or "a value", f"\\u{ord(m.group()):04x}")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            name = f"field {k!r}" if not where else f"{where}[{k!r}]"
+            if isinstance(k, str) and _LONE_SURROGATE.search(k):
+                return (f"a field name{' in ' + where if where else ''}", lone_surrogate(k)[1])
+            hit = lone_surrogate(v, name)
+            if hit is not None:
+                return hit
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            hit = lone_surrogate(v, f"{where or 'value'}[{i}]")
+            if hit is not None:
+                return hit
+    return None
+
+
+def _first_non_utf8_line(p: Path) -> int | None:
+    """The number of the first line of `p` that is not UTF-8 (lines split at b"\\n"), or None."""
+    try:
+        with open(p, "rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return n
+    except OSError:
+        pass
+    return None
+
+
 def _not_utf8_hint(p: Path, lineno: int) -> str:
-    if lineno == 0:
+    if lineno == 1:
         with open(p, "rb") as fh:
             head = fh.read(4)
         if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -150,6 +207,46 @@ def ensure_writable_parent(path: str | os.PathLike, *, create: bool = True) -> N
     except OSError as e:
         raise UserError(f"{path}: cannot create folder {parent} ({e.strerror or e})") from None
     _probe_writable(parent, path)
+
+
+def _title_of(path: Path) -> str | None:
+    """The <title> of an HTML page (read from its first 4 KB), or None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    start = head.find("<title>")
+    end = head.find("</title>", start)
+    return head[start + 7:end] if start >= 0 and end > start else None
+
+
+def refuse_replacing_inputs(outputs: Sequence[str | os.PathLike], inputs: Sequence[str | os.PathLike], *,
+                            own_title: str | None = None, option: str = "--out") -> None:
+    """UserError (one line, exit 2) when writing one of `outputs` would replace a file of one of the
+    inputs: any file inside an input run folder (at any depth), or an input file itself, symbolic
+    links resolved. `analyze compare A B --out A/report.html` must not destroy run A's own report.
+    Call it before any work, for every file the command writes (a page and its .json twin).
+
+    A new file inside a run folder is allowed, and so is replacing what this command wrote there
+    before, so that rerunning the same command works: `outputs[0]` is the command's page, and when
+    its existing <title> starts with `own_title` the page and the files written beside it are the
+    command's own.
+    """
+    first = Path(outputs[0]).resolve()
+    ours = own_title is not None and first.is_file() and (_title_of(first) or "").startswith(own_title)
+    resolved = [(Path(i).resolve(), i) for i in inputs if Path(i).exists()]
+    for out in outputs:
+        target = Path(out).resolve()
+        if not target.exists() or target.is_dir():
+            continue
+        what = f"{option} {outputs[0]}" + ("" if out is outputs[0] else f": the {out} written beside it")
+        for inp, given in resolved:
+            if inp == target:
+                raise UserError(f"{what} would replace the input {given}; write the output somewhere else")
+            if inp.is_dir() and inp in target.parents and not ours:
+                raise UserError(f"{what} would replace {target.relative_to(inp)}, a file of the input run {given}; "
+                                f"write the output somewhere else")
 
 
 @contextlib.contextmanager

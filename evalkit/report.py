@@ -20,7 +20,7 @@ from entropykit.evalkit.metrics import (
 from entropykit.evalkit.passk_html import PALETTE, curve_traces, log2_axis, passk_page
 from entropykit.html import escape, fig_html, page
 from entropykit.evalkit.run_folder import load_samples
-from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from entropykit.io import atomic_write_json, atomic_write_jsonl, atomic_write_text, refuse_replacing_inputs
 
 
 def _r(x: float) -> float:
@@ -151,14 +151,47 @@ def passk_html(summary: dict, problems: Sequence[dict] | None = None, records: S
 # compare
 
 
+COMPARE_TITLE = "pass@k comparison: "  # the start of the page's <title>: a rerun may replace its own page
+
+
+def _is_passk_summary(s) -> bool:
+    """A passk summary.json: {"benchmarks": {name: {"pass_at_k": ...}}} (an analyze or reproduce
+    summary has no such field; a run whose every gold was ungradable has no benchmark in it)."""
+    b = s.get("benchmarks") if isinstance(s, dict) else None
+    return isinstance(b, dict) and all(isinstance(v, dict) and "pass_at_k" in v for v in b.values())
+
+
+def _other_kind(d: Path) -> str | None:
+    """What a folder that is not a passk run is, and what to give passk compare instead; None
+    when it looks like none of our other tools' folders."""
+    if (d / "reproduce.json").exists():
+        runs = sorted((s.parent for s in d.glob("*/passk/summary.json")), key=lambda r: (r.parent.name != "base", r.parent.name))
+        if not runs:
+            return f"an `entropykit reproduce` folder whose passk runs have not finished (they will be {d}/base/passk, {d}/VARIANT/passk)"
+        listed = " ".join(str(r) for r in runs)
+        return f"an `entropykit reproduce` folder, not a passk run: compare its passk runs ({listed})"
+    if (d / "responses.jsonl").exists():
+        return "an `entropykit analyze` folder, not a passk run (two analyses: `entropykit analyze compare A B`)"
+    if (d / "metrics.jsonl").exists() and (d / "config.json").exists():
+        return ("an `entropykit train` run, not a passk run (its curves: `entropykit train report`; its pass@k: "
+                "`entropykit train export`, then `entropykit passk --model` the exported folder)")
+    return None
+
+
 def _load_run(d: Path) -> dict:
     p = d / "summary.json"
+    other = _other_kind(d)
     if not p.exists():
+        if other:
+            raise UserError(f"{d}: {other}")
         raise UserError(f"{d}: no summary.json (run `entropykit passk ... --out {d}` first)")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        s = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise UserError(f"{p}: unreadable ({e})") from None
+    if not _is_passk_summary(s):
+        raise UserError(f"{d}: {other or 'not a passk run (its summary.json has no pass@k per benchmark)'}")
+    return s
 
 
 def dynamics(run_dir: Path, max_samples: int = DYNAMICS_MAX_SAMPLES) -> dict | None:
@@ -187,12 +220,12 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
 
     if len(dirs) < 2:
         raise UserError("passk compare needs at least two run folders")
-    runs = []
     for d in dirs:
-        p = Path(d)
-        if not p.is_dir():
+        if not Path(d).is_dir():
             raise UserError(f"{d}: not a folder")
-        runs.append((p, _load_run(p)))
+    outp = Path(out)
+    refuse_replacing_inputs([outp, outp.with_suffix(".json")], dirs, own_title=COMPARE_TITLE)
+    runs = [(Path(d), _load_run(Path(d))) for d in dirs]
     names = list(labels) if labels else []
     if not names:
         raw = [str(s.get("model") or p.name) for p, s in runs]
@@ -259,8 +292,7 @@ def compare_runs(dirs: Sequence[str], out: str, *, labels: Sequence[str] | None 
     for n, (p, _) in zip(names, runs):
         report["dynamics"][n] = dynamics(p, max_samples)
     parts.append(_dynamics_table(report["dynamics"]))
-    outp = Path(out)
-    title = "pass@k comparison: " + " vs ".join(names)
+    title = COMPARE_TITLE + " vs ".join(names)
     atomic_write_text(outp, page(title, f"<h1>{escape(title)}</h1>" + "".join(parts) + "<p id='ek-status'>loading</p>"))
     atomic_write_json(outp.with_suffix(".json"), report)
     return report
