@@ -49,6 +49,9 @@ class AnalyzeConfig:
     color_range: str = "absolute"  # text view colours: "absolute" (0..color_max nats) or "run" (0..99th pct)
     color_max: float = 4.0  # top of the absolute colour scale, nats
     limit: int | None = None  # analyze only the first N usable records
+    input_format: str = "auto"  # the shape of the input records (entropykit.formats): auto-detected, or named
+    fields: str | None = None  # ROLE=FIELD,... for shapes not detected (entropykit.formats.parse_fields)
+    batch_input: str | None = None  # vLLM run_batch: the batch's input file, joined with its output by custom_id
     device: str | None = None
     progress: bool = True  # rich progress bars on stderr
     report: bool = True  # write report.html

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from entropykit.embedded import DEFAULT_MODEL
 from entropykit.errors import UserError
-from entropykit.io import iter_jsonl
 
 ARRAY_FIELDS = ("offsets", "entropies")  # a record "carries arrays" when it has both
 DEFAULT_SCORER = DEFAULT_MODEL  # the embedded model, when the records name none
@@ -37,14 +36,16 @@ class Inputs:
     records: list[dict]
     skipped_empty: int = 0
     total_lines: int = 0
+    format: str = "entropykit"  # the shape the file was read as (entropykit.formats)
+    notes: list = field(default_factory=list)  # what the reader assumed, for the user
 
 
 def prompt_key(rec: dict) -> str:
     """Identity of a record's prompt: ``benchmark/problem_id`` when given (passk samples), else a
     hash of the prompt text. Responses with the same key are samples of one prompt."""
     if rec.get("problem_id") is not None:
-        return f"{rec.get('benchmark', '')}/{rec['problem_id']}"
-    return "sha1:" + hashlib.sha1(str(rec.get("prompt", "")).encode("utf-8")).hexdigest()[:16]
+        return f"{rec.get('benchmark') or ''}/{rec['problem_id']}"
+    return "sha1:" + hashlib.sha1(str(rec.get("prompt", "")).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _check_arrays(rec: dict, where: str) -> dict:
@@ -91,25 +92,32 @@ def _check_arrays(rec: dict, where: str) -> dict:
     }
 
 
-def load_records(path: str, *, base: bool = False, limit: int | None = None) -> Inputs:
-    """Stream a JSONL file into dicts with ``prompt, response, id, source, model, prompt_key,
-    num_tokens`` and, when the record carries them, validated per-token ``arrays``.
+def load_records(path: str, *, base: bool = False, limit: int | None = None, fmt: str = "auto",
+                 fields: str | None = None, batch_input: str | None = None) -> Inputs:
+    """Read `path` (entropykit's records or another tool's: `entropykit.formats.read_records`)
+    into dicts with ``prompt, response, id, source, model, prompt_key, num_tokens`` (and the
+    prompt's form, chat turns, training step and the file's own verdict where given) and, when
+    the record carries them, validated per-token ``arrays``.
 
     Malformed files / lines, missing fields and non-string values raise UserError (exit 2);
     records whose response is empty or whitespace-only are skipped and counted. A file with no
     usable record is a UserError.
     """
-    required = ("response",) if base else ("prompt", "response")
+    from entropykit.formats import read_records
+
+    read = read_records(path, fmt=fmt, fields=fields, batch_input=batch_input)
     recs: list[dict] = []
     skipped = 0
-    n = 0
-    for rec in iter_jsonl(path, required=required):
-        n += 1
-        resp = rec["response"]
-        prompt = rec.get("prompt", "")
+    for n, rec in enumerate(read.records, 1):
+        resp = rec.get("response")
+        prompt = rec.get("prompt")
+        if resp is None:
+            raise UserError(f"{path}: record {n}: missing field 'response'")
         if not isinstance(resp, str):
             raise UserError(f"{path}: record {n}: 'response' must be a string, got {type(resp).__name__}")
-        if prompt is None and base:
+        if prompt is None and not base:
+            raise UserError(f"{path}: record {n}: missing field 'prompt'")
+        if prompt is None:
             prompt = ""
         if not isinstance(prompt, str):
             raise UserError(f"{path}: record {n}: 'prompt' must be a string, got {type(prompt).__name__}")
@@ -120,24 +128,28 @@ def load_records(path: str, *, base: bool = False, limit: int | None = None) -> 
         model = rec.get("model")
         out = {
             "prompt": prompt,
+            "prompt_form": rec.get("prompt_form") or "plain",
+            "messages": rec.get("messages"),
             "response": resp,
             "id": rec.get("id", n - 1),
             "source": str(src) if src is not None else ("base" if base else "outputs"),
             "model": str(model) if model not in (None, "") else None,
             "prompt_key": prompt_key(rec),
             "num_tokens": rec.get("num_tokens") if isinstance(rec.get("num_tokens"), int) else None,
-            "correct": rec.get("correct") if isinstance(rec.get("correct"), bool) else None,
+            "correct": rec.get("correct") if isinstance(rec.get("correct"), bool) else
+            (rec["reported"]["correct"] if rec.get("reported") else None),
+            "step": rec.get("step") if isinstance(rec.get("step"), int) and not isinstance(rec.get("step"), bool) else None,
         }
+        if out["id"] is None:
+            out["id"] = n - 1
         if not base and all(rec.get(f) is not None for f in ARRAY_FIELDS):
             out["arrays"] = _check_arrays(rec, f"{path}: record {n}")
         recs.append(out)
         if limit is not None and len(recs) >= limit:
             break
-    if n == 0:
-        raise UserError(f"{path}: empty file, no records")
     if not recs:
-        raise UserError(f"{path}: all {n} records have an empty response")
-    return Inputs(recs, skipped, n)
+        raise UserError(f"{path}: all {len(read.records)} records have an empty response")
+    return Inputs(recs, skipped, len(read.records), read.format, read.notes)
 
 
 def same_model(a: str | None, b: str | None) -> bool:

@@ -25,6 +25,8 @@ from entropykit.response_metrics import aggregate_metrics, resolve_lexicon, reso
 from . import rare as rare_mod
 from .behaviors import normalize_token, sentence_rows, top_counts, word_units
 from .config import AnalyzeConfig
+from entropykit.formats import prompt_identity
+
 from .inputs import Inputs, ScorerChoice, choose_scorer, load_records
 from .stats import compare_groups, describe, holm, mixed_model, paired_differences, per_response_comparison
 from .tokens import TOKENS_FILE, TokenTable, cache_key, read_token_table, score_with_cache, write_token_table
@@ -126,10 +128,11 @@ def prepare(cfg: AnalyzeConfig) -> Prepared:
     cfg.validate()
     lexicon = resolve_lexicon(cfg.lexicon, cfg.lexicon_add)
     patterns = resolve_patterns(cfg.reflective, cfg.reflective_add)
-    inputs = load_records(cfg.outputs, limit=cfg.limit)
-    base_inputs = load_records(cfg.base, base=True) if cfg.base else None
+    fmt = dict(fmt=cfg.input_format, fields=cfg.fields, batch_input=cfg.batch_input)
+    inputs = load_records(cfg.outputs, limit=cfg.limit, **fmt)
+    base_inputs = load_records(cfg.base, base=True, **fmt) if cfg.base else None
     scorer = choose_scorer(inputs.records, cfg.model, cfg.scorer_differs_ok)
-    warnings = list(scorer.warnings)
+    warnings = list(scorer.warnings) + inputs.notes + (base_inputs.notes if base_inputs else [])
     if inputs.skipped_empty:
         warnings.append(f"{cfg.outputs}: skipped {inputs.skipped_empty} record(s) with an empty response")
     if base_inputs and base_inputs.skipped_empty:
@@ -162,7 +165,7 @@ def score_tokens(cfg: AnalyzeConfig, records: Sequence[dict], scorer: ScorerChoi
         raise UserError(f"the records carry entropies at temperature(s) {temps} and {len(todo)} record(s) would be scored "
                         "at temperature 1: analyze them separately")
     # entropies taken from the records are kept apart from what we scored (never reused as a scoring cache)
-    keys = [("records:" if i in given_set else "") + cache_key(scorer.model, r["prompt"], r["response"], cfg.chat)
+    keys = [("records:" if i in given_set else "") + cache_key(scorer.model, prompt_identity(r), r["response"], cfg.chat)
             for i, r in enumerate(records)]
     parts = [_arrays_table([records[i] for i in given])]  # responses in `given` order, then `todo` order
     parts[0].keys = [keys[i] for i in given]

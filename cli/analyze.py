@@ -99,6 +99,9 @@ def analyze(
     color_range: str = config_option(AnalyzeConfig, "color_range", "--color-range", help="Text view colours: 'absolute' (0..--color-max nats) or 'run' (0..the run's 99th percentile)."),
     color_max: float = config_option(AnalyzeConfig, "color_max", "--color-max", help="Top of the absolute colour scale (nats)."),
     limit: Optional[int] = config_option(AnalyzeConfig, "limit", "--limit", help="Analyze only the first N usable records."),
+    input_format: str = config_option(AnalyzeConfig, "input_format", "--format", help="Shape of the input records: auto (detected), entropykit, verl, lm-eval, lighteval, trl, vllm-batch, messages, generations."),
+    fields: Optional[str] = config_option(AnalyzeConfig, "fields", "--fields", help="Name the fields of an undetected shape: prompt=FIELD,response=FIELD[,answer=,id=,messages=,step=,verdict=] (dotted paths reach nested fields; a list-valued response gives one record per sample)."),
+    batch_input: Optional[Path] = config_option(AnalyzeConfig, "batch_input", "--batch-input", help="vLLM run_batch: the batch's input file, joined with the output by custom_id."),
     device: Optional[str] = config_option(AnalyzeConfig, "device", "--device", help="Torch device for the scorer (default: cuda if available, else cpu)."),
     report: bool = config_option(AnalyzeConfig, "report", "--report/--no-report", help="Write report.html."),
     progress: bool = config_option(AnalyzeConfig, "progress", "--progress/--no-progress", help="Progress bars on stderr."),
@@ -118,7 +121,7 @@ def analyze(
         rare_fraction=rare_fraction, knn_k=k, n_clusters=clusters, umap_max_points=umap_points, forking_quantile=forking_quantile,
         repetition_n=repetition_n, n_boot=n_boot, seed=seed, chat=chat, top_k=top_k, max_batch_tokens=max_batch_tokens,
         text_responses=text_responses, color_range=color_range, color_max=color_max, limit=limit, device=device,
-        progress=progress, report=report,
+        progress=progress, report=report, input_format=input_format, fields=fields, batch_input=str(batch_input) if batch_input else None,
     )
     summary = run_analysis(cfg)
     console = Console()

@@ -59,6 +59,9 @@ def passk(
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: sample share I (0..N-1) of N; run all N (one per GPU/node, same other options) into one --out; the last to finish writes the summary"),
     token_entropies: bool = config_option(PasskConfig, "token_entropies", "--token-entropies/--no-token-entropies", help="record each sample's per-token entropy and log-prob while sampling (fields of `entropykit score`, so `analyze` needs no rescoring); transformers backend"),
     from_samples: Optional[Path] = typer.Option(None, "--from-samples", help="verify and score existing records (problem_id, response, answer[, benchmark]; a JSONL file or a run folder) without a model"),
+    input_format: str = config_option(PasskConfig, "input_format", "--format", help="Shape of the input records: auto (detected), entropykit, verl, lm-eval, lighteval, trl, vllm-batch, messages, generations."),
+    fields: Optional[str] = config_option(PasskConfig, "fields", "--fields", help="Name the fields of an undetected shape: prompt=FIELD,response=FIELD[,answer=,id=,messages=,step=,verdict=] (dotted paths reach nested fields; a list-valued response gives one record per sample)."),
+    batch_input: Optional[Path] = config_option(PasskConfig, "batch_input", "--batch-input", help="vLLM run_batch: the batch's input file, joined with the output by custom_id."),
     columns: Optional[str] = typer.Option(None, "--columns", help="column mapping for local benchmark files, e.g. problem=question,answer=final,id=idx"),
     limit: Optional[int] = typer.Option(None, "--limit", help="use only the first N problems of each benchmark"),
     timeout: float = config_option(PasskConfig, "timeout_s", "--verify-timeout", help="hard time limit per answer check, seconds"),
@@ -74,7 +77,7 @@ def passk(
     if ctx.invoked_subcommand is not None:
         return
     given = given_options(ctx.params, {"k": "ks", "benchmark": "benchmarks", "timeout": "timeout_s"})  # option -> field
-    for key in ("out", "from_samples"):
+    for key in ("out", "from_samples", "batch_input"):
         if key in given:
             given[key] = str(given[key])
     if "benchmarks" in given:
@@ -96,7 +99,8 @@ def _passk(cfg: PasskConfig) -> None:
         from entropykit.evalkit.runner import score_samples
 
         summary = score_samples(cfg.from_samples, cfg.ks, cfg.out, timeout_s=cfg.timeout_s, workers=cfg.workers,
-                                html=cfg.html, log=log, grader=cfg.grader)
+                                html=cfg.html, log=log, grader=cfg.grader, fmt=cfg.input_format, fields=cfg.fields,
+                                batch_input=cfg.batch_input)
     else:
         from entropykit.evalkit.runner import PasskInterrupted, run_passk
 

@@ -47,7 +47,7 @@ def print_summary(summary: dict, title: str = "token entropy (nats)") -> None:
 def register(app: typer.Typer) -> None:
     @app.command("score")
     def score_cmd(
-        input_path: Path = typer.Argument(..., metavar="INPUT.jsonl", help='Records with "prompt" and "response" (other fields are kept).'),
+        input_path: Path = typer.Argument(..., metavar="INPUT", help='Records with "prompt" and "response" (other fields are kept), or another tool\'s outputs (see --format): a JSONL, JSON or parquet file, or a folder of them.'),
         out: Path = typer.Option(..., "--out", "-o", help="Output JSONL: each record plus tokens, offsets, logprobs, entropies."),
         model: str = config_option(ScoreConfig, "model", "--model", help="Embedded alias, HF folder, .gguf file or hub id."),
         chat: Optional[bool] = config_option(ScoreConfig, "chat", "--chat/--no-chat", help="Wrap prompts in the chat template.", shown="when the model has one"),
@@ -55,10 +55,14 @@ def register(app: typer.Typer) -> None:
         batch_tokens: int = config_option(ScoreConfig, "max_batch_tokens", "--batch-tokens", help="Max padded tokens per forward batch."),
         device: Optional[str] = config_option(ScoreConfig, "device", "--device", help="cpu, cuda, cuda:1 ...", shown="cuda if present"),
         dtype: Optional[str] = config_option(ScoreConfig, "dtype", "--dtype", help="float32 | bfloat16 | float16.", shown="bf16 on CUDA, fp32 on CPU"),
+        input_format: str = config_option(ScoreConfig, "input_format", "--format", help="Shape of the input records: auto (detected), entropykit, verl, lm-eval, lighteval, trl, vllm-batch, messages, generations."),
+        fields: Optional[str] = config_option(ScoreConfig, "fields", "--fields", help="Name the fields of an undetected shape: prompt=FIELD,response=FIELD[,answer=,id=,messages=,step=,verdict=] (dotted paths reach nested fields; a list-valued response gives one record per sample)."),
+        batch_input: Optional[Path] = config_option(ScoreConfig, "batch_input", "--batch-input", help="vLLM run_batch: the batch's input file, joined with the output by custom_id."),
     ) -> None:
         """Teacher-forced per-token entropy and log-prob of each response (full vocabulary, nats)."""
         summary = score_file(ScoreConfig(str(input_path), str(out), model=model, chat=chat, chunk_size=chunk_size,
-                                         max_batch_tokens=batch_tokens, device=device, dtype=dtype))
+                                         max_batch_tokens=batch_tokens, device=device, dtype=dtype,
+                                         input_format=input_format, fields=fields, batch_input=str(batch_input) if batch_input else None))
         print_summary(summary)
         for w in summary["warnings"]:
             typer.echo(f"entropykit: warning: {w}", err=True)

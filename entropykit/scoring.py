@@ -20,7 +20,8 @@ import torch
 
 from entropykit.entropy import chunked_entropy_and_logprobs
 from entropykit.errors import UserError
-from entropykit.models import LoadedModel, backbone_and_head, encode_prompt
+from entropykit.chat_prompts import prompt_token_ids
+from entropykit.models import LoadedModel, backbone_and_head, context_window
 from entropykit.scoring_config import SCORE_BATCH_TOKENS, ScoreConfig
 
 
@@ -34,6 +35,7 @@ class ScoredResponse:
     logprobs: list[float]  # log p(o_t | q, o_<t), nats
     entropies: list[float]  # H of the full next-token distribution at t, nats
     top_k: list[list[tuple[int, str, float]]] | None = None  # per token: k most likely (id, text, logprob)
+    unscored_tokens: int = 0  # response tokens past the model's context window: not scored (the arrays stop before them)
 
 
 @dataclass
@@ -50,12 +52,29 @@ class _Encoded:
 
 def _encode(lm: LoadedModel, record: dict, index: int, chat: bool | None) -> _Encoded:
     tok = lm.tokenizer
-    prompt_ids = encode_prompt(tok, record["prompt"], chat)
+    prompt_ids = prompt_token_ids(tok, record, chat, where=f"record {index + 1}")
     enc = tok(record["response"], add_special_tokens=False, return_offsets_mapping=True)
     offsets = [tuple(o) for o in enc["offset_mapping"]]
     if not prompt_ids:  # a response token needs a position before it
         prompt_ids = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
     return _Encoded(index, list(prompt_ids), list(enc["input_ids"]), offsets)
+
+
+def _fit_window(e: _Encoded, window: int | None) -> int:
+    """Cut `e`'s response to the model's context window; returns how many tokens were cut.
+
+    Past the window the positions are ones the model never trained on and its entropies mean
+    nothing (SmolLM2-135M: 0.1-0.2 nats inside its 8,192 positions, 2.2 past them), so those
+    tokens are left unscored and counted, never scored silently."""
+    if window is None or e.length <= window:
+        return 0
+    if len(e.prompt_ids) >= window:
+        raise UserError(f"record {e.index + 1}: the prompt alone is {len(e.prompt_ids):,} tokens, over the model's "
+                        f"{window:,}-token context window: no response token can be scored")
+    keep = window - len(e.prompt_ids)
+    cut = len(e.response_ids) - keep
+    e.response_ids, e.offsets = e.response_ids[:keep], e.offsets[:keep]
+    return cut
 
 
 def _batches(items: list[_Encoded], max_batch_tokens: int) -> list[list[_Encoded]]:
@@ -110,6 +129,8 @@ def score_responses(
     compile = on_cuda if compile is None else compile
     model, tok = lm.model, lm.tokenizer
     encoded = [_encode(lm, r, i, chat) for i, r in enumerate(records)]
+    window = context_window(model)
+    cut = {e.index: _fit_window(e, window) for e in encoded}
     results: list[ScoredResponse | None] = [None] * len(encoded)
     weight, bias, softcap = lm_head_params(model)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -146,6 +167,7 @@ def score_responses(
                 logprobs=logp[pos : pos + r],
                 entropies=ent[pos : pos + r],
                 top_k=alts[pos : pos + r] if alts is not None else None,
+                unscored_tokens=cut[e.index],
             )
             pos += r
         del hidden, picked
@@ -196,6 +218,7 @@ def scored_record(record: dict, scored: ScoredResponse, model_name: str) -> dict
         "logprobs": scored.logprobs,
         "entropies": ents,
         **({"top_k": [[list(a) for a in alts] for alts in scored.top_k]} if scored.top_k is not None else {}),
+        **({"unscored_tokens": scored.unscored_tokens} if scored.unscored_tokens else {}),
     }
 
 
@@ -229,12 +252,16 @@ def score_file(cfg: ScoreConfig, *, records: list[dict] | None = None) -> dict:
     summary (`summarize_scores`) with "warnings": lines for the user (empty responses)."""
     import json
 
-    from entropykit.io import atomic_path, ensure_writable_parent, read_jsonl
+    from entropykit.io import atomic_path, ensure_writable_parent
     from entropykit.models import load_model
 
     cfg.validate()
+    notes: list[str] = []
     if records is None:
-        records = read_jsonl(cfg.input, required=("prompt", "response"))
+        from entropykit.formats import read_records
+
+        read = read_records(cfg.input, fmt=cfg.input_format, fields=cfg.fields, batch_input=cfg.batch_input)
+        records, notes = (read.records if read.format == "entropykit" else [_output_fields(r) for r in read.records]), read.notes
     ensure_writable_parent(cfg.out, create=False)  # before the model: a scoring run must not be lost at its last write
     validate_records(records, str(cfg.input))
     lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
@@ -251,8 +278,27 @@ def score_file(cfg: ScoreConfig, *, records: list[dict] | None = None) -> dict:
         for rec, s in zip(records, scored):
             fh.write(json.dumps(scored_record(rec, s, cfg.model), ensure_ascii=False) + "\n")
     summary = summarize_scores(scored, records)
-    summary["warnings"] = empty_response_warnings(records, [len(s.entropies) for s in scored], str(cfg.input))
+    summary["warnings"] = notes + empty_response_warnings(records, [len(s.entropies) for s in scored], str(cfg.input))
+    summary["warnings"] += window_warnings([s.unscored_tokens for s in scored], context_window(lm.model), str(cfg.input))
+    summary["over_window"] = {"records": sum(1 for s in scored if s.unscored_tokens),
+                              "unscored_tokens": sum(s.unscored_tokens for s in scored)}
     return summary
+
+
+def _output_fields(rec: dict) -> dict:
+    """A record read from another tool's file, without the fields it does not have."""
+    return {k: v for k, v in rec.items() if v is not None or k in ("prompt", "response")}
+
+
+def window_warnings(unscored: Sequence[int], window: int | None, path: str) -> list[str]:
+    """One line naming the records whose responses ran past the model's context window."""
+    over = [i for i, n in enumerate(unscored, 1) if n]
+    if not over:
+        return []
+    shown = ", ".join(map(str, over[:10])) + (", ..." if len(over) > 10 else "")
+    return [f"{path}: {len(over)} of {len(unscored)} responses run past the model's {window:,}-token context window "
+            f"(records {shown}): scored up to the window, the {sum(unscored):,} tokens after it left unscored "
+            "(their arrays stop at the window; 'unscored_tokens' says how many)"]
 
 
 def empty_response_warnings(records: list[dict], num_tokens: list[int], path: str) -> list[str]:

@@ -24,6 +24,9 @@ class ScoreConfig:
     device: str | None = None  # None: cuda if present
     dtype: str | None = None  # None: bf16 on CUDA, fp32 on CPU
     progress: bool = True  # a progress bar on stderr
+    input_format: str = "auto"  # the shape of the input records (entropykit.formats): auto-detected, or named
+    fields: str | None = None  # ROLE=FIELD,... for shapes not detected (entropykit.formats.parse_fields)
+    batch_input: str | None = None  # vLLM run_batch: the batch's input file, joined with its output by custom_id
 
     def validate(self) -> "ScoreConfig":
         if (self.chunk_size is not None and self.chunk_size < 1) or self.max_batch_tokens < 1:

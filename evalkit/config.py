@@ -53,6 +53,9 @@ class PasskConfig:
     shard: str | None = None  # "I/N": this process samples share I (0-based) of N
     token_entropies: bool = False  # record per-token entropy/log-prob while sampling (hf backend)
     from_samples: str | None = None  # score these records (a JSONL file or a run folder) instead
+    input_format: str = "auto"  # the shape of the input records (entropykit.formats): auto-detected, or named
+    fields: str | None = None  # ROLE=FIELD,... for shapes not detected (entropykit.formats.parse_fields)
+    batch_input: str | None = None  # vLLM run_batch: the batch's input file, joined with its output by custom_id
     engine_kwargs: dict = field(default_factory=dict)
     html: bool = True
     quiet: bool = False

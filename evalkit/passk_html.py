@@ -358,6 +358,23 @@ window.addEventListener('load',async()=>{try{S=blob?await inflate(blob):P.map(()
 """
 
 
+def reported_section(rv: dict, grader: str) -> str:
+    """The file's own verdicts (a reward, exact_match, correctness_*) beside the grader's, and the samples where they differ."""
+    head = "".join(f"<th>{h}</th>" for h in ("benchmark", "problem", "sample", "their field", "theirs", grader, "gold", "extracted", "end of the response"))
+    rows = "".join(
+        f"<tr><td>{_e(d['benchmark'])}</td><td>{_e(d['problem_id'])}</td><td>{d['sample_idx']}</td><td>{_e(d['field'])} = {_e(d['value'])}</td>"
+        f"<td>{'right' if d['theirs'] else 'wrong'}</td><td>{'right' if d['ours'] else 'wrong'}</td><td>{_e(d['answer'])}</td>"
+        f"<td>{_e(d['pred'] if d['pred'] is not None else '(none)')}</td><td><pre>{_e(d['response_end'])}</pre></td></tr>"
+        for d in rv["differ"])
+    shown = "" if len(rv["differ"]) == rv["total"] - rv["agree"] else f" (the first {len(rv['differ'])} shown)"
+    return (f"<h2>The file's own verdicts beside {_e(grader)}'s</h2>"
+            f"<p>{_e(', '.join(rv['fields']))}: agree on <b>{rv['agree']} of {rv['total']}</b> samples. They call "
+            f"<b>{rv['only_theirs_correct']}</b> right that {_e(grader)} calls wrong (a reward a stricter grader would not give), "
+            f"and <b>{rv['only_ours_correct']}</b> wrong that it calls right. {_e(rv['rule'])}.</p>"
+            + (f"<table class='differ'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table><p class='muted'>{rv['total'] - rv['agree']} "
+               f"differ{shown}.</p>" if rows else ""))
+
+
 def passk_page(summary: dict, problems: Sequence[dict] | None = None, records: Sequence[dict] | None = None, *,
                max_samples: int = DEFAULT_MAX_SAMPLES, target_bytes: int = TARGET_PAGE_BYTES) -> str:
     """The whole passk.html for a scored run (see the module docstring)."""
@@ -390,6 +407,8 @@ def passk_page(summary: dict, problems: Sequence[dict] | None = None, records: S
             parts.append(figure_html(_accuracy_histogram(go, name, probs), False))
         if recs:
             parts.append(figure_html(_length_figure(go, name, recs), False))
+    if summary.get("reported_verdicts"):
+        parts.append(reported_section(summary["reported_verdicts"], summary.get("sampling", {}).get("grader", "entropykit")))
     title = f"pass@k — {summary.get('model')}"
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + _e(title) + "</title><style>" + _CSS
             + "</style></head><body><h1>" + _e(title) + "</h1>" + "".join(parts)

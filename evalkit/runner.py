@@ -440,9 +440,13 @@ def score_samples(
     html: bool = True,
     log: Callable[[str], None] | None = None,
     grader: str = "entropykit",
+    fmt: str = "auto",
+    fields: str | None = None,
+    batch_input: str | None = None,
 ) -> dict:
     """Verify and score existing records (problem_id, response, answer; benchmark and
-    finish_reason optional). Verdicts are cached in DIR/verdicts.jsonl by `verdict_key`
+    finish_reason optional), or another tool's outputs (`entropykit.formats`: veRL dumps,
+    lm-eval, lighteval, TRL, vLLM batches, chat files, generation datasets). Verdicts are cached in DIR/verdicts.jsonl by `verdict_key`
     (timeouts never: a rerun, maybe with a longer --verify-timeout, tries them again).
 
     `samples_path`: a JSONL file, or a `passk` run folder (all its sample files, every shard).
@@ -455,16 +459,12 @@ def score_samples(
     if grader not in GRADERS:
         raise UserError(f"unknown --grader {grader!r} (use one of: {', '.join(GRADERS)})")
     src = Path(samples_path)
-    if src.is_dir():
-        files = sample_files(src)
-        if not files:
-            raise UserError(f"{src}: a folder without sample files (samples.jsonl or samples.shard-*.jsonl)")
-        records = [r for f in files
+    if src.is_dir() and sample_files(src) and fmt in ("auto", "entropykit") and not fields:
+        records = [r for f in sample_files(src)
                    for r in read_complete_records(f, required=("problem_id", "response", "answer"), drop=TOKEN_FIELDS)]
         default_bench = src.name
     else:
-        records = [_without(r, TOKEN_FIELDS) for r in iter_jsonl(src, required=("problem_id", "response", "answer"))]
-        default_bench = src.stem
+        records, default_bench = outside_samples(src, fmt=fmt, fields=fields, batch_input=batch_input, log=log)
     if not records:
         raise UserError(f"{src}: empty file, no records")
     outp = ensure_writable_dir(out)
@@ -550,5 +550,69 @@ def _score_locked(src: Path, records: list[dict], default_bench: str, ks, outp: 
         dist = n_dist["by_benchmark"].get(name, {})
         if len(dist) > 1:  # "n" alone would hide that problems have different n
             b["n_per_problem"] = {str(k): v for k, v in sorted(dist.items())}
+    reported = reported_agreement(records)
+    if reported:
+        summary["reported_verdicts"] = reported
+        log(f"the file's own verdicts ({', '.join(reported['fields'])}) agree with {grader} on {reported['agree']} of "
+            f"{reported['total']} samples; they call {reported['only_theirs_correct']} right that {grader} calls wrong, "
+            f"and {reported['only_ours_correct']} wrong that it calls right")
     write_outputs(outp, summary, problems, html=html, records=records)
     return summary
+
+
+NO_GOLD_HINT = {"vllm-batch": "; vLLM batch files hold no gold: put it in each request's metadata.answer in the batch input",
+                "trl": "; TRL's completion logs hold no gold (its reward functions read it from the dataset): pass@k "
+                       "needs the answers beside the completions"}
+
+
+def outside_samples(src: Path, *, fmt: str, fields: str | None, batch_input: str | None,
+                    log: Callable[[str], None]) -> tuple[list[dict], str]:
+    """Samples from any file `entropykit.formats` reads, as passk's sample records; several
+    training steps in one dump become one benchmark per step (each step is another policy)."""
+    from entropykit.formats import read_records
+
+    read = read_records(src, fmt=fmt, fields=fields, batch_input=batch_input)
+    for note in read.notes:
+        log(note)
+    if read.format == "entropykit":  # our own shape: the fields passk samples have
+        for n, r in enumerate(read.records, 1):
+            for key in ("problem_id", "response", "answer"):
+                if key not in r:
+                    raise UserError(f"{src}: record {n}: missing field '{key}'")
+        return [_without(r, TOKEN_FIELDS) for r in read.records], src.stem
+    name = src.name if src.is_dir() else src.stem
+    steps = sorted({r["step"] for r in read.records if r["step"] is not None}, key=lambda s: (str(type(s)), s))
+    out = []
+    for n, r in enumerate(read.records, 1):
+        if r["answer"] is None:
+            raise UserError(f"{src}: record {n} ({read.format}) has no gold answer to grade against: name its field with "
+                            "--fields answer=FIELD (with prompt= and response=)" + NO_GOLD_HINT.get(read.format, ""))
+        bench = r["benchmark"] or name
+        if len(steps) > 1:
+            bench = f"{bench} step {r['step']}"
+        out.append({"benchmark": bench, "problem_id": r["problem_id"], "sample_idx": r["sample_idx"], "prompt": r["prompt"],
+                    "response": r["response"], "answer": r["answer"], "model": r["model"], "finish_reason": r["finish_reason"],
+                    "reported": r["reported"], "source_format": read.format})
+    log(f"{src}: read {len(out)} samples as {read.format}" + (f", {len(steps)} training steps (one benchmark each)" if len(steps) > 1 else ""))
+    return out, name
+
+
+def reported_agreement(records: Sequence[dict], examples: int = 50) -> dict | None:
+    """The file's own verdicts beside ours: how often they agree, and the samples where not
+    (a reward that a stricter grader disagrees with is what an RL user needs to see)."""
+    rows = [r for r in records if isinstance(r.get("reported"), dict) and r["reported"].get("correct") is not None]
+    if not rows:
+        return None
+    theirs = [r for r in rows if r["reported"]["correct"] and not r["correct"]]
+    ours = [r for r in rows if r["correct"] and not r["reported"]["correct"]]
+    differ = theirs + ours
+    return {
+        "fields": sorted({r["reported"]["field"] for r in rows}),
+        "total": len(rows), "agree": len(rows) - len(differ),
+        "only_theirs_correct": len(theirs), "only_ours_correct": len(ours),
+        "rule": "a numeric verdict counts as correct when >= 0.5 (rewards 1/0 and +1/-1, exact_match 1.0/0.0)",
+        "differ": [{"benchmark": r["benchmark"], "problem_id": r["problem_id"], "sample_idx": r["sample_idx"],
+                    "field": r["reported"]["field"], "value": r["reported"]["value"], "theirs": bool(r["reported"]["correct"]),
+                    "ours": bool(r["correct"]), "pred": r.get("pred"), "answer": r["answer"],
+                    "response_end": r["response"][-300:]} for r in differ[:examples]],
+    }
