@@ -57,7 +57,7 @@ def main() -> None:
     prompt = f"Question: {q}\nAnswer (end with \\boxed{{}}):"
     inputs.append({"custom_id": f"{pid}-text", "method": "POST", "url": "/v1/completions",
                    "body": {"model": MODEL, "prompt": prompt, "max_tokens": 256, "temperature": 0.0}})
-    inputs.append({"custom_id": "p0-emb", "method": "POST", "url": "/v1/moderations",
+    inputs.append({"custom_id": "p0-moderation", "method": "POST", "url": "/v1/moderations",
                    "body": {"model": MODEL, "messages": messages_for(PROBLEMS[0][1])}})
 
     outputs = []
