@@ -28,6 +28,7 @@ from .config import AnalyzeConfig
 from entropykit.formats import prompt_identity
 
 from .inputs import Inputs, ScorerChoice, choose_scorer, load_records
+from .steps import step_dynamics
 from .stats import compare_groups, describe, holm, mixed_model, paired_differences, per_response_comparison
 from .tokens import TOKENS_FILE, TokenTable, cache_key, read_token_table, score_with_cache, write_token_table
 
@@ -541,6 +542,10 @@ def analyze(cfg: AnalyzeConfig) -> AnalysisResult:
     }
     if rare_res is not None:
         summary["rare"] = rare_res
+    steps = step_dynamics(records, resp_rows, n_boot=cfg.n_boot, seed=cfg.seed)
+    if steps is not None:
+        summary["training_steps"] = steps
+    summary["inputs"]["format"] = prep.inputs.format
     result = AnalysisResult(cfg, summary, records, table, words, sents, resp_rows, base_rows, umap_data)
     with timed("write_s", timings):
         write_outputs(result)

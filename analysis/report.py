@@ -235,6 +235,7 @@ def build_report(result) -> str:
     _reflection(page_, s, cfg)
     _rare(page_, s, result)
     _dynamics(page_, s)
+    _training_steps(page_, s)
     page_.parts.insert(toc_at, "<nav class='toc'><b>Contents</b>" + "".join(f"<a href='#{a}'>{escape(t)}</a>" for a, t in page_.toc) + "</nav>")
     page_.parts.append("<p id='ek-status'>loading</p>")
     return page("entropykit analyze report", "\n".join(page_.parts), css=textview.CSS)
@@ -389,6 +390,30 @@ def _rare(page_: _Sections, s: dict, result) -> None:
         page_.parts.append(table(["sentence", "distance", "mean H"], [[escape(x["text"]), fmt_num(x["rarity"]), fmt_num(x["mean_entropy"])] for x in rr["examples"]], "text"))
     else:
         page_.section("rare", "Rare behaviors", escape(_why_empty("rare", s)))
+
+
+def _mean_ci(point: dict) -> str:
+    ci = point["ci95"]
+    return f"{point['mean']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
+def _training_steps(page_: _Sections, s: dict) -> None:
+    """Entropy over training (the records' steps): the paper's Figures 6-7 from a run's own dumps."""
+    dyn = s.get("training_steps")
+    if not dyn:
+        return
+    from .steps import steps_figure
+
+    page_.section("steps", "Across training steps", f"The records span {len(dyn['steps'])} training steps "
+                  f"({escape(str(dyn['steps'][0]))} to {escape(str(dyn['steps'][-1]))}). Each point is the mean over that step's "
+                  f"responses; the band is a 95% CI ({escape(dyn['unit'])}).")
+    page_.plot(steps_figure(dyn), 190 * len(dyn["metrics"]) + 60)
+    rows = []
+    for name, m in dyn["metrics"].items():
+        first, last = m["points"][0], m["points"][-1]
+        rows.append([escape(m["label"]), _mean_ci(first), _mean_ci(last),
+                     f"{first['responses']} / {last['responses']}"])
+    page_.parts.append(table(["metric", "first step", "last step", "responses (first / last)"], rows))
 
 
 def _dynamics(page_: _Sections, s: dict) -> None:

@@ -14,14 +14,15 @@ from entropykit.scoring_config import ScoreConfig
 def score_file(cfg: ScoreConfig) -> dict:
     """The core's `entropykit.scoring.score_file`, after the checks that need no torch (bad input
     and an unwritable output are one line and exit 2 before any heavy import)."""
-    from entropykit.io import ensure_writable_parent, read_jsonl
+    from entropykit.io import ensure_writable_parent
+    from entropykit.scoring_config import read_score_records
 
     cfg.validate()
-    records = read_jsonl(cfg.input, required=("prompt", "response"))
+    records, notes = read_score_records(cfg)
     ensure_writable_parent(cfg.out, create=False)
     from entropykit.scoring import score_file as run
 
-    return run(cfg, records=records)
+    return run(cfg, records=records, notes=notes)
 
 
 def print_summary(summary: dict, title: str = "token entropy (nats)") -> None:

@@ -38,6 +38,13 @@ def _str(value: Any, where: str, name: str, *, optional: bool = False) -> str | 
     return str(value)
 
 
+def _text(value: Any, where: str, name: str) -> str:
+    """A prompt or a response: text, nothing else."""
+    if not isinstance(value, str):
+        raise UserError(f"{where}: '{name}' must be a string, got {type(value).__name__}")
+    return value
+
+
 def _answer(value: Any) -> str | None:
     """A gold answer as text: strings and numbers as they are; veRL's {"ground_truth": ...}."""
     if isinstance(value, dict):
@@ -91,8 +98,8 @@ def verl_records(row: dict, where: str, file: Path) -> list[dict]:
     ray_trainer.py): {"input", "output", "gts", "score", "step", reward extras such as "acc"};
     "input" is the chat prompt decoded with skip_special_tokens=True."""
     extras = [k for k in ("acc", "score") if k in row]
-    return [{"prompt": _str(row.get("input"), where, "input"), "prompt_form": "decoded",
-             "response": _str(row.get("output"), where, "output"), "answer": _answer(row.get("gts")),
+    return [{"prompt": _text(row.get("input"), where, "input"), "prompt_form": "decoded",
+             "response": _text(row.get("output"), where, "output"), "answer": _answer(row.get("gts")),
              "step": row.get("step"), "reported": _first_verdict(row, extras)}]
 
 
@@ -109,17 +116,20 @@ def lm_eval_records(row: dict, where: str, file: Path) -> list[dict]:
     else:
         context = None
     resps = row.get("resps") or []
-    texts = [r[0] if isinstance(r, list) and r else r for r in resps]
-    if len(texts) == 1 and isinstance(texts[0], list):
-        texts = texts[0]
+    if len(resps) == 1 and isinstance(resps[0], list):  # one request, its repeats
+        texts = resps[0]
+    else:  # one request per sample
+        texts = [r[0] if isinstance(r, list) and r else r for r in resps]
     texts = _responses(texts or row.get("filtered_resps"), where, "resps")
     metrics = row.get("metrics") if isinstance(row.get("metrics"), list) else []
     # the metrics are per document (of the filtered response): a per-sample verdict only when n = 1
     reported = _first_verdict(row, [m for m in metrics if isinstance(m, str)]) if len(texts) == 1 else None
     bench = file.stem.removeprefix("samples_").rsplit("_", 1)[0] if file.stem.startswith("samples_") else None
-    return [{"prompt": _str(context, where, "arguments"), "prompt_form": "raw", "response": t,
+    if reported is not None and row.get("filter"):
+        reported["field"] += f" ({row['filter']})"
+    return [{"prompt": _text(context, where, "arguments"), "prompt_form": "raw", "response": t,
              "answer": _answer(row.get("target")), "problem_id": str(row.get("doc_id")), "sample_idx": j,
-             "benchmark": bench, "reported": reported} for j, t in enumerate(texts)]
+             "benchmark": bench, "reported": reported, "lm_eval_filter": row.get("filter")} for j, t in enumerate(texts)]
 
 
 def lighteval_records(row: dict, where: str, file: Path) -> list[dict]:
@@ -144,7 +154,7 @@ def lighteval_records(row: dict, where: str, file: Path) -> list[dict]:
     texts = _responses(texts, where, "text")
     names = sorted(metric) if isinstance(metric, dict) else []
     reported = _first_verdict(metric, names) if len(texts) == 1 else None
-    return [{"prompt": _str(prompt, where, "input"), "prompt_form": form, "response": t, "answer": _answer(answer),
+    return [{"prompt": _text(prompt, where, "input"), "prompt_form": form, "response": t, "answer": _answer(answer),
              "sample_idx": j, "benchmark": bench, "reported": reported} for j, t in enumerate(texts)]
 
 
@@ -162,10 +172,10 @@ def trl_records(row: dict, where: str, file: Path) -> list[dict]:
 
         rec.update(messages=check_messages(prompt, where), prompt_form="messages")
     else:
-        rec.update(prompt=_str(prompt, where, "prompt"), prompt_form="decoded")
+        rec.update(prompt=_text(prompt, where, "prompt"), prompt_form="decoded")
     if isinstance(completion, list):  # conversational: [{"role": "assistant", "content": ...}]
         completion = "".join(t.get("content", "") for t in completion if isinstance(t, dict))
-    rec["response"] = _str(completion, where, "completion")
+    rec["response"] = _text(completion, where, "completion")
     rewards = [k for k in row if k not in _TRL_NOT_REWARDS and verdict(k, row[k]) is not None]
     rewards.sort(key=lambda k: not any(w in k.lower() for w in ("acc", "correct")))  # a correctness reward speaks for the sample
     rec["reported"] = _first_verdict(row, rewards)
@@ -197,8 +207,7 @@ def vllm_batch_records(row: dict, where: str, file: Path) -> list[dict]:
     if not isinstance(req, dict):
         raise UserError(f"{where}: a vLLM batch output line needs its request: pass the batch's input file with --batch-input")
     if row.get("error") or not isinstance(get_path(row, "response.body"), dict):
-        raise UserError(f"{where}: request {row.get('custom_id')!r} failed in the batch ({str(row.get('error'))[:80]}); "
-                        "remove it from the output file to read the rest")
+        return []  # a request that failed in the batch holds no response (counted and said by the reader)
     body, out = req.get("body") or {}, row["response"]["body"]
     texts = []
     for ch in sorted(out.get("choices") or [], key=lambda c: c.get("index", 0)):
@@ -209,7 +218,7 @@ def vllm_batch_records(row: dict, where: str, file: Path) -> list[dict]:
 
         prompt = {"messages": check_messages(body["messages"], where), "prompt_form": "messages"}
     else:
-        prompt = {"prompt": _str(body.get("prompt"), where, "body.prompt"), "prompt_form": "raw"}
+        prompt = {"prompt": _text(body.get("prompt"), where, "body.prompt"), "prompt_form": "raw"}
     meta = req.get("metadata") if isinstance(req.get("metadata"), dict) else {}
     finish = [c.get("finish_reason") for c in out.get("choices") or []]
     return [{**prompt, "response": t, "problem_id": str(row.get("custom_id")), "sample_idx": j, "model": out.get("model") or body.get("model"),
@@ -231,7 +240,7 @@ def generations_records(row: dict, where: str, file: Path) -> list[dict]:
     out = []
     for j, t in enumerate(texts):
         reported = next((v for v in (verdict(c, row[c][j]) for c in vcols) if v is not None), None)
-        out.append({"prompt": _str(row.get(pcol), where, pcol or "prompt"), "prompt_form": "plain", "response": t,
+        out.append({"prompt": _text(row.get(pcol), where, pcol or "prompt"), "prompt_form": "plain", "response": t,
                     "answer": _answer(row[acol]) if acol else None, "problem_id": None if pid is None else str(pid),
                     "sample_idx": j, "reported": reported})
     return out
@@ -286,7 +295,7 @@ def fields_adapter(fields: dict[str, str]) -> Adapter:
 
             base.update(messages=check_messages(get("messages"), where), prompt_form="messages")
         else:
-            base.update(prompt=_str(get("prompt"), where, fields["prompt"]), prompt_form="plain")
+            base.update(prompt=_text(get("prompt"), where, fields["prompt"]), prompt_form="plain")
         step = get("step")
         base["step"] = int(step) if isinstance(step, (int, float)) and not isinstance(step, bool) else None
         vs = get("verdict")

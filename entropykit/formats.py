@@ -79,9 +79,13 @@ def get_path(row: Any, path: str) -> Any:
 
 # ---- raw rows from files ------------------------------------------------------------------------
 
+_STEP_NAME = re.compile(r"(?:(?:completions|generations|rollout|validation|val|step|global_step)[_-]?)?(\d+)")
+
+
 def _step_of(path: Path) -> int | None:
-    nums = re.findall(r"\d+", path.stem)
-    return int(nums[-1]) if nums else None
+    """The training step in a per-step file's name (veRL `12.jsonl`, TRL `completions_00012.parquet`)."""
+    m = _STEP_NAME.fullmatch(path.stem)
+    return int(m.group(1)) if m else None
 
 
 def data_files(path: Path) -> list[Path]:
@@ -164,6 +168,7 @@ def read_records(path: str | Path, *, fmt: str = "auto", fields: dict[str, str] 
     records: list[dict] = []
     formats: dict[str, str] = {}
     skipped: list[tuple[Path, UserError]] = []
+    empty_rows = 0
     for f in files:
         rows: Iterator[dict] = iter(raw_rows(f))
         if joined is not None:
@@ -182,7 +187,9 @@ def read_records(path: str | Path, *, fmt: str = "auto", fields: dict[str, str] 
         adapter = fields_adapter(fields) if fields else ADAPTERS[name]
         file_step = _step_of(f) if p.is_dir() else None
         for n, row in enumerate(_chain(head, rows), 1):
-            for rec in adapter(row, where=f"{f}: record {n}", file=f):
+            got = adapter(row, where=f"{f}: record {n}", file=f)
+            empty_rows += not got
+            for rec in got:
                 if name != "entropykit":  # entropykit's own records come out exactly as they went in
                     rec = _normalized(rec)
                     if rec["step"] is None:
@@ -195,6 +202,7 @@ def read_records(path: str | Path, *, fmt: str = "auto", fields: dict[str, str] 
             break
     if not formats and skipped:
         raise skipped[0][1]
+    records = _first_filter(records)
     if len(set(formats.values())) > 1:
         kinds = sorted(set(formats.values()))
         example = {v: Path(k).name for k, v in formats.items()}
@@ -206,6 +214,8 @@ def read_records(path: str | Path, *, fmt: str = "auto", fields: dict[str, str] 
     if name != "entropykit":
         _number_samples(records)
     notes = [f"{p}: {len(skipped)} file(s) in the folder are not records and were left out ({', '.join(f.name for f, _ in skipped[:5])})"] if skipped else []
+    if empty_rows:
+        notes.append(f"{p}: {empty_rows} row(s) hold no response (a request that failed in the batch) and were left out")
     if name in FORMAT_NOTES:
         notes.append(FORMAT_NOTES[name])
     return ReadResult(records, name, list(formats), notes)
@@ -218,6 +228,15 @@ FORMAT_NOTES = {
     "verl": "veRL logs prompts as chat templates decoded without special tokens: each is recovered with the scoring "
             "model's template and accepted only if it reproduces the logged text exactly",
 }
+
+
+def _first_filter(records: list[dict]) -> list[dict]:
+    """lm-eval writes each document once per filter, with the same responses: keep the first
+    filter's lines (its verdicts are the ones reported)."""
+    filters = list(dict.fromkeys(r.get("lm_eval_filter") for r in records))
+    if len(filters) < 2:
+        return records
+    return [r for r in records if r.get("lm_eval_filter") == filters[0]]
 
 
 def _chain(first: dict, rest: Iterable[dict]) -> Iterator[dict]:

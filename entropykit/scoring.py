@@ -22,7 +22,7 @@ from entropykit.entropy import chunked_entropy_and_logprobs
 from entropykit.errors import UserError
 from entropykit.chat_prompts import prompt_token_ids
 from entropykit.models import LoadedModel, backbone_and_head, context_window
-from entropykit.scoring_config import SCORE_BATCH_TOKENS, ScoreConfig
+from entropykit.scoring_config import SCORE_BATCH_TOKENS, ScoreConfig, read_score_records
 
 
 @dataclass
@@ -246,7 +246,7 @@ def summarize_scores(scored: Sequence[ScoredResponse], records: Sequence[dict]) 
     }
 
 
-def score_file(cfg: ScoreConfig, *, records: list[dict] | None = None) -> dict:
+def score_file(cfg: ScoreConfig, *, records: list[dict] | None = None, notes: Sequence[str] = ()) -> dict:
     """`entropykit score`: score every record of `cfg.input` (or the `records` already read from
     it) and write them, with per-token arrays, to `cfg.out` atomically. Returns the corpus
     summary (`summarize_scores`) with "warnings": lines for the user (empty responses)."""
@@ -256,12 +256,8 @@ def score_file(cfg: ScoreConfig, *, records: list[dict] | None = None) -> dict:
     from entropykit.models import load_model
 
     cfg.validate()
-    notes: list[str] = []
     if records is None:
-        from entropykit.formats import read_records
-
-        read = read_records(cfg.input, fmt=cfg.input_format, fields=cfg.fields, batch_input=cfg.batch_input)
-        records, notes = (read.records if read.format == "entropykit" else [_output_fields(r) for r in read.records]), read.notes
+        records, notes = read_score_records(cfg)
     ensure_writable_parent(cfg.out, create=False)  # before the model: a scoring run must not be lost at its last write
     validate_records(records, str(cfg.input))
     lm = load_model(cfg.model, device=cfg.device, dtype=cfg.dtype)
@@ -278,16 +274,11 @@ def score_file(cfg: ScoreConfig, *, records: list[dict] | None = None) -> dict:
         for rec, s in zip(records, scored):
             fh.write(json.dumps(scored_record(rec, s, cfg.model), ensure_ascii=False) + "\n")
     summary = summarize_scores(scored, records)
-    summary["warnings"] = notes + empty_response_warnings(records, [len(s.entropies) for s in scored], str(cfg.input))
+    summary["warnings"] = list(notes) + empty_response_warnings(records, [len(s.entropies) for s in scored], str(cfg.input))
     summary["warnings"] += window_warnings([s.unscored_tokens for s in scored], context_window(lm.model), str(cfg.input))
     summary["over_window"] = {"records": sum(1 for s in scored if s.unscored_tokens),
                               "unscored_tokens": sum(s.unscored_tokens for s in scored)}
     return summary
-
-
-def _output_fields(rec: dict) -> dict:
-    """A record read from another tool's file, without the fields it does not have."""
-    return {k: v for k, v in rec.items() if v is not None or k in ("prompt", "response")}
 
 
 def window_warnings(unscored: Sequence[int], window: int | None, path: str) -> list[str]:

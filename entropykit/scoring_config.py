@@ -32,3 +32,15 @@ class ScoreConfig:
         if (self.chunk_size is not None and self.chunk_size < 1) or self.max_batch_tokens < 1:
             raise UserError("--chunk-size and --batch-tokens must be >= 1")
         return self
+
+
+def read_score_records(cfg: ScoreConfig) -> tuple[list[dict], list[str]]:
+    """The records `entropykit score` scores (any shape `entropykit.formats` reads; another tool's
+    records without the fields it lacks) and the reader's notes for the user. Torch-free, so bad
+    input is refused before any heavy import."""
+    from entropykit.formats import read_records
+
+    read = read_records(cfg.input, fmt=cfg.input_format, fields=cfg.fields, batch_input=cfg.batch_input)
+    if read.format == "entropykit":  # our own records come out as they went in
+        return read.records, read.notes
+    return [{k: v for k, v in r.items() if v is not None or k in ("prompt", "response")} for r in read.records], read.notes

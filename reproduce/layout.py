@@ -33,8 +33,9 @@ def train_seed(cfg: ReproduceConfig, seed_index: int) -> int:
 
 
 def runs(cfg: ReproduceConfig) -> list[tuple[str, int, str]]:
-    """(variant, seed index, run name) of every trained model, seed-major within each variant."""
-    return [(v, i, run_name(v, i)) for v in cfg.variants for i in range(cfg.seeds)]
+    """(variant, seed index, run name) of every trained model, seed by seed: an experiment stopped
+    part-way holds the same seeds of every variant, so its comparisons stay balanced."""
+    return [(v, i, run_name(v, i)) for i in range(cfg.seeds) for v in cfg.variants]
 
 
 def label(name: str, cfg: ReproduceConfig | None = None) -> str:
