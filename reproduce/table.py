@@ -19,6 +19,7 @@ from entropykit.io import atomic_write_json, atomic_write_text, iter_jsonl
 
 from .config import LABELS, VARIANTS, ReproduceConfig
 from .layout import Layout, figure8_pairs
+from .seeds import seed_summary, seeds_html
 
 
 def delta_pairs(cfg: ReproduceConfig) -> list[tuple[str, str]]:
@@ -116,6 +117,7 @@ def build_summary(cfg: ReproduceConfig, lay: Layout) -> dict:
         "figure8": [figure8_row(lay, a, b) for a, b in figure8_pairs(cfg)],
         "crossovers": {b: e.get("crossovers", []) for b, e in crossovers.items()},
         "stage_times": "stages.json",
+        **({"across_seeds": seed_summary(cfg, lay)} if cfg.seeds > 1 else {}),
     }
 
 
@@ -221,6 +223,7 @@ def index_html(s: dict, lay: Layout) -> str:
         "problems of the per-problem difference (both models sampled every problem with the same seeds), with a 95% "
         "bootstrap CI over problems in brackets; <b>bold</b>: the CI excludes 0.</p>"
         f"<p class='verdict'>{html.escape(s['verdict'])}.</p>"
+        + (seeds_html(s["across_seeds"]) if s.get("across_seeds") else "") +
         f"<h2>Training (first third of the steps → last third)</h2><table>{tr_head}{''.join(tr_rows)}</table>"
         "<h2>Entropy analysis of each model's evaluation samples (paper section 2)</h2>"
         "<p>Per-response differences of mean entropy (nats): pivotal words vs other words, reflective vs other sentences, "
