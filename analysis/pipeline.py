@@ -205,6 +205,22 @@ def score_tokens(cfg: AnalyzeConfig, records: Sequence[dict], scorer: ScorerChoi
     return table, info
 
 
+def cut_at_window(records: Sequence[dict], table: TokenTable) -> list[int]:
+    """Cut each response whose scored tokens stop before its text does (the scorer's context
+    window ended: `entropykit.scoring`) to the scored part; returns the indices cut."""
+    cut = []
+    for r, rec in enumerate(records):
+        rows = table.rows(r)
+        if rows.stop == rows.start or "arrays" in rec:  # a record's own arrays are its writer's, whole
+            continue
+        end = int(table.offsets[rows.stop - 1][1])
+        if rec["response"][end:].strip():
+            rec["response"] = rec["response"][:end]
+            rec["cut_at_window"] = True
+            cut.append(r)
+    return cut
+
+
 # ---- phase 2: per-response tables ----------------------------------------------------------------
 
 def _per_1k(count, tokens):
@@ -489,6 +505,11 @@ def analyze(cfg: AnalyzeConfig) -> AnalysisResult:
             table, score_info = score_tokens(cfg, records, prep.scorer, prog)
         if table.num_tokens == 0:
             raise UserError(f"{cfg.outputs}: the responses contain no tokens")
+        cut = cut_at_window(records, table)
+        if cut:
+            warnings_.append(f"{cfg.outputs}: {len(cut)} response(s) run past the scorer's context window (records "
+                             f"{', '.join(str(i + 1) for i in cut[:10])}{', ...' if len(cut) > 10 else ''}): each is analysed up "
+                             "to the window, the text after it is left out (its entropies would mean nothing)")
         with timed("tables_s", timings):
             words, sents, resp_rows = response_tables(cfg, records, table, prep.lexicon, prep.patterns, prog)
         prompts = np.array([r["prompt_key"] for r in records], dtype=object)

@@ -271,3 +271,7 @@ def test_a_response_past_the_window_is_scored_up_to_it(tmp_path, capsys, smol_sh
     prompt_len = 512 - long["num_tokens"]
     assert 0 < prompt_len < 40  # the arrays stop exactly at the window
     assert "context window" in err and "record" in err
+    code, err = cli(capsys, "analyze", f, "--model", smol_shaped, "--out", tmp_path / "a", "--no-progress")
+    assert code == 0 and "run past the scorer's context window (records 1)" in err, err
+    resp = [json.loads(x) for x in (tmp_path / "a" / "responses.jsonl").read_text().splitlines()]
+    assert resp[0]["num_tokens"] == long["num_tokens"]  # analysed up to the window, not past it
