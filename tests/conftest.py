@@ -91,3 +91,33 @@ def fake_verl_python(folder: Path, *, flash_attn: bool = True, verl: str | None 
     path.write_text(f"#!/bin/sh\necho '{json.dumps(info)}'\n")
     path.chmod(0o755)
     return str(path)
+
+
+# ---- commands run in this process, stderr captured (the one-line refusals)
+
+def cli(capsys, *args) -> tuple[int, str]:
+    """Run `entropykit ARGS` in this process: (exit code, stderr). An exception (a traceback for a
+    user) fails the test by propagating."""
+    from entropykit.cli.app import main
+
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    return code, capsys.readouterr().err
+
+
+def refused(capsys, *args, contains: tuple[str, ...]) -> str:
+    """`cli`, which must refuse: exit 2, one line on stderr, no traceback; that line, holding each of `contains`."""
+    code, err = cli(capsys, *args)
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    line = lines[0]
+    assert line.startswith("entropykit: error: ")
+    for c in contains:
+        assert c in line, line
+    return line

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from entropykit.cli.app import main
+from conftest import cli, refused  # noqa: F401 (the one-line-refusal helpers)
 
 
 class ModelLoaded(Exception):
@@ -33,31 +33,6 @@ def no_model(monkeypatch):
     monkeypatch.setattr(entropykit.generation, "load_model", boom)
     monkeypatch.setattr(entropykit.models, "load_model", boom)
     monkeypatch.setattr(entropykit.generation, "choose_backend", lambda *a, **k: "hf")
-
-
-def cli(capsys, *args) -> tuple[int, str]:
-    """Run `entropykit ARGS` in this process: (exit code, stderr). An exception (a traceback for a
-    user) fails the test by propagating."""
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    return code, capsys.readouterr().err
-
-
-def refused(capsys, *args, contains: tuple[str, ...]) -> str:
-    code, err = cli(capsys, *args)
-    lines = err.strip().splitlines()
-    assert code == 2, err
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    line = lines[0]
-    assert line.startswith("entropykit: error: ")
-    for c in contains:
-        assert c in line, line
-    return line
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from entropykit.cli.app import main
+from conftest import cli, refused
 
 OUT = Path(__file__).parent / "data" / "outside"
 BATCH = ["--batch-input", OUT / "vllm_run_batch" / "batch_input.jsonl"]
@@ -36,25 +36,6 @@ FIXTURES = [
     ("messages/messages.jsonl", [], "messages", 8, "messages", None),
 ]
 GRADABLE = [f for f in FIXTURES if not f[0].startswith(("trl/", "vllm_run_batch"))]  # files that carry gold answers
-
-
-def cli(capsys, *args) -> tuple[int, str]:
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    return code, capsys.readouterr().err
-
-
-def refused(capsys, *args, contains: tuple[str, ...]) -> str:
-    code, err = cli(capsys, *args)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    for c in contains:
-        assert c in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
