@@ -271,7 +271,7 @@ def detect(row: dict, file: Path) -> str:
         return "generations"  # before messages: open-r1 datasets carry a reference conversation beside their generations
     if isinstance(row.get("messages"), list):
         return "messages"
-    if has("prompt") or has("response"):  # entropykit's shape with a field missing: said by the reader
+    if has("prompt") or has("response") or has("problem_id"):  # entropykit's shape with a field missing: said by the reader
         return "entropykit"
     found = ", ".join(list(row)[:12]) + (", ..." if len(row) > 12 else "")
     raise UserError(f"{file}: records with fields {found}: not a format entropykit recognises ({', '.join(ADAPTERS)}); "
