@@ -109,8 +109,12 @@ def run_train_stage(cfg: ReproduceConfig, lay: Layout, variant: str, seed_index:
 
 
 def run_export_stage(lay: Layout, variant: str) -> None:
+    import shutil
+
     from entropykit.train.checkpoint import export_policy
 
+    if lay.policy(variant).exists():  # an export killed part-way: the stage did not finish, so its folder is ours to redo
+        shutil.rmtree(lay.policy(variant))
     export_policy(lay.train_run(variant), lay.policy(variant))
 
 
