@@ -115,8 +115,9 @@ def prompt_token_ids(tok: Any, record: dict, chat: bool | None, where: str) -> l
         if not has_template:
             raise UserError(f"{where}: the prompt is a list of chat turns but the model's tokenizer has no chat template")
         return _template_ids(tok, check_messages(record.get("messages"), where))
-    if form == "raw" or _has_template_tokens(tok, prompt):  # already what the model was fed
-        return list(tok(prompt, add_special_tokens=not _has_template_tokens(tok, prompt))["input_ids"])
+    templated = _has_template_tokens(tok, prompt)
+    if form == "raw" or templated:  # already what the model was fed (a template's own tokens: add none)
+        return list(tok(prompt, add_special_tokens=not templated)["input_ids"])
     if has_template and chat is not False:
         msgs = recover_messages(tok, prompt) if form == "decoded" or _LOOKS_DECODED.match(prompt) else None
         if msgs is not None:

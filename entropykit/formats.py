@@ -151,7 +151,7 @@ def raw_rows(path: Path) -> Iterator[dict]:
 # ---- reading ------------------------------------------------------------------------------------
 
 def read_records(path: str | Path, *, fmt: str = "auto", fields: dict[str, str] | str | None = None,
-                 batch_input: str | Path | None = None, limit: int | None = None) -> ReadResult:
+                 batch_input: str | Path | None = None) -> ReadResult:
     """Every record of `path` (file or folder) in the normalized shape; see the module docstring."""
     from .format_adapters import ADAPTERS, detect, fields_adapter, join_batch
 
@@ -195,11 +195,6 @@ def read_records(path: str | Path, *, fmt: str = "auto", fields: dict[str, str] 
                     if rec["step"] is None:
                         rec["step"] = file_step
                 records.append(rec)
-            if limit is not None and len(records) >= limit:
-                break
-        if limit is not None and len(records) >= limit:
-            del records[limit:]
-            break
     if not formats and skipped:
         raise skipped[0][1]
     records = _first_filter(records)

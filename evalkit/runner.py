@@ -581,7 +581,7 @@ def outside_samples(src: Path, *, fmt: str, fields: str | None, batch_input: str
                     raise UserError(f"{src}: record {n}: missing field '{key}'")
         return [_without(r, TOKEN_FIELDS) for r in read.records], src.stem
     name = src.name if src.is_dir() else src.stem
-    steps = sorted({r["step"] for r in read.records if r["step"] is not None}, key=lambda s: (str(type(s)), s))
+    steps = {r["step"] for r in read.records if r["step"] is not None}
     out = []
     for n, r in enumerate(read.records, 1):
         if r["answer"] is None:

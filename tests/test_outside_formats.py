@@ -95,15 +95,16 @@ def test_fields_option_maps_any_shape(tmp_path):
         ("2+3?", "\\boxed{5}", "5", "a", 0), ("2+3?", "\\boxed{6}", "5", "a", 1)]
 
 
-def test_reading_100k_records_is_cheap(tmp_path):
-    """A 100,000-record veRL dump is read in seconds (bench/formats.py prints the figure)."""
+def test_a_100k_record_dump_reads_whole(tmp_path):
+    """Every record of a 100,000-record veRL dump comes back (its speed: bench/formats.py, no timing here)."""
     from entropykit.formats import read_records
 
     f = tmp_path / "1.jsonl"
     line = json.dumps({"input": "system\nS\nuser\nWhat is 2+3?\nassistant\n", "output": "It is \\boxed{5}.", "gts": "5",
                        "score": 1.0, "step": 1})
     f.write_text((line + "\n") * 100_000)
-    assert len(read_records(f).records) == 100_000
+    recs = read_records(f).records
+    assert len(recs) == 100_000 and len({r["sample_idx"] for r in recs}) == 100_000  # one prompt, 100,000 samples
 
 
 # ---- refusals: one line, exit 2 ---------------------------------------------------------------------
