@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
 
 from entropykit.analysis.config import AnalyzeConfig
+from entropykit.cli.groups import DefaultCommandGroup
 from entropykit.cli.options import config_option
 
 _HELP = """Token- and sentence-level entropy analysis of model outputs (paper section 2).
@@ -43,28 +43,9 @@ whitespace-only) response are skipped and counted in a warning.
 HELP = "\n\n".join(" ".join(par.split()) for par in _HELP.split("\n\n"))  # one line per paragraph: the help wraps it
 
 
-class _AnalyzeGroup(TyperGroup):
-    """`analyze OUTPUTS ...` runs the analysis (the hidden default command `run`); `analyze
-    compare ...` compares two runs; `analyze --help` shows the analysis' help and the commands."""
-
-    def parse_args(self, ctx, args):
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-    def resolve_command(self, ctx, args):
-        name, cmd, rest = super().resolve_command(ctx, args)
-        return ("" if name == "run" else name), cmd, rest  # usage reads "entropykit analyze [OPTIONS] OUTPUTS"
-
-    def format_help(self, ctx, formatter) -> None:
-        run = self.commands["run"]
-        run.format_help(run.make_context(ctx.info_name, [], parent=ctx.parent, resilient_parsing=True), formatter)
-        rows = [(name, cmd.get_short_help_str(limit=10_000)) for name, cmd in self.commands.items() if not cmd.hidden]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-analyze_app = typer.Typer(cls=_AnalyzeGroup, add_completion=False, pretty_exceptions_enable=False, help=HELP)
+# `analyze OUTPUTS ...` runs the analysis (the hidden default command `run`); `analyze compare ...`
+# compares two runs; `analyze --help` shows the analysis' help and the commands.
+analyze_app = typer.Typer(cls=DefaultCommandGroup, add_completion=False, pretty_exceptions_enable=False, help=HELP)
 
 
 @analyze_app.command("run", help=HELP, no_args_is_help=True, hidden=True)

@@ -59,8 +59,9 @@ CLASSIFIED = {
     (("train", "export"), "RUN"): "input",
     (("train",), "--data"): "input",
     (("train",), "--eval-data"): "input",
-    (("reproduce",), "--data"): "input",
-    (("reproduce",), "--eval"): "input",
+    (("reproduce", "run"), "--data"): "input",  # `entropykit reproduce --out ...` runs the group's default command
+    (("reproduce", "run"), "--eval"): "input",
+    (("reproduce", "power"), "FOLDER"): "input",  # shown as DIR
 }
 # str-typed options whose name says "path" must be classified too
 _PATHLIKE_WORDS = {"out", "output", "dir", "folder", "file", "path", "save", "dest", "report", "log", "data", "resume"}
@@ -152,7 +153,7 @@ def base_args(path: tuple[str, ...], option: str, tmp: Path) -> list[list[str]]:
         ("train",): [["train", "--data", "easy", "--steps", "1", "--prompts-per-step", "2", "--n-samples", "2",
                       "--mini-batch-size", "4", "--max-tokens", "8"]],
         ("train", "report"): [["train", "report", str(i["run_a"])]],
-        ("reproduce",): [["reproduce", "--preset", "smoke"]],
+        ("reproduce", "run"): [["reproduce", "--preset", "smoke"]],
         ("train", "export"): [["train", "export", str(i["run_a"])]],
     }
     assert path in table, f"add valid base arguments for `entropykit {' '.join(path)}` to base_args()"

@@ -70,7 +70,8 @@ def base_args(tmp: Path) -> dict[tuple[str, ...], list[str]]:
                      "--mini-batch-size", "4", "--max-tokens", "8", "--out", str(tmp / "t")],
         ("train", "report"): ["train", "report", str(tmp / "a"), "--out", str(tmp / "r.html")],
         ("train", "export"): ["train", "export", str(tmp / "a"), "--out", str(tmp / "e")],
-        ("reproduce",): ["reproduce", "--preset", "smoke", "--out", str(tmp / "rp")],
+        ("reproduce", "run"): ["reproduce", "--preset", "smoke", "--out", str(tmp / "rp")],
+        ("reproduce", "power"): ["reproduce", "power", str(tmp / "rp")],
         ("demo",): ["demo", "--out", str(tmp / "d")],
     }
 
