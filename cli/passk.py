@@ -140,32 +140,108 @@ def _passk(cfg: PasskConfig) -> None:
     log(f"wrote {', '.join(str(Path(cfg.out) / w) for w in written)}")
 
 
+# `passk compare A1 A2 -- B1 B2`: click ends the options at "--" and drops it, so the compare
+# command's own parse_args (below) turns each "--" (or "--vs", for shells and wrappers that eat
+# "--") into this marker before click sees the arguments; it can be no folder's name.
+GROUP_SEP = "\x1f--vs"
+SEPARATORS = ("--", "--vs")
+
+
+class _GroupSeparator:
+    """Mixed into the compare command's class: keeps the group separators as arguments."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, [GROUP_SEP if a in SEPARATORS else a for a in args])
+
+
 @passk_app.command("compare")
 def compare(
-    dirs: List[Path] = typer.Argument(..., help="run folders made by `entropykit passk` (two or more)"),
+    dirs: List[Path] = typer.Argument(..., help="run folders made by `entropykit passk` (two or more); or groups of them, one folder per training seed, separated by -- or --vs (A1 A2 A3 -- B1 B2 B3); or one `entropykit reproduce` folder (its base and each method's seeds)"),
     out: Path = typer.Option(Path("passk-compare.html"), "--out", "-o", help="HTML report (a .json twin is written beside it)"),
-    labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated names, one per folder (default: model names)"),
+    labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated names, one per folder, or one per group (default: model names; groups A, B, ...)"),
     max_samples: int = typer.Option(DYNAMICS_MAX_SAMPLES, "--max-samples", help="responses per run used for test-time dynamics"),
 ) -> None:
-    """Overlay pass@k curves (base vs RL): crossover k per benchmark and test-time dynamics per model."""
+    """Overlay pass@k curves (base vs RL): crossover k per benchmark and test-time dynamics per model.
+
+    With groups of runs (A1 A2 A3 -- B1 B2 B3: each folder one training seed of its group's method, all on the
+    same problems with the same n and sample seeds) or a reproduce folder: per benchmark each group's mean
+    accuracy over its seeds and each seed's value, the pass@k curves averaged over seeds, and B - A with a
+    two-level bootstrap CI (seeds within each group, problems shared), a t interval and the probability of
+    improvement."""
     from entropykit.io import ensure_writable_parent
 
     if max_samples < 1:
         _fail(f"--max-samples must be >= 1, got {max_samples}")
     try:
         ensure_writable_parent(out, create=False)  # before reading the runs; nothing created yet
-        from entropykit.evalkit.report import compare_runs, print_compare
-
         lab = [s.strip() for s in labels.split(",")] if labels else None
-        report = compare_runs([str(d) for d in dirs], str(out), labels=lab, max_samples=max_samples)
+        grouped = _groups(dirs, lab)
+        if grouped is not None:
+            from entropykit.evalkit.group_compare import compare_groups, print_group_compare
+
+            groups, pairs, fixed = grouped
+            report = compare_groups(groups, str(out), pairs=pairs, fixed=fixed, max_samples=max_samples)
+        else:
+            from entropykit.evalkit.report import compare_runs, print_compare
+
+            report = compare_runs([str(d) for d in dirs], str(out), labels=lab, max_samples=max_samples)
     except UserError as e:
         _fail(str(e))
         return
     from rich.console import Console
 
-    print_compare(report, Console())
+    (print_group_compare if grouped is not None else print_compare)(report, Console())
     _console().print(f"[dim]wrote {out} and {Path(out).with_suffix('.json')}[/dim]")
 
 
+def _groups(dirs: List[Path], labels: Optional[List[str]]):
+    """(groups [(label, folders)], pairs, fixed group indices) for a grouped comparison; None for
+    the plain one (two or more single runs). UserError: a side without runs, a reproduce folder
+    mixed with groups, labels that do not match the groups."""
+    names = [str(d) for d in dirs]
+    if GROUP_SEP in names:
+        sides: list[list[str]] = [[]]
+        for name in names:
+            if name == GROUP_SEP:
+                sides.append([])
+            else:
+                sides[-1].append(name)
+        for i, side in enumerate(sides):
+            if not side:
+                where = "before the first --" if i == 0 else ("after the last --" if i == len(sides) - 1 else "between two --")
+                raise UserError(f"passk compare: no run folder {where}; give every side its runs: A1 A2 -- B1 B2")
+        for name in names:
+            if name != GROUP_SEP and (Path(name) / "reproduce.json").exists():
+                raise UserError(f"{name}: an `entropykit reproduce` folder holds its own groups: give it alone "
+                                f"(entropykit passk compare {name}), not with --")
+        if labels is not None and len(labels) != len(sides):
+            raise UserError(f"--labels must give one label per group ({len(sides)} groups, {len(labels)} labels)")
+        tags = labels or [chr(ord("A") + i) if i < 26 else f"G{i + 1}" for i in range(len(sides))]
+        return list(zip(tags, sides)), None, []
+    if len(dirs) == 1 and (dirs[0] / "reproduce.json").exists():
+        from entropykit.reproduce.layout import figure8_pairs, label
+        from entropykit.reproduce.power import read_experiment
+
+        cfg, lay, runs, _ = read_experiment(dirs[0])
+        done = {v: [n for n in names_ if (lay.passk(n) / "summary.json").exists()] for v, names_ in runs.items()}
+        done = {v: n for v, n in done.items() if n}
+        order = ["base", *done]
+        tags = [label(v) for v in order]
+        if labels is not None:
+            if len(labels) != len(order):
+                raise UserError(f"--labels must give one label per group ({len(order)}: {', '.join(tags)}), got {len(labels)}")
+            tags = labels
+        groups = [(tags[0], [str(lay.passk("base"))])] + [(tags[i + 1], [str(lay.passk(n)) for n in done[v]])
+                                                          for i, v in enumerate(done)]
+        pairs = [(order.index(a), order.index(b)) for a, b in figure8_pairs(cfg) if a in order and b in order]
+        return groups, pairs, [0]
+    return None
+
+
 def register(app: typer.Typer) -> None:
+    from entropykit.cli.app import PlainHelpCommand  # defined before the app registers its tools
+
+    for info in passk_app.registered_commands:
+        if info.name == "compare":  # plain help, and the group separators kept (`_GroupSeparator`)
+            info.cls = type("GroupedCompareCommand", (_GroupSeparator, PlainHelpCommand), {})
     app.add_typer(passk_app, name="passk", options_metavar="--out DIR [OPTIONS]")

@@ -169,7 +169,8 @@ def _other_kind(d: Path) -> str | None:
         if not runs:
             return f"an `entropykit reproduce` folder whose passk runs have not finished (they will be {d}/base/passk, {d}/VARIANT/passk)"
         listed = " ".join(str(r) for r in runs)
-        return f"an `entropykit reproduce` folder, not a passk run: compare its passk runs ({listed})"
+        return (f"an `entropykit reproduce` folder, not a passk run: compare its passk runs ({listed}), or give the "
+                f"folder alone (`entropykit passk compare {d}`) to compare its methods across their training seeds")
     if (d / "responses.jsonl").exists():
         return "an `entropykit analyze` folder, not a passk run (two analyses: `entropykit analyze compare A B`)"
     if (d / "metrics.jsonl").exists() and (d / "config.json").exists():
