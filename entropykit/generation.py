@@ -76,6 +76,9 @@ class Generator(Protocol):
         ...
 
 
+NUCLEUS_CANDIDATES = 64  # top-k candidates sorted first; a nucleus wider than this falls back to a full sort
+
+
 def sample_rows(probs: torch.Tensor, top_p: float, generators: Sequence[torch.Generator]) -> torch.Tensor:
     """One token id per row of `probs` [B, V] with nucleus (top-p) truncation, vectorized.
 
@@ -83,12 +86,19 @@ def sample_rows(probs: torch.Tensor, top_p: float, generators: Sequence[torch.Ge
     renormalized. Draw: inverse CDF, token = first i with cdf_i > u * cdf_V, where u ~ U[0, 1)
     comes from the row's own generator, so a row's draw does not depend on the other rows.
     Tokens with probability 0 are never drawn. Returns int64 [B] on probs' device.
+
+    Only the `NUCLEUS_CANDIDATES` most likely tokens are sorted when their mass reaches top_p in
+    every row (nearly always at the paper's temperatures): the nucleus lies among them, so the
+    draw is the full sort's, at a fraction of a 150k-token sort per row and step.
     """
     u = torch.cat([torch.rand(1, generator=g, device=probs.device) for g in generators])
     order = None
     if top_p < 1.0:
-        probs, order = torch.sort(probs, dim=-1, descending=True)
-        probs = torch.where(probs.cumsum(-1) - probs < top_p, probs, torch.zeros_like(probs))
+        k = min(NUCLEUS_CANDIDATES, probs.shape[-1])
+        top, order = torch.topk(probs, k, dim=-1, sorted=True)
+        if k < probs.shape[-1] and bool((top.sum(-1) < top_p).any()):  # a nucleus reaches past the candidates
+            top, order = torch.sort(probs, dim=-1, descending=True)
+        probs = torch.where(top.cumsum(-1) - top < top_p, top, torch.zeros_like(top))
     cdf = probs.cumsum(-1)
     idx = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(-1), right=True).clamp_(max=probs.shape[-1] - 1)
     return idx.squeeze(-1) if order is None else order.gather(-1, idx).squeeze(-1)
@@ -104,8 +114,9 @@ class HFGenerator:
 
     info = backend_info("hf")
 
-    def __init__(self, lm: LoadedModel, *, chat: bool | None = None, batch_size: int = 16):
+    def __init__(self, lm: LoadedModel, *, chat: bool | None = None, batch_size: int = 16, share_prefill: bool = True):
         self.lm = lm
+        self.share_prefill = share_prefill  # off: every row prefills its own copy (the earlier path, measured against in bench/)
         self.chat = chat
         self.batch_size = max(1, int(batch_size))
         tok = lm.tokenizer
@@ -152,22 +163,16 @@ class HFGenerator:
     def _stream_batch(self, encoded: list[list[int]], seeds: list[int], sp: SamplingConfig) -> Iterator[tuple[int, Completion]]:
         """Sample one batch; yield (row, Completion) for each row as soon as it has finished.
 
-        Finished rows keep being fed a pad token (their outputs are ignored), so the batch's
-        shapes, and with them the other rows' numbers, do not depend on when rows finish.
+        Each distinct prompt of the batch is prefilled once and its KV cache shared by its rows
+        (`_prefill`). Finished rows keep being fed a pad token (their outputs are ignored), so the
+        batch's shapes, and with them the other rows' numbers, do not depend on when rows finish.
         """
         from entropykit.entropy import entropy_and_logprobs
 
         lm, tok = self.lm, self.lm.tokenizer
-        width = max(len(e) for e in encoded)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         b = len(encoded)
-        ids = torch.full((b, width), pad, dtype=torch.long)
-        mask = torch.zeros((b, width), dtype=torch.long)
-        for r, e in enumerate(encoded):  # left padding so every row's next token is at the end
-            ids[r, width - len(e):] = torch.tensor(e)
-            mask[r, width - len(e):] = 1
-        ids, mask = ids.to(lm.device), mask.to(lm.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out, logits, mask, positions = self._prefill(encoded, pad)
         # Sampling stays on the model's device (no per-step logits copy to the host on GPUs);
         # one generator per sample keeps each sample a function of its own seed.
         gens = [torch.Generator(device=lm.device).manual_seed(s) for s in seeds]
@@ -183,9 +188,7 @@ class HFGenerator:
                               seed=seeds[r], logprobs=lp if sp.token_stats else None,
                               entropies=h if sp.token_stats else None)
 
-        out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
         for t in range(sp.max_tokens):
-            logits = out.logits[:, -1, :].float()
             if sp.temperature == 0:
                 next_t = logits.argmax(-1)
             else:
@@ -217,9 +220,53 @@ class HFGenerator:
             positions = positions[:, -1:] + 1
             out = lm.model(input_ids=step, attention_mask=mask, position_ids=positions,
                            use_cache=True, **_cache_kwargs(lm.model, out))
+            logits = out.logits[:, -1, :].float()
         for r in range(b):
             if not done[r]:
                 yield r, finished(r, "length")
+
+    def _prefill(self, encoded: list[list[int]], pad: int):
+        """(model output holding the KV cache, first-token logits [B, V], attention mask, positions)
+        for the rows `encoded`, left-padded to one width so every row's next token is at the end.
+
+        Shared prefill: the distinct prompts are run once and the cache rows copied to the rows
+        that sample from them (n samples of one prompt cost one prompt's prefill, not n). The
+        result depends on the batch's prompts alone, so a fixed chunk of jobs (passk's resume and
+        shards, the trainer's rollouts) comes out the same in every run. A cache without batch
+        row selection falls back to prefilling every row.
+        """
+        distinct, owner = distinct_prompts(encoded) if self.share_prefill else (encoded, list(range(len(encoded))))
+        out, logits, mask, positions = _prefill_rows(self.lm, distinct, pad)
+        if len(distinct) == len(encoded):
+            return out, logits, mask, positions
+        rows = torch.tensor(owner, device=self.lm.device)
+        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        try:
+            cache.batch_select_indices(rows)  # copies each prompt's keys/values to its rows
+        except (AttributeError, NotImplementedError):  # e.g. a recurrent-state cache: prefill every row
+            return _prefill_rows(self.lm, encoded, pad)
+        return out, logits[rows], mask[rows], positions[rows]
+
+
+def _prefill_rows(lm: LoadedModel, rows: Sequence[Sequence[int]], pad: int):
+    """One forward pass over `rows` left-padded to one width: (output, last logits [R, V], mask, positions)."""
+    width = max(len(e) for e in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, e in enumerate(rows):
+        ids[r, width - len(e):] = torch.tensor(e)
+        mask[r, width - len(e):] = 1
+    ids, mask = ids.to(lm.device), mask.to(lm.device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    return out, out.logits[:, -1, :].float(), mask, positions
+
+
+def distinct_prompts(encoded: Sequence[Sequence[int]]) -> tuple[list[list[int]], list[int]]:
+    """The distinct prompts of a batch in order of first appearance, and each row's index among them."""
+    index: dict[tuple[int, ...], int] = {}
+    owner = [index.setdefault(tuple(e), len(index)) for e in encoded]
+    return [list(k) for k in index], owner
 
 
 def _cache_kwargs(model, out) -> dict:

@@ -130,3 +130,86 @@ def test_hf_stop_token_kept_and_token_stats_match_teacher_forced_scoring(smollm)
         assert torch.allclose(torch.tensor(c.entropies, dtype=torch.float64), ent, atol=2e-4)
     plain = gen.generate(["Say hi."], SamplingConfig(max_tokens=4))[0][0]
     assert plain.logprobs is None and plain.entropies is None
+
+
+def test_distinct_prompts_in_order_of_first_appearance():
+    from entropykit.generation import distinct_prompts
+
+    assert distinct_prompts([[1, 2], [3], [1, 2], [3], [4, 5, 6]]) == ([[1, 2], [3], [4, 5, 6]], [0, 1, 0, 1, 2])
+    assert distinct_prompts([[7]]) == ([[7]], [0])
+
+
+def _rows_of_forward_calls(model) -> tuple[list[int], object]:
+    """Batch rows of every forward pass of `model` (a hook), to see what was prefilled."""
+    rows: list[int] = []
+    handle = model.register_forward_pre_hook(lambda mod, args, kwargs: rows.append(kwargs["input_ids"].shape[0]),
+                                             with_kwargs=True)
+    return rows, handle
+
+
+@pytest.mark.slow
+def test_shared_prefill_runs_each_distinct_prompt_once_and_samples_as_per_row_prefill(smollm):
+    """Rows of one batch that share a prompt share its prefill: the first forward pass holds the
+    distinct prompts only (here 2 for 9 rows, prompts of different lengths, interleaved). Their
+    samples are the ones each row gets from prefilling its own copy (the previous path), token
+    for token, with the same log-probs and entropies up to float rounding of another batch shape."""
+    gen = make_generator(smollm, backend="hf", batch_size=9)
+    sp = SamplingConfig(n=3, temperature=0.7, top_p=0.95, max_tokens=20, seed=5, token_stats=True)
+    prompts = ["What is 2+3? Answer with one number.", "Name three colors.", "What is 2+3? Answer with one number."]
+    rows, handle = _rows_of_forward_calls(smollm.model)
+    try:
+        shared = gen.generate(prompts, sp)
+    finally:
+        handle.remove()
+    assert rows[0] == 2 and set(rows[1:]) == {9}
+    gen.share_prefill = False
+    own = gen.generate(prompts, sp)
+    assert len({tuple(c.token_ids) for row in shared for c in row}) > 3  # real sampling, not one answer
+    for row_s, row_o in zip(shared, own):
+        for a, b in zip(row_s, row_o):
+            assert a.token_ids == b.token_ids and a.finish_reason == b.finish_reason
+            assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
+            assert a.entropies == pytest.approx(b.entropies, abs=1e-4)
+    again = make_generator(smollm, backend="hf", batch_size=9).generate(prompts, sp)
+    assert [[(c.token_ids, c.logprobs) for c in r] for r in again] == [[(c.token_ids, c.logprobs) for c in r] for r in shared]
+
+
+@pytest.mark.slow
+def test_shared_prefill_falls_back_to_per_row_prefill_when_the_cache_cannot_select_rows(smollm, monkeypatch):
+    """A cache without batch row selection (a recurrent state, say) gets every row prefilled: the
+    previous path exactly, bit for bit."""
+    from transformers.cache_utils import DynamicCache
+
+    gen = make_generator(smollm, backend="hf", batch_size=4)
+    sp = SamplingConfig(n=4, temperature=1.0, top_p=0.9, max_tokens=12, seed=2, token_stats=True)
+    gen.share_prefill = False
+    own = gen.generate(["Say hi."], sp)
+    gen.share_prefill = True
+
+    def cannot(self, indices):
+        raise NotImplementedError
+
+    monkeypatch.setattr(DynamicCache, "batch_select_indices", cannot)
+    fallback = gen.generate(["Say hi."], sp)
+    assert [(c.token_ids, c.logprobs, c.entropies) for c in fallback[0]] == [(c.token_ids, c.logprobs, c.entropies) for c in own[0]]
+
+
+def test_nucleus_from_top_candidates_draws_what_the_full_sort_draws(monkeypatch):
+    """`sample_rows` sorts only the most likely candidates when they hold the nucleus; peaked and
+    flat distributions (the latter fall back to the full sort), several top-p: every draw equals
+    the full sort's for the same uniforms."""
+    import entropykit.generation as g
+
+    torch.manual_seed(0)
+    differences, branches = 0, set()
+    for trial in range(60):
+        probs = torch.softmax(torch.randn(8, 5000) * (1 + trial % 9) / [0.3, 0.6, 1.0, 2.0][trial % 4], -1)
+        for top_p in (0.5, 0.9, 0.95, 1.0):
+            gens = lambda: [torch.Generator().manual_seed(trial * 50 + r) for r in range(8)]  # noqa: E731
+            fast = sample_rows(probs, top_p, gens())
+            monkeypatch.setattr(g, "NUCLEUS_CANDIDATES", 5000)
+            full = sample_rows(probs, top_p, gens())
+            monkeypatch.setattr(g, "NUCLEUS_CANDIDATES", 64)
+            differences += int((fast != full).sum())
+            branches.add(bool((probs.topk(64).values.sum(-1) >= top_p).all()))
+    assert differences == 0 and branches == {True, False}  # both the candidates and the full sort were used
