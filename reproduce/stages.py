@@ -186,8 +186,19 @@ def load_stage_state(path: Path) -> dict:
 
 
 def release_memory() -> None:
-    """Free what the finished stage loaded: its objects are unreachable once it returns, but
-    cycles (modules, optimizers, hooks) wait for the collector, and glibc keeps freed arenas."""
+    """Free what the finished stage loaded: the models the tools keep for reuse within a process
+    (`load_model`'s cache: passk and analyze load through it, so without this every evaluated
+    policy stayed resident to the end, one model's weights more per trained run; the analyses'
+    sentence embedder), then what is unreachable once the stage returns: cycles (modules,
+    optimizers, hooks) wait for the collector, and glibc keeps freed arenas."""
+    import sys
+
+    models = sys.modules.get("entropykit.models")
+    if models is not None:
+        models._LOADED.clear()  # no stage reuses another's model; a stage that needs one again reloads it
+    rare = sys.modules.get("entropykit.analysis.rare")
+    if rare is not None:
+        rare._EMBEDDERS.clear()
     gc.collect()
     try:
         import ctypes

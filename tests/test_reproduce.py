@@ -176,6 +176,30 @@ def test_stage_list_and_pairs(tmp_path):
         ("grpo", "grpo-ent"), ("grpo-clipcov", "grpo-ent"), ("grpo-klcov", "grpo-ent"), ("grpo-mask", "grpo-ent")]
 
 
+
+def test_a_finished_stage_leaves_no_model_behind(tiny_model_dir):
+    """After every stage `release_memory` empties the tools' per-process caches: passk loads each
+    policy through `load_model`'s cache, so every evaluated model stayed resident to the end and
+    peak memory grew by one model per trained run (variants x seeds)."""
+    import weakref
+
+    from entropykit import models
+    from entropykit.analysis import rare
+    from entropykit.reproduce.stages import release_memory
+
+    saved = dict(models._LOADED), dict(rare._EMBEDDERS)  # other tests' models, back when this one is done
+    try:
+        lm = models.load_model(str(tiny_model_dir), device="cpu")
+        assert models.load_model(str(tiny_model_dir), device="cpu") is lm  # cached: what kept it alive
+        rare._EMBEDDERS["stand-in"] = embedder = object()
+        gone = weakref.ref(lm.model)
+        del lm, embedder
+        release_memory()
+        assert gone() is None and "stand-in" not in rare._EMBEDDERS
+    finally:
+        models._LOADED.update(saved[0])
+        rare._EMBEDDERS.update(saved[1])
+
 def test_paired_difference_hand_computed():
     a = [0.0, 0.5, 1.0, 0.25]
     b = [0.5, 0.5, 1.0, 1.0]
