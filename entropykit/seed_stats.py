@@ -28,8 +28,9 @@ Functions: the two-level bootstrap CI of D (`two_level_bootstrap_diff`) and its 
 companion (`t_interval_diff`: calibrated with few seeds), the probability of improvement
 (`probability_of_improvement`), variance components from a finished experiment
 (`variance_components`, `pair_components`), and power (`difference_se`,
-`minimum_detectable_difference`, `required_size`, `compute_tradeoff`). Pure numpy/scipy; this
-module imports nothing from the tools.
+`minimum_detectable_difference`, `required_size`, `compute_tradeoff`: a design's seeds are one
+count per method, or (S_A, S_B) where the methods have different counts). Pure numpy/scipy;
+this module imports nothing from the tools.
 """
 
 from __future__ import annotations
@@ -410,6 +411,18 @@ def t_interval_diff(a, b, samples: int, level: float = 0.95, *, a_is_base: bool 
 
 Lever = Literal["seeds", "problems", "samples"]
 LEVERS: tuple[Lever, ...] = ("seeds", "problems", "samples")
+Seeds = float | tuple[float, float]  # seeds per trained method, or (seeds_a, seeds_b) per side
+
+
+def per_side(seeds: Seeds) -> tuple[float, float]:
+    """(seeds_a, seeds_b) of a design's `seeds`: one number is both sides' count; a pair is
+    (seeds_a, seeds_b), for methods with different numbers of finished seeds. The base model's
+    side is one model whatever its count says."""
+    if isinstance(seeds, (tuple, list)):
+        if len(seeds) != 2:
+            raise ValueError(f"seeds is one count or (seeds_a, seeds_b), got {seeds!r}")
+        return float(seeds[0]), float(seeds[1])
+    return float(seeds), float(seeds)
 
 
 def _side_var(c: VarianceComponents, seeds: float, problems: float, samples: float) -> float:
@@ -420,17 +433,19 @@ def _side_var(c: VarianceComponents, seeds: float, problems: float, samples: flo
     return seed / s + (sp + c.bernoulli / samples) / (s * problems)
 
 
-def difference_se(pc: PairComponents, seeds: float, problems: float, samples: float) -> float:
+def difference_se(pc: PairComponents, seeds: Seeds, problems: float, samples: float) -> float:
     """Standard error of ``mean(B) - mean(A)`` for a design of `seeds` training seeds per trained
-    method (the base keeps its one model), `problems` problems and `samples` samples per problem:
+    method (or ``(seeds_a, seeds_b)``, S_A and S_B: sides with different counts; the base keeps
+    its one model), `problems` problems and `samples` samples per problem:
 
-        SE^2 = sA2/S + sB2/S + sigma2_int/P + (spA + vA/n)/(S P) + (spB + vB/n)/(S P)
+        SE^2 = sA2/S_A + sB2/S_B + sigma2_int/P + (spA + vA/n)/(S_A P) + (spB + vB/n)/(S_B P)
 
     (for the base side: vA/(n P) only). The problem main effect is absent: it cancels in the
     difference paired by problem. nan where a trained side's seed variance is unknown (one seed).
     Floats are accepted (math.inf drops every term that the lever controls).
     """
-    return math.sqrt(_side_var(pc.a, seeds, problems, samples) + _side_var(pc.b, seeds, problems, samples)
+    sa, sb = per_side(seeds)
+    return math.sqrt(_side_var(pc.a, sa, problems, samples) + _side_var(pc.b, sb, problems, samples)
                      + pc.interaction / problems)
 
 
@@ -442,18 +457,21 @@ def _z(alpha: float, power: float) -> float:
     return float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
 
 
-def minimum_detectable_difference(pc: PairComponents, seeds: float, problems: float, samples: float, *,
+def minimum_detectable_difference(pc: PairComponents, seeds: Seeds, problems: float, samples: float, *,
                                   alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest true difference detected with probability `power` by a two-sided level-`alpha`
     test: ``MDE = (z_{1-alpha/2} + z_{power}) * SE`` (= 2.80 SE at 80% power and alpha 0.05;
-    normal approximation, which flatters designs with very few seeds)."""
+    normal approximation, which flatters designs with very few seeds). `seeds`: as in
+    `difference_se` (one count, or per side)."""
     return _z(alpha, power) * difference_se(pc, seeds, problems, samples)
 
 
-def required_size(pc: PairComponents, delta: float, lever: Lever, seeds: int, problems: int, samples: int, *,
+def required_size(pc: PairComponents, delta: float, lever: Lever, seeds: Seeds, problems: int, samples: int, *,
                   alpha: float = 0.05, power: float = 0.8, limit: int = 10**9) -> int | None:
     """Smallest value of `lever` ("seeds", "problems" or "samples"), the other two fixed at the
     given values, whose MDE is at most `delta` (same units as the scores: 0.05 = 5 points).
+    `seeds` is one count or (seeds_a, seeds_b); the "seeds" lever answers in seeds per method,
+    every trained method trained that many times.
 
     SE^2 is ``c0 + c1 / x`` in each lever x, so x = ceil(c1 / ((delta / z)^2 - c0)); None when
     even an infinite x cannot reach delta (c0 >= (delta / z)^2: e.g. more problems never remove
@@ -485,51 +503,70 @@ def required_size(pc: PairComponents, delta: float, lever: Lever, seeds: int, pr
     return x if x <= limit else None
 
 
-def design_seconds(pc: PairComponents, seeds: float, problems: float, samples: float, *, seconds_per_seed: float,
+def _trained_seeds(pc: PairComponents, seeds: Seeds) -> tuple[int, float]:
+    """(trained methods T, trained models: the seeds of the trained sides summed) of a design."""
+    sa, sb = per_side(seeds)
+    return int(pc.a.trained) + int(pc.b.trained), sa * pc.a.trained + sb * pc.b.trained
+
+
+def design_seconds(pc: PairComponents, seeds: Seeds, problems: float, samples: float, *, seconds_per_seed: float,
                    seconds_per_sample: float) -> float:
-    """Compute cost of a design: T trained methods (2, or 1 against the base) x S seeds of training,
-    and every model (T*S, plus the base) sampling P problems x n samples:
-    ``T S c_seed + (T S + base) P n c_sample``."""
-    t = int(pc.a.trained) + int(pc.b.trained)
-    models = t * seeds + (2 - t)
-    return t * seeds * seconds_per_seed + models * problems * samples * seconds_per_sample
+    """Compute cost of a design: T trained methods (2, or 1 against the base) with S_A, S_B seeds
+    of training (`seeds`: one count or per side), and every model (those, plus the base)
+    sampling P problems x n samples: ``(S_A + S_B) c_seed + (S_A + S_B + base) P n c_sample``
+    (a side's count only where it is trained)."""
+    t, trained = _trained_seeds(pc, seeds)
+    models = trained + (2 - t)
+    return trained * seconds_per_seed + models * problems * samples * seconds_per_sample
 
 
-def compute_tradeoff(pc: PairComponents, seeds: int, problems: int, samples: int, *, seconds_per_seed: float,
+def compute_tradeoff(pc: PairComponents, seeds: Seeds, problems: int, samples: int, *, seconds_per_seed: float,
                      seconds_per_sample: float, budget_seconds: float = 3600.0, alpha: float = 0.05,
                      power: float = 0.8) -> dict:
-    """Where the next `budget_seconds` (an hour) of compute buys the most precision.
+    """Where the next `budget_seconds` (an hour) of compute buys the most precision. `seeds`: one
+    count, or (seeds_a, seeds_b) per side.
 
     For each lever x in (seeds, problems, samples) the cost of one more unit is
-    ``d cost / d x`` of `design_seconds` (a new seed is trained and evaluated: T (c_seed + P n
-    c_sample); a new problem: (T S + base) n c_sample; one more sample per problem:
-    (T S + base) P c_sample). Spending the whole budget on x moves it to x + budget / unit cost
-    (fractional: a rate, not a schedule), and the lever's value is the SE (and MDE) reduction
-    that buys. Also ``se_reduction_per_hour_at_margin`` = -dSE/dx / (d cost / d x) * 3600.
+    ``d cost / d x`` of `design_seconds` (a new seed of every trained method is trained and
+    evaluated: T (c_seed + P n c_sample); a new problem: (S_A + S_B + base) n c_sample; one more
+    sample per problem: (S_A + S_B + base) P c_sample). Spending the whole budget on x moves it to
+    x + budget / unit cost (seeds: every trained side's count; fractional: a rate, not a
+    schedule), and the lever's value is the SE (and MDE) reduction that buys. Also
+    ``se_reduction_per_hour_at_margin`` = -dSE/dx / (d cost / d x) * 3600.
 
     Returns {"current": {"se", "mde", "seconds"}, "levers": {lever: {"unit_seconds",
     "units_for_budget", "se_after", "mde_after", "se_reduction", "se_reduction_per_hour_at_margin"}},
     "best": the lever with the largest se_reduction}.
     """
     z = _z(alpha, power)
-    t = int(pc.a.trained) + int(pc.b.trained)
-    models = t * seeds + (2 - t)
+    sa, sb = per_side(seeds)
+    t, trained = _trained_seeds(pc, (sa, sb))
+    models = trained + (2 - t)
     unit = {"seeds": t * (seconds_per_seed + problems * samples * seconds_per_sample),
             "problems": models * samples * seconds_per_sample,
             "samples": models * problems * seconds_per_sample}
-    design = {"seeds": seeds, "problems": problems, "samples": samples}
-    se0 = difference_se(pc, seeds, problems, samples)
+
+    rest = {"problems": problems, "samples": samples}
+
+    def se(lever: str, by: float) -> float:  # the SE with `lever` moved by `by` (seeds: every side's count)
+        if lever == "seeds":
+            return difference_se(pc, (sa + by, sb + by), problems, samples)
+        return difference_se(pc, (sa, sb), **{**rest, lever: rest[lever] + by})
+
+    # the step of the numerical derivative: 1e-4 of the lever (seeds: of the fewest seeds of a trained side)
+    seeds_now = min([x for x, c in ((sa, pc.a), (sb, pc.b)) if c.trained] or [min(sa, sb)])
+    now = {"seeds": seeds_now, "problems": problems, "samples": samples}
+    se0 = difference_se(pc, (sa, sb), problems, samples)
     out: dict = {"current": {"se": se0, "mde": z * se0,
-                             "seconds": design_seconds(pc, seeds, problems, samples, seconds_per_seed=seconds_per_seed,
+                             "seconds": design_seconds(pc, (sa, sb), problems, samples, seconds_per_seed=seconds_per_seed,
                                                        seconds_per_sample=seconds_per_sample)},
                  "budget_seconds": float(budget_seconds), "levers": {}}
     for lever in LEVERS:
         cost = unit[lever]
         units = budget_seconds / cost if cost > 0 else math.inf
-        after = difference_se(pc, **{**design, lever: design[lever] + units})
-        h = 1e-4 * design[lever]
-        slope = (difference_se(pc, **{**design, lever: design[lever] - h})
-                 - difference_se(pc, **{**design, lever: design[lever] + h})) / (2 * h)
+        after = se(lever, units)
+        h = 1e-4 * now[lever]
+        slope = (se(lever, -h) - se(lever, h)) / (2 * h)
         out["levers"][lever] = {"unit_seconds": cost, "units_for_budget": units, "se_after": after,
                                 "mde_after": z * after, "se_reduction": se0 - after,
                                 "se_reduction_per_hour_at_margin": slope / cost * 3600.0 if cost > 0 else math.inf}

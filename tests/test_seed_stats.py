@@ -241,6 +241,35 @@ def test_difference_se_formula():
     assert ss.difference_se(vs_base, 3, 64, 4) == pytest.approx(math.sqrt(se2_base))
 
 
+def test_power_with_unequal_seeds_per_side_hand_computed():
+    # A trained 4 times, B twice (a partly finished experiment): each side's seed terms over its own count
+    a = ss.VarianceComponents(0.01, 0.05, 0.02, 0.2, 0.0, 4, 10, 5)
+    b = ss.VarianceComponents(0.004, 0.05, 0.01, 0.16, 0.0, 2, 10, 5)
+    pc = ss.PairComponents(a, b, 0.003)
+    # SE^2 = .01/4 + .004/2 + .003/10 + (.02 + .2/5)/(4*10) + (.01 + .16/5)/(2*10)
+    #      = .0025 + .002 + .0003 + .0015 + .0021 = .0084
+    assert ss.difference_se(pc, (4, 2), 10, 5) == pytest.approx(math.sqrt(0.0084))
+    z = norm.ppf(0.975) + norm.ppf(0.8)
+    assert ss.minimum_detectable_difference(pc, (4, 2), 10, 5) == pytest.approx(z * math.sqrt(0.0084))
+    assert ss.difference_se(pc, 4, 10, 5) == ss.difference_se(pc, (4, 4), 10, 5)  # one count: both sides
+    assert ss.difference_se(pc, (4, 2), 10, 5) > ss.difference_se(pc, 4, 10, 5)
+    # problems for delta .25: SE^2 = .0045 + .039/P <= (.25/z)^2 = .0079629  ->  P = ceil(11.26) = 12
+    assert ss.required_size(pc, 0.25, "problems", (4, 2), 10, 5) == 12
+    # seeds per method (both sides x): SE^2 = .0003 + .0242/x  ->  x = ceil(3.158) = 4
+    assert ss.required_size(pc, 0.25, "seeds", (4, 2), 10, 5) == 4
+    # cost: 6 trained models; one more seed per method: 2 trainings + 2 evaluations
+    t = ss.compute_tradeoff(pc, (4, 2), 10, 5, seconds_per_seed=600, seconds_per_sample=0.1)
+    assert t["current"]["seconds"] == pytest.approx(6 * 600 + 6 * 10 * 5 * 0.1)
+    assert t["levers"]["seeds"]["unit_seconds"] == pytest.approx(2 * (600 + 10 * 5 * 0.1))
+    assert t["levers"]["problems"]["unit_seconds"] == pytest.approx(6 * 5 * 0.1)
+    u = t["levers"]["seeds"]["units_for_budget"]
+    assert t["levers"]["seeds"]["se_after"] == pytest.approx(ss.difference_se(pc, (4 + u, 2 + u), 10, 5))
+    assert t["levers"]["samples"]["se_after"] == pytest.approx(
+        ss.difference_se(pc, (4, 2), 10, 5 + t["levers"]["samples"]["units_for_budget"]))
+    with pytest.raises(ValueError):
+        ss.difference_se(pc, (4, 2, 1), 10, 5)
+
+
 @pytest.mark.parametrize("base", [False, True])
 def test_power_rejection_rate_at_mde_is_80_percent(base):
     rng = np.random.default_rng(9 + base)
