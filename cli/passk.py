@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 import typer
 
@@ -159,13 +159,15 @@ def compare(
     dirs: List[Path] = typer.Argument(..., help="run folders made by `entropykit passk` (two or more); or groups of them, one folder per training seed, separated by -- or --vs (A1 A2 A3 -- B1 B2 B3); or one `entropykit reproduce` folder (its base and each method's seeds)"),
     out: Path = typer.Option(Path("passk-compare.html"), "--out", "-o", help="HTML report (a .json twin is written beside it)"),
     labels: Optional[str] = typer.Option(None, "--labels", help="comma-separated names, one per folder, or one per group (default: model names; groups A, B, ...)"),
+    base_group: Optional[str] = typer.Option(None, "--base-group", help="groups only: the group (its label: A, B, ... or from --labels) that is one untrained model, e.g. the base; it has no training seeds, so its t intervals are exact (a one-run group that is a method's one training seed has none)"),
     max_samples: int = typer.Option(DYNAMICS_MAX_SAMPLES, "--max-samples", help="responses per run used for test-time dynamics"),
 ) -> None:
     """Overlay pass@k curves (base vs RL): crossover k per benchmark and test-time dynamics per model.
 
     With groups of runs (A1 A2 A3 -- B1 B2 B3: each folder one training seed of its group's method, all on the
     same problems with the same n and sample seeds) or a reproduce folder: per benchmark each group's mean
-    accuracy over its seeds and each seed's value, the pass@k curves averaged over seeds, and B - A with a
+    accuracy over its seeds and each seed's value, the pass@k curves averaged over seeds, and for every pair of
+    groups (the first group against each other first; a reproduce folder: its Figure-8 pairs first) B - A with a
     two-level bootstrap CI (seeds within each group, problems shared), a t interval and the probability of
     improvement."""
     from entropykit.io import ensure_writable_parent
@@ -175,14 +177,14 @@ def compare(
     try:
         ensure_writable_parent(out, create=False)  # before reading the runs; nothing created yet
         lab = [s.strip() for s in labels.split(",")] if labels else None
-        grouped = _groups(dirs, lab)
+        grouped = _grouped_comparison(dirs, lab, base_group)
         if grouped is not None:
-            from entropykit.evalkit.group_compare import compare_groups, print_group_compare
+            from entropykit.evalkit.group_compare import compare_groups
 
-            groups, pairs, fixed = grouped
-            report = compare_groups(groups, str(out), pairs=pairs, fixed=fixed, max_samples=max_samples)
+            report = compare_groups(grouped.groups, str(out), pairs=grouped.pairs, base=grouped.base,
+                                    notes=grouped.notes, max_samples=max_samples)
         else:
-            from entropykit.evalkit.report import compare_runs, print_compare
+            from entropykit.evalkit.report import compare_runs
 
             report = compare_runs([str(d) for d in dirs], str(out), labels=lab, max_samples=max_samples)
     except UserError as e:
@@ -190,52 +192,85 @@ def compare(
         return
     from rich.console import Console
 
-    (print_group_compare if grouped is not None else print_compare)(report, Console())
+    if grouped is not None:
+        from entropykit.evalkit.group_page import print_group_compare as show
+    else:
+        from entropykit.evalkit.report import print_compare as show
+    show(report, Console())
     _console().print(f"[dim]wrote {out} and {Path(out).with_suffix('.json')}[/dim]")
 
 
-def _groups(dirs: List[Path], labels: Optional[List[str]]):
-    """(groups [(label, folders)], pairs, fixed group indices) for a grouped comparison; None for
-    the plain one (two or more single runs). UserError: a side without runs, a reproduce folder
-    mixed with groups, labels that do not match the groups."""
+class GroupedComparison(NamedTuple):
+    """What `compare_groups` takes: (label, run folders) per group, (A, B) index pairs (None:
+    every pair), the index of the untrained base group (or None), notes for the report."""
+
+    groups: list[tuple[str, list[str]]]
+    pairs: list[tuple[int, int]] | None
+    base: int | None
+    notes: list[str]
+
+
+def _grouped_comparison(dirs: List[Path], labels: Optional[List[str]], base_group: Optional[str]) -> GroupedComparison | None:
+    """The groups of `passk compare` arguments: separated by -- (`_split_groups`) or one reproduce
+    folder (`_reproduce_groups`); None for the plain comparison of single runs."""
     names = [str(d) for d in dirs]
     if GROUP_SEP in names:
-        sides: list[list[str]] = [[]]
-        for name in names:
-            if name == GROUP_SEP:
-                sides.append([])
-            else:
-                sides[-1].append(name)
-        for i, side in enumerate(sides):
-            if not side:
-                where = "before the first --" if i == 0 else ("after the last --" if i == len(sides) - 1 else "between two --")
-                raise UserError(f"passk compare: no run folder {where}; give every side its runs: A1 A2 -- B1 B2")
-        for name in names:
-            if name != GROUP_SEP and (Path(name) / "reproduce.json").exists():
-                raise UserError(f"{name}: an `entropykit reproduce` folder holds its own groups: give it alone "
-                                f"(entropykit passk compare {name}), not with --")
-        if labels is not None and len(labels) != len(sides):
-            raise UserError(f"--labels must give one label per group ({len(sides)} groups, {len(labels)} labels)")
-        tags = labels or [chr(ord("A") + i) if i < 26 else f"G{i + 1}" for i in range(len(sides))]
-        return list(zip(tags, sides)), None, []
+        return _split_groups(names, labels, base_group)
     if len(dirs) == 1 and (dirs[0] / "reproduce.json").exists():
-        from entropykit.reproduce.layout import figure8_pairs, label
-        from entropykit.reproduce.power import read_experiment
-
-        cfg, lay, runs, _ = read_experiment(dirs[0])
-        done = {v: [n for n in names_ if (lay.passk(n) / "summary.json").exists()] for v, names_ in runs.items()}
-        done = {v: n for v, n in done.items() if n}
-        order = ["base", *done]
-        tags = [label(v) for v in order]
-        if labels is not None:
-            if len(labels) != len(order):
-                raise UserError(f"--labels must give one label per group ({len(order)}: {', '.join(tags)}), got {len(labels)}")
-            tags = labels
-        groups = [(tags[0], [str(lay.passk("base"))])] + [(tags[i + 1], [str(lay.passk(n)) for n in done[v]])
-                                                          for i, v in enumerate(done)]
-        pairs = [(order.index(a), order.index(b)) for a, b in figure8_pairs(cfg) if a in order and b in order]
-        return groups, pairs, [0]
+        if base_group is not None:
+            raise UserError(f"--base-group: the groups of a reproduce folder are its base model and its methods; "
+                            f"give the folder alone (entropykit passk compare {dirs[0]})")
+        return _reproduce_groups(dirs[0], labels)
+    if base_group is not None:
+        raise UserError("--base-group names a group of a grouped comparison (A1 A2 -- B1 B2), not a run")
     return None
+
+
+def _split_groups(names: list[str], labels: Optional[List[str]], base_group: Optional[str]) -> GroupedComparison:
+    """Groups separated by -- (GROUP_SEP here). UserError: a side without runs, a reproduce folder
+    among them, labels that do not match the groups, a --base-group that is none of them."""
+    sides: list[list[str]] = [[]]
+    for name in names:
+        if name == GROUP_SEP:
+            sides.append([])
+        else:
+            sides[-1].append(name)
+    for i, side in enumerate(sides):
+        if not side:
+            where = "before the first --" if i == 0 else ("after the last --" if i == len(sides) - 1 else "between two --")
+            raise UserError(f"passk compare: no run folder {where}; give every side its runs: A1 A2 -- B1 B2")
+    for name in names:
+        if name != GROUP_SEP and (Path(name) / "reproduce.json").exists():
+            raise UserError(f"{name}: an `entropykit reproduce` folder holds its own groups: give it alone "
+                            f"(entropykit passk compare {name}), not with --")
+    if labels is not None and len(labels) != len(sides):
+        raise UserError(f"--labels must give one label per group ({len(sides)} groups, {len(labels)} labels)")
+    tags = labels or [chr(ord("A") + i) if i < 26 else f"G{i + 1}" for i in range(len(sides))]
+    base = None
+    if base_group is not None:
+        if base_group not in tags:
+            raise UserError(f"--base-group {base_group}: no such group (the groups are {', '.join(tags)})")
+        base = tags.index(base_group)
+    return GroupedComparison(list(zip(tags, sides)), None, base, [])
+
+
+def _reproduce_groups(folder: Path, labels: Optional[List[str]]) -> GroupedComparison:
+    """The groups of a reproduce folder: its base model, then each method's finished seeds; its
+    pairs (`compared_pairs`: the Figure-8 pairs first, then every other); its notes on unfinished
+    seeds. UserError: not a readable reproduce folder, labels that do not match its groups."""
+    from entropykit.reproduce.layout import compared_pairs, label, read_experiment
+
+    cfg, lay, runs, notes = read_experiment(folder)
+    order = ["base", *runs]
+    tags = [label(v) for v in order]
+    if labels is not None:
+        if len(labels) != len(order):
+            raise UserError(f"--labels must give one label per group ({len(order)}: {', '.join(tags)}), got {len(labels)}")
+        tags = labels
+    groups = [(tags[0], [str(lay.passk("base"))])] + [(tags[i + 1], [str(lay.passk(n)) for n in runs[v]])
+                                                      for i, v in enumerate(runs)]
+    pairs = [(order.index(a), order.index(b)) for a, b in compared_pairs(cfg, list(runs))]
+    return GroupedComparison(groups, pairs, 0, notes)
 
 
 def register(app: typer.Typer) -> None:

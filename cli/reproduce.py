@@ -76,12 +76,12 @@ def power_cmd(
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the two-sided test."),
     as_json: bool = typer.Option(False, "--json", help="Print the numbers as JSON instead of tables."),
 ) -> None:
-    """Power of a reproduce experiment from its own runs: per compared pair the variance components (between seeds, method x problem, sampling), the difference with its two-level CI, the smallest difference the design detects, the seeds, problems or samples per problem that would detect --delta, and where the next hour of compute buys the most precision. With one training seed per method the seed variance is not estimable and the output says so. Writes nothing."""
+    """Power of a reproduce experiment from its own runs: for every pair of methods (the base included) the variance components (between seeds, method x problem, sampling), the difference with its two-level CI, the smallest difference the design detects, the seeds, problems or samples per problem that would detect --delta, and where the next hour of compute buys the most precision. With one training seed per method the seed variance is not estimable and the output says so. Writes nothing."""
     import json
 
-    from entropykit.reproduce.power import check_levels, power_report, print_power
+    from entropykit.reproduce.power import check_power_options, power_report, print_power
 
-    check_levels(delta, power, alpha)  # UserError: one line, exit 2 (entropykit.cli.app.main)
+    check_power_options(delta, power, alpha)  # UserError: one line, exit 2 (entropykit.cli.app.main)
     rep = power_report(folder, delta=delta, power=power, alpha=alpha)
     if as_json:
         typer.echo(json.dumps(rep, indent=1, allow_nan=False))

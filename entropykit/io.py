@@ -27,6 +27,13 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
     file, binary or non-UTF-8 data, a line that is not a JSON object, or a record without one
     of the `required` fields.
     """
+    for _, rec in iter_jsonl_lines(path, required):
+        yield rec
+
+
+def iter_jsonl_lines(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterator[tuple[int, dict]]:
+    """`iter_jsonl` with each record's line number (from 1), for a caller that checks the values
+    of a record and names its line ("FILE:LINE: ...")."""
     p = Path(path)
     if not p.exists():
         raise UserError(f"{p}: no such file")
@@ -53,7 +60,7 @@ def iter_jsonl(path: str | os.PathLike, required: Sequence[str] = ()) -> Iterato
                 line = line[1:]
             if not line.strip():
                 continue
-            yield parse_record(line, p, lineno, required)
+            yield lineno, parse_record(line, p, lineno, required)
 
 
 def parse_record(line: str, p: Path, lineno: int, required: Sequence[str] = ()) -> dict:

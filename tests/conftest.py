@@ -95,9 +95,9 @@ def fake_verl_python(folder: Path, *, flash_attn: bool = True, verl: str | None 
 
 # ---- commands run in this process, stderr captured (the one-line refusals)
 
-def cli(capsys, *args) -> tuple[int, str]:
-    """Run `entropykit ARGS` in this process: (exit code, stderr). An exception (a traceback for a
-    user) fails the test by propagating."""
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """Run `entropykit ARGS` in this process: (exit code, stdout, stderr). An exception (a
+    traceback for a user) fails the test by propagating."""
     from entropykit.cli.app import main
 
     capsys.readouterr()
@@ -106,12 +106,13 @@ def cli(capsys, *args) -> tuple[int, str]:
         code = 0
     except SystemExit as e:
         code = int(e.code or 0)
-    return code, capsys.readouterr().err
+    got = capsys.readouterr()
+    return code, got.out, got.err
 
 
 def refused(capsys, *args, contains: tuple[str, ...]) -> str:
     """`cli`, which must refuse: exit 2, one line on stderr, no traceback; that line, holding each of `contains`."""
-    code, err = cli(capsys, *args)
+    code, _, err = cli(capsys, *args)
     lines = err.strip().splitlines()
     assert code == 2, err
     assert len(lines) == 1, err
@@ -121,3 +122,37 @@ def refused(capsys, *args, contains: tuple[str, ...]) -> str:
     for c in contains:
         assert c in line, line
     return line
+
+
+# ---- finished `entropykit passk` run folders, made by hand (grouped compare, reproduce power)
+
+PASSK_SAMPLING = {"seed": 0, "temperature": 0.6, "top_p": 0.95, "max_tokens": 128, "grader": "entropykit", "chat": None,
+                  "prompt_template": "math"}
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k of c right out of n samples."""
+    import math
+
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def passk_run(d: Path, acc: list[float], *, n: int = 4, bench: str = "easy", sampling: dict | None = None,
+              ids: list[str] | None = None, model: str | None = None, ks: tuple[int, ...] = (1, 2, 4)) -> Path:
+    """A finished `entropykit passk` run folder `d` (summary.json, then problems.jsonl, as passk
+    writes them) with per-problem accuracies `acc` (c = round(acc * n) right of n samples each)
+    on benchmark `bench`, problems `ids` (default p0, p1, ...), pass@k at each k <= n of `ks`."""
+    d.mkdir(parents=True, exist_ok=True)
+    ids = ids or [f"p{i}" for i in range(len(acc))]
+    ks = [k for k in ks if k <= n]
+    counts = [round(a * n) for a in acc]
+    rows = [{"benchmark": bench, "problem_id": pid, "n": n, "c": c, "accuracy": c / n,
+             "pass_at_k": {str(k): pass_at_k(n, c, k) for k in ks}, "timeouts": 0} for pid, c in zip(ids, counts)]
+    curve = {str(k): sum(r["pass_at_k"][str(k)] for r in rows) / len(rows) for k in ks}
+    summary = {"model": model or d.name, "sampling": {**PASSK_SAMPLING, **(sampling or {}), "n": n},
+               "benchmarks": {bench: {"num_problems": len(rows), "n": n, "num_samples": n * len(rows),
+                                      "mean_accuracy": sum(counts) / (n * len(counts)), "pass_at_k": curve,
+                                      "pass_at_k_ci95": {k: [v, v] for k, v in curve.items()}, "timeouts": 0}}}
+    (d / "summary.json").write_text(json.dumps(summary))
+    (d / "problems.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return d

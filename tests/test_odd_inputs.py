@@ -256,7 +256,7 @@ def test_compare_into_a_run_folder_and_its_rerun_are_allowed(tmp_path, capsys):
     a, b = _passk_run(tmp_path / "a", "model-a"), _passk_run(tmp_path / "b", "model-b")
     run_files = snapshot(a)
     for _ in range(2):
-        code, err = cli(capsys, "passk", "compare", a, b, "--out", a / "compare.html")
+        code, _, err = cli(capsys, "passk", "compare", a, b, "--out", a / "compare.html")
         assert code == 0, err
     after = snapshot(a)
     assert {k: after[k] for k in run_files} == run_files and {"compare.html", "compare.json"} <= set(after)

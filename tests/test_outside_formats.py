@@ -146,7 +146,7 @@ def test_bad_shapes_are_refused(tmp_path, capsys):
 
 @pytest.mark.parametrize("path, extra, fmt, count, form, verdict", GRADABLE, ids=[f[0] for f in GRADABLE])
 def test_passk_from_samples_each_format(tmp_path, capsys, path, extra, fmt, count, form, verdict):
-    code, err = cli(capsys, "passk", "--from-samples", OUT / path, "--out", tmp_path / "p", "--verify-workers", "0", "-q", *extra)
+    code, _, err = cli(capsys, "passk", "--from-samples", OUT / path, "--out", tmp_path / "p", "--verify-workers", "0", "-q", *extra)
     assert code == 0, err
     s = json.loads((tmp_path / "p" / "summary.json").read_text())
     n = sum(b["num_problems"] * b["n"] for b in s["benchmarks"].values())
@@ -163,7 +163,7 @@ def test_passk_from_samples_each_format(tmp_path, capsys, path, extra, fmt, coun
 def test_verl_rollout_reward_disagreements_are_named(tmp_path, capsys):
     """veRL's flexible gsm8k reward (last number == gold) pays p0[1] and p1[0], and not p3[0]'s
     0.75: the page lists exactly those samples at each step."""
-    code, err = cli(capsys, "passk", "--from-samples", OUT / "verl/rollout", "--out", tmp_path / "p", "--verify-workers", "0", "-q")
+    code, _, err = cli(capsys, "passk", "--from-samples", OUT / "verl/rollout", "--out", tmp_path / "p", "--verify-workers", "0", "-q")
     assert code == 0, err
     s = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert sorted(s["benchmarks"]) == ["rollout step 1", "rollout step 2"]
@@ -218,7 +218,7 @@ def test_a_foreign_decoded_template_is_refused(smollm):
 @pytest.mark.parametrize("path, extra, fmt, count, form, verdict", FIXTURES, ids=[f[0] for f in FIXTURES])
 def test_score_each_format(tmp_path, capsys, smol_shaped, path, extra, fmt, count, form, verdict):
     out = tmp_path / "scored.jsonl"
-    code, err = cli(capsys, "score", OUT / path, "--model", smol_shaped, "--out", out, *extra)
+    code, _, err = cli(capsys, "score", OUT / path, "--model", smol_shaped, "--out", out, *extra)
     assert code == 0, err
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == count and all(len(r["entropies"]) == r["num_tokens"] > 0 for r in rows)
@@ -227,7 +227,7 @@ def test_score_each_format(tmp_path, capsys, smol_shaped, path, extra, fmt, coun
 def test_analyze_training_steps_from_rollout_dumps(tmp_path, capsys, smol_shaped):
     """A folder of per-step veRL dumps: entropy, pivotal and reflective rates, length and the
     file's reward per step, each with a response-level CI and its counts (the paper's Figures 6-7)."""
-    code, err = cli(capsys, "analyze", OUT / "verl/rollout", "--model", smol_shaped, "--out", tmp_path / "a", "--no-progress")
+    code, _, err = cli(capsys, "analyze", OUT / "verl/rollout", "--model", smol_shaped, "--out", tmp_path / "a", "--no-progress")
     assert code == 0, err
     s = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert s["inputs"]["format"] == "verl"
@@ -246,14 +246,14 @@ def test_a_response_past_the_window_is_scored_up_to_it(tmp_path, capsys, smol_sh
     f.write_text(json.dumps({"prompt": "Count.", "response": " ".join(str(i) for i in range(600))}) + "\n"
                  + json.dumps({"prompt": "Short.", "response": "ok"}) + "\n")
     out = tmp_path / "s.jsonl"
-    code, err = cli(capsys, "score", f, "--model", smol_shaped, "--out", out)
+    code, _, err = cli(capsys, "score", f, "--model", smol_shaped, "--out", out)
     assert code == 0, err
     long, short = [json.loads(x) for x in out.read_text().splitlines()]
     assert long["unscored_tokens"] > 0 and "unscored_tokens" not in short
     prompt_len = 512 - long["num_tokens"]
     assert 0 < prompt_len < 40  # the arrays stop exactly at the window
     assert "context window" in err and "record" in err
-    code, err = cli(capsys, "analyze", f, "--model", smol_shaped, "--out", tmp_path / "a", "--no-progress")
+    code, _, err = cli(capsys, "analyze", f, "--model", smol_shaped, "--out", tmp_path / "a", "--no-progress")
     assert code == 0 and "run past the scorer's context window (records 1)" in err, err
     resp = [json.loads(x) for x in (tmp_path / "a" / "responses.jsonl").read_text().splitlines()]
     assert resp[0]["num_tokens"] == long["num_tokens"]  # analysed up to the window, not past it

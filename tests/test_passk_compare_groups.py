@@ -7,61 +7,30 @@ line with exit 2."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import refused
+from conftest import cli, pass_at_k, refused
+from conftest import passk_run as _passk_run
 from entropykit import seed_stats as st
 
 N = 4
 KS = (1, 2, 4)
-SAMPLING = {"seed": 0, "temperature": 0.6, "top_p": 0.95, "max_tokens": 128, "grader": "entropykit", "chat": None,
-            "prompt_template": "math"}
 # acc[seed][problem] = c / N; B planted about +20 points above A
 A = [[0, 1, 2, 0, 1, 3, 0, 2, 1, 0], [1, 2, 2, 0, 0, 4, 1, 2, 0, 0], [0, 1, 3, 1, 1, 3, 0, 1, 1, 0]]
 B = [[2, 2, 3, 1, 2, 4, 1, 3, 2, 1], [1, 3, 3, 1, 2, 4, 2, 2, 1, 0], [2, 2, 4, 0, 1, 4, 1, 3, 2, 1]]
 BASE = [0, 1, 1, 0, 0, 2, 0, 1, 0, 0]
 
 
-def pass_at_k(n: int, c: int, k: int) -> float:
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
-
-
-def passk_run(d: Path, counts: list[int], *, n: int = N, bench: str = "easy", sampling: dict | None = None,
-              ids: list[str] | None = None, model: str | None = None) -> Path:
-    """A finished `entropykit passk` run folder: summary.json and problems.jsonl."""
-    d.mkdir(parents=True, exist_ok=True)
-    ids = ids or [f"p{i}" for i in range(len(counts))]
-    rows = [{"benchmark": bench, "problem_id": pid, "n": n, "c": c, "accuracy": c / n,
-             "pass_at_k": {str(k): pass_at_k(n, c, k) for k in KS}, "timeouts": 0} for pid, c in zip(ids, counts)]
-    curve = {str(k): float(np.mean([r["pass_at_k"][str(k)] for r in rows])) for k in KS}
-    summary = {"model": model or d.name, "sampling": {**SAMPLING, **(sampling or {}), "n": n},
-               "benchmarks": {bench: {"num_problems": len(rows), "n": n, "num_samples": n * len(rows),
-                                      "mean_accuracy": sum(counts) / (n * len(counts)), "pass_at_k": curve,
-                                      "pass_at_k_ci95": {k: [v, v] for k, v in curve.items()}, "timeouts": 0}}}
-    (d / "summary.json").write_text(json.dumps(summary))
-    (d / "problems.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return d
+def passk_run(d: Path, counts: list[int], *, n: int = N, **kw) -> Path:
+    """A finished passk run with `counts[p]` right of n samples on problem p (conftest.passk_run)."""
+    return _passk_run(d, [c / n for c in counts], n=n, **kw)
 
 
 def groups(tmp: Path) -> tuple[list[Path], list[Path]]:
     return ([passk_run(tmp / f"a{i}", c) for i, c in enumerate(A)], [passk_run(tmp / f"b{i}", c) for i, c in enumerate(B)])
-
-
-def run(capsys, *args) -> tuple[int, str, str]:
-    from entropykit.cli.app import main
-
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    got = capsys.readouterr()
-    return code, got.out, got.err
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +41,7 @@ def _wide(monkeypatch):
 def test_groups_of_runs_are_seed_stats_on_their_matrices(tmp_path, capsys):
     a_dirs, b_dirs = groups(tmp_path)
     out = tmp_path / "cmp.html"
-    code, text, err = run(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", out)  # an option after --
+    code, text, err = cli(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", out)  # an option after --
     assert code == 0, err
     rep = json.loads(out.with_suffix(".json").read_text())
     a, b = np.array(A) / N, np.array(B) / N
@@ -108,35 +77,70 @@ def test_groups_of_runs_are_seed_stats_on_their_matrices(tmp_path, capsys):
     assert "two-level bootstrap 95% CI" in html and "src=\"http" not in html  # offline: plotly.js is inlined
     # --vs is the same separator (for shells and wrappers that eat --), and --labels names the groups
     out2 = tmp_path / "vs.html"
-    code, _, err = run(capsys, "passk", "compare", *a_dirs, "--vs", *b_dirs, "--out", out2, "--labels", "GRPO,GRPO-ent")
+    code, _, err = cli(capsys, "passk", "compare", *a_dirs, "--vs", *b_dirs, "--out", out2, "--labels", "GRPO,GRPO-ent")
     assert code == 0, err
     rep2 = json.loads(out2.with_suffix(".json").read_text())
     assert rep2["benchmarks"]["easy"]["pairs"][0]["bootstrap_ci95"] == p["bootstrap_ci95"]
     assert list(rep2["benchmarks"]["easy"]["groups"]) == ["GRPO", "GRPO-ent"]
     # a rerun replaces its own page
-    assert run(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", out)[0] == 0
+    assert cli(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", out)[0] == 0
 
 
-def test_a_one_run_side_is_held_fixed_and_said_so(tmp_path, capsys):
+def test_a_one_run_group_is_the_base_only_when_said_so(tmp_path, capsys):
     base = passk_run(tmp_path / "base", BASE)
     _, b_dirs = groups(tmp_path)
     out = tmp_path / "c.html"
-    code, text, err = run(capsys, "passk", "compare", base, "--", *b_dirs, "--out", out)
+    base_m, b = np.array(BASE) / N, np.array(B) / N
+    bb = st.bootstrap_diff_vs_base(base_m, b, n_resamples=4000, rng=0)
+    # not said: one training seed of a method; the bootstrap holds it fixed, the t interval is null and says why
+    code, text, err = cli(capsys, "passk", "compare", base, "--", *b_dirs, "--out", out)
     assert code == 0, err
     rep = json.loads(out.with_suffix(".json").read_text())
-    assert rep["groups"][0]["fixed"] and "A has one run: it is held fixed" in rep["notes"][0]
-    assert "A has one run" in text
-    base_m, b = np.array(BASE) / N, np.array(B) / N
+    assert rep["groups"][0]["fixed"] and not rep["groups"][0]["base"]
+    assert "A has one run: the bootstrap holds it fixed" in rep["notes"][0] and "--base-group A" in rep["notes"][0]
+    p = rep["benchmarks"]["easy"]["pairs"][0]
+    assert p["t_ci95"] == [None, None] and p["t_df"] is None and p["significant"] is False
+    assert "A has one training seed" in p["ci_note"] and "the t interval needs 2 seeds" in p["ci_note"]
+    assert p["bootstrap_ci95"] == pytest.approx([bb.low, bb.high])  # still reported, with P(improvement)
+    assert p["probability_of_improvement"]["ci95"][0] is not None
+    flat = " ".join(text.split())
+    assert "A has one run" in flat and "B - A: A has one training seed" in flat
+    assert "the t interval needs 2 seeds" in out.read_text()
+    # --base-group A: the untrained base, its t interval exact
+    code, text, err = cli(capsys, "passk", "compare", base, "--", *b_dirs, "--base-group", "A", "--out", out)
+    assert code == 0, err
+    rep = json.loads(out.with_suffix(".json").read_text())
+    assert rep["groups"][0]["base"] and rep["notes"] == []
     p = rep["benchmarks"]["easy"]["pairs"][0]
     t = st.t_interval_diff(base_m, b, N, a_is_base=True)
-    assert p["t_ci95"] == pytest.approx([t.low, t.high])
-    bb = st.bootstrap_diff_vs_base(base_m, b, n_resamples=4000, rng=0)
+    assert p["t_ci95"] == pytest.approx([t.low, t.high]) and "ci_note" not in p
     assert p["bootstrap_ci95"] == pytest.approx([bb.low, bb.high])
-    # the one run on the B side: the same interval, turned around
-    code, _, err = run(capsys, "passk", "compare", *b_dirs, "--", base, "--out", out)
+    # the base on the B side: the same interval, turned around
+    code, _, err = cli(capsys, "passk", "compare", *b_dirs, "--", base, "--base-group", "B", "--out", out)
     assert code == 0, err
     q = json.loads(out.with_suffix(".json").read_text())["benchmarks"]["easy"]["pairs"][0]
     assert q["diff"] == pytest.approx(-p["diff"]) and q["t_ci95"] == pytest.approx([-t.high, -t.low])
+    # what --base-group cannot name
+    o = ("--out", out)
+    refused(capsys, "passk", "compare", base, "--", *b_dirs, "--base-group", "C", *o, contains=("no such group", "A, B"))
+    refused(capsys, "passk", "compare", base, "--", *b_dirs, "--base-group", "B", *o,
+            contains=("the base group B is one untrained model", "not 3"))
+    refused(capsys, "passk", "compare", base, b_dirs[0], "--base-group", "A", *o, contains=("--base-group names a group",))
+
+
+def test_every_pair_of_groups_is_compared_the_first_against_each_first(tmp_path, capsys):
+    a_dirs, b_dirs = groups(tmp_path)
+    c_counts = [[min(N, c + 1) for c in row] for row in B]
+    c_dirs = [passk_run(tmp_path / f"c{i}", row) for i, row in enumerate(c_counts)]
+    out = tmp_path / "abc.html"
+    code, text, err = cli(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--", *c_dirs, "--out", out)
+    assert code == 0, err
+    rep = json.loads(out.with_suffix(".json").read_text())
+    got = rep["benchmarks"]["easy"]["pairs"]
+    assert [(p["a"], p["b"]) for p in got] == [("A", "B"), ("A", "C"), ("B", "C")]
+    boot = st.two_level_bootstrap_diff(np.array(B) / N, np.array(c_counts) / N, n_resamples=4000, rng=0)
+    assert got[2]["bootstrap_ci95"] == pytest.approx([boot.low, boot.high])
+    assert "C - B" in text
 
 
 def make_reproduce(root: Path, seeds: int = 3) -> Path:
@@ -153,33 +157,131 @@ def make_reproduce(root: Path, seeds: int = 3) -> Path:
     return root
 
 
+PAIR_KEYS = ("a", "b", "diff", "bootstrap_ci95", "t_ci95", "t_df", "significant", "probability_of_improvement", "seeds",
+             "ci_note")
+
+
+def shared_part(pair: dict, labels: dict | None = None) -> dict:
+    """What `group_stats.compare_pair` gave a pair (the grouped compare and the across-seeds table
+    both report it); `labels` maps the table's variant names to the compare's group labels."""
+    got = {k: pair.get(k) for k in PAIR_KEYS}
+    if labels:
+        got["a"], got["b"] = labels[got["a"]], labels[got["b"]]
+    return got
+
+
 def test_a_reproduce_folder_is_its_groups_with_the_numbers_of_its_table(tmp_path, capsys):
     from entropykit.reproduce.config import ReproduceConfig
-    from entropykit.reproduce.layout import Layout
+    from entropykit.reproduce.layout import Layout, label
     from entropykit.reproduce.seeds import seed_summary
 
     root = make_reproduce(tmp_path / "exp")
     out = tmp_path / "r.html"
-    code, text, err = run(capsys, "passk", "compare", root, "--out", out)
+    code, text, err = cli(capsys, "passk", "compare", root, "--out", out)
     assert code == 0, err
     rep = json.loads(out.with_suffix(".json").read_text())
     assert [g["label"] for g in rep["groups"]] == ["base", "GRPO", "GRPO + entropy adv."]
     assert [len(g["runs"]) for g in rep["groups"]] == [1, 3, 3] and rep["notes"] == []  # the base is fixed by design
+    assert [g["base"] for g in rep["groups"]] == [True, False, False]
     cfg = ReproduceConfig(out=str(root), variants=["grpo", "grpo-ent"], seeds=3)
     table = seed_summary(cfg, Layout(root))
     got = rep["benchmarks"]["arith-eval"]["pairs"]
     assert [(p["a"], p["b"]) for p in got] == [("base", "GRPO"), ("base", "GRPO + entropy adv."),
                                                 ("GRPO", "GRPO + entropy adv.")]
-    for mine, theirs in zip(got, table["pairs"]):
-        assert mine["diff"] == pytest.approx(theirs["diff"])
-        assert mine["bootstrap_ci95"] == pytest.approx(theirs["bootstrap_ci95"])
-        assert mine["t_ci95"] == pytest.approx(theirs["t_ci95"])
-        assert mine["probability_of_improvement"]["ci95"] == pytest.approx(theirs["probability_of_improvement"]["ci95"])
+    names = {v: label(v) for v in ("base", "grpo", "grpo-ent")}
+    assert [shared_part(p) for p in got] == [shared_part(p, names) for p in table["pairs"]]  # one function, same numbers
     assert "GRPO + entropy adv. - GRPO" in text
     # two reproduce folders are still refused, and the line says how to give one
     other = make_reproduce(tmp_path / "exp2")
     refused(capsys, "passk", "compare", root, other, "--out", tmp_path / "x.html",
             contains=("an `entropykit reproduce` folder, not a passk run", f"entropykit passk compare {root}"))
+    refused(capsys, "passk", "compare", root, "--base-group", "base", "--out", tmp_path / "x.html",
+            contains=("--base-group", "give the folder alone"))
+
+
+def test_one_training_seed_gets_the_same_null_t_interval_in_both_commands(tmp_path, capsys):
+    from entropykit.reproduce.layout import label
+
+    root = make_reproduce(tmp_path / "one", seeds=1)
+    out = tmp_path / "one.html"
+    code, text, err = cli(capsys, "passk", "compare", root, "--out", out)
+    assert code == 0, err
+    got = json.loads(out.with_suffix(".json").read_text())["benchmarks"]["arith-eval"]["pairs"]
+    code, power, err = cli(capsys, "reproduce", "power", root, "--json")
+    assert code == 0, err
+    names = {v: label(v) for v in ("base", "grpo", "grpo-ent")}
+    assert [shared_part(p) for p in got] == [shared_part(p, names) for p in json.loads(power)["pairs"]]
+    for p in got:  # a trained side with one seed: no t interval, and the reason
+        assert p["t_ci95"] == [None, None] and p["significant"] is False and p["bootstrap_ci95"][0] is not None
+    assert "GRPO has one training seed" in got[0]["ci_note"]
+    assert "GRPO and GRPO + entropy adv. have one training seed" in got[2]["ci_note"]
+    assert "the t interval needs 2 seeds" in " ".join(text.split())
+    notes = json.loads(out.with_suffix(".json").read_text())["notes"]
+    assert notes[0].startswith("GRPO has one run") and "--base-group" not in notes[0]  # the folder's base is known
+
+
+def test_a_partly_finished_reproduce_folder_says_which_seeds_are_missing(tmp_path, capsys):
+    from entropykit.reproduce.layout import Layout
+
+    root = make_reproduce(tmp_path / "part")
+    (Layout(root).passk("grpo-ent-seed2") / "problems.jsonl").unlink()  # its evaluation has not finished
+    out = tmp_path / "part.html"
+    code, text, err = cli(capsys, "passk", "compare", root, "--out", out)
+    assert code == 0, err
+    rep = json.loads(out.with_suffix(".json").read_text())
+    note = "GRPO + entropy adv.: 2 of 3 seeds evaluated (grpo-ent-seed2 not yet)"
+    assert rep["notes"] == [note] and [len(g["runs"]) for g in rep["groups"]] == [1, 3, 2]
+    assert note in " ".join(text.split()) and note in out.read_text()
+    assert rep["benchmarks"]["arith-eval"]["pairs"][2]["seeds"] == {"a": 3, "b": 2}
+
+
+def test_one_sample_or_one_problem_gives_a_null_t_interval_and_a_note(tmp_path, capsys):
+    out = tmp_path / "c.html"
+    for name, n, cut in (("one sample per problem", 1, 10), ("one problem", N, 1)):
+        acc_a = [[min(c, n) / n for c in row[:cut]] for row in A]
+        acc_b = [[min(c, n) / n for c in row[:cut]] for row in B]
+        a_dirs = [_passk_run(tmp_path / f"{name}-a{i}", row, n=n) for i, row in enumerate(acc_a)]
+        b_dirs = [_passk_run(tmp_path / f"{name}-b{i}", row, n=n) for i, row in enumerate(acc_b)]
+        code, text, err = cli(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", out)
+        assert code == 0 and "Traceback" not in err, err
+        p = json.loads(out.with_suffix(".json").read_text())["benchmarks"]["easy"]["pairs"][0]
+        assert p["t_ci95"] == [None, None] and p["significant"] is False
+        assert p["ci_note"].startswith(f"{name}: the t interval needs 2 or more")
+        boot = st.two_level_bootstrap_diff(acc_a, acc_b, n_resamples=4000, rng=0)
+        poi = st.probability_of_improvement(acc_a, acc_b, n_resamples=4000, rng=0)
+        assert p["bootstrap_ci95"] == pytest.approx([boot.low, boot.high])  # still reported
+        assert p["probability_of_improvement"]["estimate"] == pytest.approx(poi.estimate)
+        assert f"B - A: {name}: the t interval needs 2 or more" in " ".join(text.split())
+
+
+def test_a_bad_problems_row_is_one_line_naming_its_file_and_line(tmp_path, capsys):
+    a_dirs, b_dirs = groups(tmp_path)
+    f = b_dirs[1] / "problems.jsonl"
+    lines = f.read_text().splitlines()
+    row = json.loads(lines[2])
+    out = ("--out", tmp_path / "c.html")
+    for change, says in ((lambda r: r.pop("accuracy"), "missing field(s) 'accuracy'"),
+                         (lambda r: r.update(accuracy="high"), "'accuracy' must be a number between 0 and 1"),
+                         (lambda r: r.update(n=0), "'n' (samples) must be a whole number >= 1"),
+                         (lambda r: r.update(problem_id="p0"), "problem p0 appears twice (also line 1)")):
+        bad = dict(row)
+        change(bad)
+        f.write_text("\n".join([*lines[:2], json.dumps(bad), *lines[3:]]) + "\n")
+        refused(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, *out, contains=(f"{f}:3: ", says))
+    f.write_text("\n".join([*lines[:2], "{not json", *lines[3:]]) + "\n")
+    refused(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, *out, contains=(f"{f}:3: malformed JSON",))
+
+
+def test_runs_pair_by_problem_id_not_by_row_order(tmp_path, capsys):
+    a_dirs, b_dirs = groups(tmp_path)
+    first, again = tmp_path / "first.html", tmp_path / "again.html"
+    assert cli(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", first)[0] == 0
+    for d in (a_dirs[0], b_dirs[1]):  # the first run (whose problems other runs are matched to) and another one
+        f = d / "problems.jsonl"
+        f.write_text("\n\n".join(reversed(f.read_text().splitlines())) + "\n")  # reversed, blank lines between
+    assert cli(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", again)[0] == 0
+    got, want = (json.loads(p.with_suffix(".json").read_text())["benchmarks"] for p in (again, first))
+    assert got == want
 
 
 def test_what_cannot_be_compared_is_refused_in_one_line(tmp_path, capsys):
@@ -206,7 +308,7 @@ def test_what_cannot_be_compared_is_refused_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "c.html").exists()
     # other sample seeds: compared, paired by problem only, and said so
     reseeded = [passk_run(tmp_path / f"s{i}", c, sampling={"seed": 7}) for i, c in enumerate(B)]
-    code, _, err = run(capsys, "passk", "compare", *a_dirs, "--", *reseeded, *out)
+    code, _, err = cli(capsys, "passk", "compare", *a_dirs, "--", *reseeded, *out)
     assert code == 0, err
     notes = json.loads((tmp_path / "c.json").read_text())["benchmarks"]["easy"]["notes"]
     assert notes and "paired by problem, not by sample" in notes[0]
@@ -215,7 +317,7 @@ def test_what_cannot_be_compared_is_refused_in_one_line(tmp_path, capsys):
 def test_plain_compare_of_single_runs_is_unchanged(tmp_path, capsys):
     a, b = passk_run(tmp_path / "a", A[0]), passk_run(tmp_path / "b", B[0])
     out = tmp_path / "p.html"
-    code, _, err = run(capsys, "passk", "compare", a, b, "--out", out)
+    code, _, err = cli(capsys, "passk", "compare", a, b, "--out", out)
     assert code == 0, err
     rep = json.loads(out.with_suffix(".json").read_text())
     assert [r["label"] for r in rep["runs"]] == ["a", "b"] and rep["benchmarks"]["easy"]["crossovers"]
@@ -232,6 +334,7 @@ def test_help_says_how_to_give_groups():
     flat = " ".join(r.stdout.split())
     assert r.returncode == 0 and "separated by -- or --vs (A1 A2 A3 -- B1 B2 B3)" in flat
     assert "one `entropykit reproduce` folder" in flat
+    assert "for every pair of groups (the first group against each other first" in flat and "--base-group" in flat
 
 
 @pytest.mark.browser
@@ -240,7 +343,7 @@ def test_grouped_page_draws_its_plots_offline(chromium_exe, tmp_path, capsys):
 
     a_dirs, b_dirs = groups(tmp_path)
     out = tmp_path / "g.html"
-    assert run(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", out)[0] == 0
+    assert cli(capsys, "passk", "compare", *a_dirs, "--", *b_dirs, "--out", out)[0] == 0
     flags = [chromium_exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
              "--virtual-time-budget=30000", "--window-size=1200,900", "--dump-dom", out.as_uri()]

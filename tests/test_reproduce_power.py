@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import cli, passk_run, refused
 from entropykit import seed_stats as st
 from entropykit.reproduce.layout import Layout, run_name
-from conftest import refused
 
 N = 4  # samples per problem
 BASE = [0.0, 0.25, 0.5, 0.0, 0.25, 0.75, 0.0, 0.5]
@@ -28,24 +28,19 @@ TRAIN_S, PASSK_S = 600.0, 64.0  # stage seconds: per training seed; per evaluati
 
 
 def _problems(lay: Layout, name: str, acc: list[float], n: int = N, ids=None) -> None:
-    d = lay.passk(name)
-    d.mkdir(parents=True, exist_ok=True)
-    ids = ids or [f"p{i}" for i in range(len(acc))]
-    (d / "problems.jsonl").write_text("".join(
-        json.dumps({"benchmark": "arith-eval", "problem_id": pid, "n": n, "c": round(a * n), "accuracy": a}) + "\n"
-        for pid, a in zip(ids, acc)))
+    passk_run(lay.passk(name), acc, n=n, ids=ids, bench="arith-eval")
 
 
-def make_experiment(root: Path, seeds: int = 3, grid: dict | None = None, *, stages: bool = True) -> Path:
+def make_experiment(root: Path, seeds: int = 3, grid: dict | None = None, *, stages: bool = True, n: int = N) -> Path:
     grid = grid or GRID
     root.mkdir(parents=True, exist_ok=True)
     (root / "reproduce.json").write_text(json.dumps({"preset": "smoke", "variants": list(grid), "seed": 0,
                                                      **({"seeds": seeds} if seeds > 1 else {})}))
     lay = Layout(root)
-    _problems(lay, "base", BASE)
+    _problems(lay, "base", BASE, n=n)
     for v, rows in grid.items():
         for i, row in enumerate(rows[:seeds]):
-            _problems(lay, run_name(v, i), row)
+            _problems(lay, run_name(v, i), row, n=n)
     if stages:
         st_ = {"passk base": {"seconds": PASSK_S}}
         for v in grid:
@@ -61,22 +56,8 @@ def _wide(monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")  # table cells on one line each, so the tests read them whole
 
 
-def run(capsys, *args) -> tuple[int, str, str]:
-    """`entropykit ARGS` in this process: (exit code, stdout, stderr)."""
-    from entropykit.cli.app import main
-
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    got = capsys.readouterr()
-    return code, got.out, got.err
-
-
 def power_json(capsys, *args) -> dict:
-    code, out, err = run(capsys, "reproduce", "power", *args, "--json")
+    code, out, err = cli(capsys, "reproduce", "power", *args, "--json")
     assert code == 0 and err == "", err
     return json.loads(out)
 
@@ -125,7 +106,7 @@ def test_every_number_is_seed_stats_on_the_same_matrices(tmp_path, capsys):
 
 def test_the_table_shows_the_pair_and_where_the_hour_goes(tmp_path, capsys):
     root = make_experiment(tmp_path / "exp")
-    code, out, err = run(capsys, "reproduce", "power", root, "--delta", "5")
+    code, out, err = cli(capsys, "reproduce", "power", root, "--delta", "5")
     assert code == 0 and err == ""
     rep = power_json(capsys, root)
     p = rep["pairs"][2]
@@ -155,12 +136,66 @@ def test_one_seed_says_not_estimable_and_what_it_assumes(tmp_path, capsys):
     lower = math.sqrt(pc.interaction / 8 + (pc.a.bernoulli + pc.b.bernoulli) / (N * 8)) * 2.8015852
     assert pw["mde_if_no_seed_variance"] == pytest.approx(lower, rel=1e-6)
     assert p["t_ci95"] == [None, None] and "covers problems and sampling only" in p["ci_note"]
-    code, out, _ = run(capsys, "reproduce", "power", root)
+    code, out, _ = cli(capsys, "reproduce", "power", root)
     flat = " ".join(out.split())
     assert code == 0
     assert "not estimable: GRPO and GRPO + entropy adv. have one training seed" in flat
     assert "assumes no variance between seeds: a lower bound" in flat
     assert "A not estimable (1 seed)" in flat
+
+
+def test_one_seed_against_three_uses_each_methods_seeds(tmp_path, capsys):
+    """GRPO with 3 finished seeds, GRPO + ent with 1: the lower bound is that of the real design
+    (3 and 1 seeds), not of 1 and 1 (which counted GRPO's known seed variance three times)."""
+    root = make_experiment(tmp_path / "three-one")
+    for i in (1, 2):
+        (Layout(root).passk(run_name("grpo-ent", i)) / "problems.jsonl").unlink()
+    p = {(x["a"], x["b"]): x for x in power_json(capsys, root)["pairs"]}[("grpo", "grpo-ent")]
+    a, b = np.array(GRID["grpo"]), np.array(GRID["grpo-ent"][:1])
+    pc = st.pair_components(a, b, N)
+    z = 2.8015852  # z_0.975 + z_0.8
+    by_hand = z * math.sqrt(pc.a.seed / 3 + pc.interaction / 8 + (pc.a.seed_problem + pc.a.bernoulli / N) / (3 * 8)
+                            + pc.b.bernoulli / (N * 8))  # B's seed components unknown: left out
+    got = p["power"]["mde_if_no_seed_variance"]
+    assert got == pytest.approx(by_hand, rel=1e-6)
+    at_one = z * math.sqrt(pc.a.seed + pc.interaction / 8 + (pc.a.seed_problem + pc.a.bernoulli / N) / 8
+                           + pc.b.bernoulli / (N * 8))
+    assert got < at_one  # what the smaller count gave, the "lower bound" above the real design's
+    assert p["power"]["design"]["seeds"] == {"a": 3, "b": 1} and p["t_ci95"] == [None, None]
+    assert p["ci_note"].startswith("GRPO + entropy adv. has one training seed")
+
+
+def test_every_pair_is_compared_figure8_pairs_first(tmp_path, capsys):
+    grid = {**GRID, "grpo-entreg": [[min(1.0, x + 0.25) for x in row] for row in GRID["grpo"]]}
+    root = make_experiment(tmp_path / "three", grid=grid)
+    rep = power_json(capsys, root)
+    assert [(x["a"], x["b"]) for x in rep["pairs"]] == [
+        ("base", "grpo"), ("base", "grpo-ent"), ("base", "grpo-entreg"), ("grpo", "grpo-ent"),
+        ("grpo-entreg", "grpo-ent"), ("grpo", "grpo-entreg")]  # the last: no Figure-8 pair, compared all the same
+    a, c = np.array(GRID["grpo"]), np.array(grid["grpo-entreg"])
+    boot = st.two_level_bootstrap_diff(a, c, n_resamples=4000, rng=0)
+    assert rep["pairs"][-1]["bootstrap_ci95"] == pytest.approx([boot.low, boot.high])
+
+
+def test_pairing_is_by_problem_id_not_row_order(tmp_path, capsys):
+    root = make_experiment(tmp_path / "exp")
+    first = power_json(capsys, root)
+    for name in ("base", "grpo-seed1", "grpo-ent"):  # the base (whose problems the others match) and two runs
+        f = Layout(root).passk(name) / "problems.jsonl"
+        f.write_text("\n\n".join(reversed(f.read_text().splitlines())) + "\n")  # reversed, blank lines between
+    assert power_json(capsys, root) == first
+
+
+def test_one_sample_per_problem_is_not_estimable_not_a_traceback(tmp_path, capsys):
+    root = make_experiment(tmp_path / "n1", n=1)  # each problem's accuracy rounded to 0 or 1
+    rep = power_json(capsys, root)
+    p = rep["pairs"][2]
+    assert p["t_ci95"] == [None, None] and p["ci_note"].startswith("one sample per problem")
+    assert p["power"]["estimable"] is False and p["power"]["components"] is None
+    assert p["power"]["not_estimable"].startswith("one sample per problem")
+    assert p["bootstrap_ci95"][0] is not None and p["probability_of_improvement"]["estimate"] is not None
+    code, out, err = cli(capsys, "reproduce", "power", root)
+    assert code == 0 and err == "" and "not estimable: one sample per problem" in " ".join(out.split())
 
 
 def test_a_partly_finished_experiment_uses_its_finished_runs(tmp_path, capsys):
@@ -170,10 +205,19 @@ def test_a_partly_finished_experiment_uses_its_finished_runs(tmp_path, capsys):
     rep = power_json(capsys, root)
     assert rep["notes"] == ["GRPO + entropy adv.: 2 of 3 seeds evaluated (grpo-ent-seed2 not yet)"]
     p = {(x["a"], x["b"]): x for x in rep["pairs"]}[("grpo", "grpo-ent")]
-    assert p["seeds"] == {"a": 3, "b": 2} and p["power"]["design"]["seeds"] == 2 and "conservative" in p["power"]["design_note"]
+    assert p["seeds"] == {"a": 3, "b": 2} and p["power"]["design"]["seeds"] == {"a": 3, "b": 2}
+    assert "GRPO has 3 finished seeds and GRPO + entropy adv. 2" in p["power"]["design_note"]
+    assert rep["seeds"] is None and rep["seeds_per_method"] == {"grpo": 3, "grpo-ent": 2}
+    assert rep["training_seeds"] == {"grpo": [0, 1, 2], "grpo-ent": [0, 1]}
     a, b = np.array(GRID["grpo"]), np.array(GRID["grpo-ent"][:2])
+    pc = st.pair_components(a, b, N)
     assert p["diff"] == pytest.approx(b.mean() - a.mean())
-    assert p["power"]["mde"] == pytest.approx(st.minimum_detectable_difference(st.pair_components(a, b, N), 2, 8, N))
+    # each method with its own seeds: 3 and 2, not 2 and 2
+    assert p["power"]["mde"] == pytest.approx(st.minimum_detectable_difference(pc, (3, 2), 8, N))
+    assert p["power"]["mde"] < st.minimum_detectable_difference(pc, 2, 8, N)
+    assert p["power"]["to_detect_delta"]["problems"] == st.required_size(pc, 0.05, "problems", (3, 2), 8, N)
+    code, out, _ = cli(capsys, "reproduce", "power", root)
+    assert code == 0 and "seeds per method: " in out and "(now A 3, B 2)" in " ".join(out.split())
     # a variant none of whose runs finished is left out, with its pairs
     for i in range(3):
         (lay.passk(run_name("grpo-ent", i)) / "problems.jsonl").unlink(missing_ok=True)
@@ -183,7 +227,7 @@ def test_a_partly_finished_experiment_uses_its_finished_runs(tmp_path, capsys):
     (root / "stages.json").unlink()
     rep = power_json(capsys, root)
     assert "next_hour" not in rep["pairs"][0]["power"]
-    code, out, _ = run(capsys, "reproduce", "power", root)
+    code, out, _ = cli(capsys, "reproduce", "power", root)
     assert code == 0 and "cannot be priced" in " ".join(out.split())
 
 
@@ -220,15 +264,25 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
     refused(capsys, "reproduce", "power", other, contains=("grpo-seed1", "lacks problem p0"))
     other_n = make_experiment(tmp_path / "other-n")
     _problems(Layout(other_n), "grpo-ent", GRID["grpo-ent"][0], n=8)
-    refused(capsys, "reproduce", "power", other_n, contains=("different n",))
+    refused(capsys, "reproduce", "power", other_n, contains=("n=8", "same n"))
+    # problems.jsonl read by one checked reader: a blank line is skipped, a bad row named by file and line
+    empty = make_experiment(tmp_path / "empty")
+    (Layout(empty).passk("base") / "problems.jsonl").write_text("\n")
+    refused(capsys, "reproduce", "power", empty, contains=("base/passk/problems.jsonl: no per-problem rows of arith-eval",))
+    short = make_experiment(tmp_path / "short")
+    f = Layout(short).passk("grpo-seed2") / "problems.jsonl"
+    rows = f.read_text().splitlines()
+    rows[4] = json.dumps({k: v for k, v in json.loads(rows[4]).items() if k != "accuracy"})
+    f.write_text("\n".join(rows) + "\n")
+    refused(capsys, "reproduce", "power", short, contains=(f"{f}:5: missing field(s) 'accuracy'",))
 
 
 def test_reproduce_command_line_and_help_read_as_before(capsys):
-    code, _, err = run(capsys, "reproduce")  # the experiment: --out is required, as before
+    code, _, err = cli(capsys, "reproduce")  # the experiment: --out is required, as before
     assert code == 2 and "Missing option '--out'" in err and "reproduce [OPTIONS]\n" in err
-    code, out, _ = run(capsys, "reproduce", "--help")
+    code, out, _ = cli(capsys, "reproduce", "--help")
     assert code == 0 and "reproduce [OPTIONS]\n" in out.splitlines(True)[0]
     assert "--seeds" in out and "--variants" in out and "The paper's experiment end to end" in out
     assert "power  Power of a reproduce experiment" in out
-    code, _, err = run(capsys, "reproduce", "--out", "/proc/entropykit-no/x", "--seeds", "0")
+    code, _, err = cli(capsys, "reproduce", "--out", "/proc/entropykit-no/x", "--seeds", "0")
     assert code == 2 and "--seeds" in err

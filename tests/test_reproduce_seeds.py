@@ -5,11 +5,11 @@ in tests/test_seed_stats.py, by exact cases and simulation)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import passk_run
 from entropykit.errors import UserError
 from entropykit.reproduce.config import ReproduceConfig
 from entropykit.reproduce.layout import Layout, run_name, runs
@@ -46,10 +46,7 @@ def test_seeds_extend_a_finished_experiment_and_never_shrink(tmp_path):
 
 
 def _problems(lay: Layout, name: str, acc: list[float], n: int = 4) -> None:
-    d = lay.passk(name)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "problems.jsonl").write_text("".join(json.dumps({"benchmark": "arith", "problem_id": f"p{i}", "n": n, "accuracy": a}) + "\n"
-                                              for i, a in enumerate(acc)))
+    passk_run(lay.passk(name), acc, n=n, bench="arith")
 
 
 def test_across_seeds_summary_from_the_runs(tmp_path):
@@ -73,3 +70,25 @@ def test_across_seeds_summary_from_the_runs(tmp_path):
     assert d["power"]["mde_80"] > 0 and set(d["power"]["to_detect_delta"]) == {"seeds", "problems", "samples"}
     assert pairs[("base", "grpo")]["seeds"] == {"a": 1, "b": 2}
     json.dumps(s, allow_nan=False)  # summary.json takes it as it is
+    assert s["seeds"] == 2 and s["seeds_per_method"] == {"grpo": 2, "grpo-ent": 2}
+    assert s["training_seeds"] == {"grpo": [0, 1], "grpo-ent": [0, 1]}
+
+
+def test_the_page_says_each_methods_seeds_when_they_differ(tmp_path):
+    """A partly finished experiment (`reproduce power`'s `runs`): GRPO has seeds 0 and 2 evaluated,
+    GRPO + ent seed 0 only; the summary and the page say so per method, not "across 3 seeds"."""
+    from entropykit.reproduce.seeds import seed_summary, seeds_html
+
+    cfg = _cfg(tmp_path, seeds=3, seed=5)
+    lay = Layout(tmp_path)
+    _problems(lay, "base", [0.0, 0.25, 0.5])
+    for name, row in (("grpo", [0.25, 0.5, 0.5]), ("grpo-seed2", [0.0, 0.5, 0.75]), ("grpo-ent", [0.5, 0.5, 1.0])):
+        _problems(lay, name, row)
+    s = seed_summary(cfg, lay, n_resamples=200, runs={"grpo": ["grpo", "grpo-seed2"], "grpo-ent": ["grpo-ent"]})
+    assert s["seeds"] is None and s["seeds_per_method"] == {"grpo": 2, "grpo-ent": 1}
+    assert s["training_seeds"] == {"grpo": [5, 7], "grpo-ent": [5]}
+    page = seeds_html(s)
+    assert "Across training seeds (GRPO 2, GRPO + entropy adv. 1)" in page
+    assert "GRPO trained with seeds 5, 7; GRPO + entropy adv. trained with seed 5" in page
+    assert "has one training seed" in page  # why the t intervals of its pairs are empty
+    json.dumps(s, allow_nan=False)
