@@ -174,24 +174,32 @@ def test_shared_prefill_runs_each_distinct_prompt_once_and_samples_as_per_row_pr
     assert [[(c.token_ids, c.logprobs) for c in r] for r in again] == [[(c.token_ids, c.logprobs) for c in r] for r in shared]
 
 
-@pytest.mark.slow
-def test_shared_prefill_falls_back_to_per_row_prefill_when_the_cache_cannot_select_rows(smollm, monkeypatch):
-    """A cache without batch row selection (a recurrent state, say) gets every row prefilled: the
-    previous path exactly, bit for bit."""
-    from transformers.cache_utils import DynamicCache
+def test_shared_prefill_falls_back_to_per_row_prefill_for_a_hybrid_cache():
+    """A tiny random Falcon-H1 (attention + Mamba layers): its cache holds convolution and SSM
+    states that row selection would not copy, so every row is prefilled: the per-row path
+    exactly, bit for bit, and the first forward pass holds every row."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    gen = make_generator(smollm, backend="hf", batch_size=4)
-    sp = SamplingConfig(n=4, temperature=1.0, top_p=0.9, max_tokens=12, seed=2, token_stats=True)
-    gen.share_prefill = False
-    own = gen.generate(["Say hi."], sp)
-    gen.share_prefill = True
+    from entropykit.generation import HFGenerator
+    from entropykit.models import LoadedModel, resolve_model_path
 
-    def cannot(self, indices):
-        raise NotImplementedError
-
-    monkeypatch.setattr(DynamicCache, "batch_select_indices", cannot)
-    fallback = gen.generate(["Say hi."], sp)
-    assert [(c.token_ids, c.logprobs, c.entropies) for c in fallback[0]] == [(c.token_ids, c.logprobs, c.entropies) for c in own[0]]
+    tok = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m"))
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model("falcon_h1", vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, eos_token_id=tok.eos_token_id,
+                               pad_token_id=tok.pad_token_id)
+    model = AutoModelForCausalLM.from_config(cfg).eval()
+    lm = LoadedModel(model=model, tokenizer=tok, name="falcon-h1-tiny", path="", device=torch.device("cpu"), dtype=torch.float32)
+    sp = SamplingConfig(n=3, temperature=1.0, top_p=0.9, max_tokens=6, seed=2, token_stats=True)
+    own = HFGenerator(lm, batch_size=6, share_prefill=False).generate(["Say hi.", "Hello there, friend."], sp)
+    rows, handle = _rows_of_forward_calls(model)
+    try:
+        fallback = HFGenerator(lm, batch_size=6).generate(["Say hi.", "Hello there, friend."], sp)
+    finally:
+        handle.remove()
+    assert rows[:2] == [2, 6]  # the distinct prompts first, then every row once the cache proved hybrid
+    flat = lambda out: [(c.token_ids, c.logprobs, c.entropies) for row in out for c in row]  # noqa: E731
+    assert flat(fallback) == flat(own)
 
 
 def test_nucleus_from_top_candidates_draws_what_the_full_sort_draws(monkeypatch):
@@ -213,3 +221,41 @@ def test_nucleus_from_top_candidates_draws_what_the_full_sort_draws(monkeypatch)
             differences += int((fast != full).sum())
             branches.add(bool((probs.topk(64).values.sum(-1) >= top_p).all()))
     assert differences == 0 and branches == {True, False}  # both the candidates and the full sort were used
+
+
+def test_nucleus_draw_of_a_row_ignores_the_other_rows_even_with_ties():
+    """bf16 logits make many probabilities equal: equal tokens rank by id, in the candidates and
+    in the full sort alike, so a peaked row draws the same batched with flat rows (which take the
+    full sort) or alone, and the same as a full stable sort by (probability desc, id asc)."""
+    torch.manual_seed(1)
+    logits = (torch.randn(40, 3000) * 4).bfloat16().float()  # bf16-rounded: ties among the top tokens
+    peaked = torch.softmax(logits / 0.6, -1)
+    flat = torch.softmax(torch.randn(40, 3000).bfloat16().float() * 0.1, -1)
+    assert (peaked.topk(64).values[:, :-1] == peaked.topk(64).values[:, 1:]).any()  # there are ties
+    for seed in range(40):
+        g = lambda: torch.Generator().manual_seed(seed)  # noqa: E731
+        alone = sample_rows(peaked[seed : seed + 1], 0.95, [g()])
+        batched = sample_rows(torch.stack([flat[seed], peaked[seed]]), 0.95, [torch.Generator().manual_seed(99), g()])
+        assert batched[1] == alone[0]
+        values, order = torch.sort(peaked[seed], descending=True, stable=True)  # ids ascending among equal values
+        kept = torch.where(values.cumsum(-1) - values < 0.95, values, torch.zeros_like(values))
+        u = torch.rand(1, generator=g())
+        expected = order[int(torch.searchsorted(kept.cumsum(-1), u * kept.cumsum(-1)[-1], right=True))]
+        assert int(alone[0]) == int(expected)
+
+
+@pytest.mark.slow
+def test_preallocated_cache_gives_the_grown_caches_numbers_bit_for_bit(smollm, monkeypatch):
+    """Decoding into buffers allocated once (no torch.cat of the whole cache per step) changes no
+    number: tokens, log-probs and entropies equal the default growing cache's exactly, for rows
+    that stop early and rows that run to the length limit."""
+    import entropykit.generation as g
+
+    sp = SamplingConfig(n=4, temperature=0.8, top_p=0.95, max_tokens=24, seed=11, token_stats=True)
+    prompts = ["What is 2+3? Answer with one number.", "Write a long story about a dragon."]
+    flat = lambda out: [(c.token_ids, c.logprobs, c.entropies, c.finish_reason) for row in out for c in row]  # noqa: E731
+    buffered = flat(make_generator(smollm, backend="hf", batch_size=8).generate(prompts, sp))
+    monkeypatch.setattr(g, "PREALLOCATE_CACHE", False)
+    grown = flat(make_generator(smollm, backend="hf", batch_size=8).generate(prompts, sp))
+    assert buffered == grown
+    assert {r[3] for r in buffered} == {"stop", "length"}
