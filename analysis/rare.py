@@ -28,6 +28,16 @@ from .config import DEFAULT_EMBEDDER
 _EMBEDDERS: dict[str, object] = {}
 
 
+def clear_embedder_cache() -> None:
+    """Forget every sentence embedder `load_embedder` cached in this process.
+
+    The cache lets the analyses of one command share one embedder; a long process that runs
+    several stages one after another (`entropykit reproduce`, one analyze stage per model) calls
+    this when a stage ends, so that the embedder does not stay resident through the stages that
+    do not use it (training, sampling). A later `load_embedder` reloads."""
+    _EMBEDDERS.clear()
+
+
 def resolve_embedder_path(spec: str = DEFAULT_EMBEDDER) -> str:
     """Folder (or hub id) of a sentence-transformers model.
 

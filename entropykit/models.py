@@ -28,6 +28,17 @@ from entropykit.errors import UserError
 _LOADED: dict[tuple, "LoadedModel"] = {}
 
 
+def clear_model_cache() -> None:
+    """Forget every model `load_model` cached in this process (the models themselves are freed
+    once nothing else holds them).
+
+    The cache lets one command reuse a model it loads more than once; a long process that runs
+    several stages one after another (`entropykit reproduce`: passk of every trained policy, then
+    analyze) calls this when a stage ends, or every model it ever evaluated stays resident to the
+    end and peak memory grows by one model per trained run. A later `load_model` reloads."""
+    _LOADED.clear()
+
+
 @dataclass
 class LoadedModel:
     """A causal LM ready for scoring and sampling."""

@@ -7,8 +7,8 @@ finished run (`DIR/<run>/passk/problems.jsonl`) and reports what `seed_summary` 
 statistics are `entropykit.seed_stats`'): the variance components, the observed difference with
 its two-level bootstrap and t intervals, the smallest difference the current design detects,
 the seeds / problems / samples per problem that would detect `--delta`, and where the next hour
-of compute (priced from DIR/stages.json) buys the most precision. Nothing is written; no model
-is loaded.
+of compute (priced from DIR/stages.json, every attempt of a stage summed) buys the most
+precision. Nothing is written; no model is loaded.
 """
 
 from __future__ import annotations
@@ -120,8 +120,11 @@ def print_power(rep: dict, console=None) -> None:
 
     console = console or Console()
     costs = rep["costs"]
-    priced = (f"{costs['seconds_per_training_seed']:.0f} s per training seed, "
-              f"{costs['seconds_per_evaluated_sample']:.2f} s per evaluated sample (medians of stages.json)"
+    kinds = costs.get("priced_stages") or {}
+    priced = (f"{costs['seconds_per_training_seed']:.0f} s per training seed "
+              f"({' + '.join(kinds.get('per_training_seed', []))}), "
+              f"{costs['seconds_per_evaluated_sample']:.2f} s per evaluated sample "
+              f"({' + '.join(kinds.get('per_evaluated_sample', []))}; medians of stages.json, attempts summed)"
               if costs.get("seconds_per_training_seed") and costs.get("seconds_per_evaluated_sample")
               else "no stage times in stages.json: the next hour cannot be priced")
     console.print(f"[bold]reproduce power[/bold]: {escape(rep['dir'])}", highlight=False)

@@ -16,7 +16,8 @@ B1 B2` too). From those matrices (`entropykit.seed_stats`):
 - power (`_power`): the variance components (between seeds, method x problem, sampling), the
   smallest difference the design detects with 80% power at alpha 0.05, the seeds / problems /
   samples that would detect `delta`, and where an hour of compute (priced from this run's own
-  stage times) buys the most precision. Each method's own seed count is the design's.
+  stage times, every attempt of a stage summed: `stage_costs`) buys the most precision. Each
+  method's own seed count is the design's.
 """
 
 from __future__ import annotations
@@ -34,12 +35,50 @@ DEFAULT_DELTA = 0.05  # the difference power is asked about when the user names 
 LEVERS = ("seeds", "problems", "samples")
 
 
-def _stage_seconds(lay: Layout, prefix: str) -> list[float]:
+# What one more model costs, by kind of stage (`stages.build_stages`: each trained run has its
+# train, export, passk and analyze stages; the base its passk and analyze). Train and export are
+# the fixed cost of a training seed; passk and analyze scale with the samples evaluated (analyze
+# scores and embeds each one), so they price a sample, and through it a seed's evaluation too.
+SEED_STAGES = ("train", "export")
+SAMPLE_STAGES = ("passk", "analyze")
+
+
+def _stage_seconds(lay: Layout, kind: str) -> list[float]:
+    """The cost of every finished stage of `kind` ("train", "passk", ...) in stages.json: the sum
+    over its attempts (`seconds_total`; a stage killed and resumed cost both), or `seconds` in a
+    file written before attempts were summed."""
     try:
         stages = json.loads(lay.stages_file.read_text(encoding="utf-8"))["stages"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
-    return [v["seconds"] for k, v in stages.items() if k.startswith(prefix) and isinstance(v, dict) and "seconds" in v]
+    if not isinstance(stages, dict):
+        return []
+    out = []
+    for name, rec in stages.items():
+        if not name.startswith(kind + " ") or not isinstance(rec, dict) or "seconds" not in rec:  # unfinished
+            continue
+        secs = rec.get("seconds_total", rec["seconds"])
+        if isinstance(secs, (int, float)) and not isinstance(secs, bool):
+            out.append(float(secs))
+    return out
+
+
+def stage_costs(lay: Layout) -> tuple[float | None, float | None, dict[str, list[str]]]:
+    """(seconds per training seed, seconds per evaluated sample before dividing by problems x
+    samples, the kinds of stage priced in each): each the sum over `SEED_STAGES` (or
+    `SAMPLE_STAGES`) of the median cost of that kind; a kind with no finished stage yet (e.g. the
+    analyses, run after every passk) is left out, and the list says so. None when none is finished."""
+    priced: dict[str, list[str]] = {"per_training_seed": [], "per_evaluated_sample": []}
+    totals = []
+    for key, kinds in (("per_training_seed", SEED_STAGES), ("per_evaluated_sample", SAMPLE_STAGES)):
+        total = None
+        for kind in kinds:
+            secs = _stage_seconds(lay, kind)
+            if secs:
+                total = (total or 0.0) + float(np.median(secs))
+                priced[key].append(kind)
+        totals.append(total)
+    return totals[0], totals[1], priced
 
 
 def _without_seed_variance(pc):
@@ -121,10 +160,8 @@ def seed_summary(cfg: ReproduceConfig, lay: Layout, *, delta: float = DEFAULT_DE
     methods = {name: {"label": label(name), "mean_accuracy": float(m.mean()), "seeds": [float(x) for x in m.mean(axis=1)],
                       "runs": ["base"] if name == "base" else list(runs[name])} for name, m in acc.items()}
 
-    train_s = _stage_seconds(lay, "train ")
-    passk_s = _stage_seconds(lay, "passk ")
-    per_sample = (float(np.median(passk_s)) / (problems * n)) if passk_s else None
-    per_seed = float(np.median(train_s)) if train_s else None
+    per_seed, per_model, priced = stage_costs(lay)
+    per_sample = per_model / (problems * n) if per_model else None
 
     pairs = []
     for a, b in compared_pairs(cfg, variants):
@@ -141,7 +178,11 @@ def seed_summary(cfg: ReproduceConfig, lay: Layout, *, delta: float = DEFAULT_DE
            "training_seeds": {v: [train_seed(cfg, seed_index(r)) for r in runs[v]] for v in variants},
            "problems": problems, "samples_per_problem": n, "methods": methods, "pairs": pairs,
            "costs": {"seconds_per_training_seed": per_seed, "seconds_per_evaluated_sample": per_sample,
-                     "from": "this run's stages.json (medians)"},
+                     "priced_stages": priced,
+                     "from": "this run's stages.json: each stage's seconds summed over its attempts; per training "
+                             f"seed the medians of its {' + '.join(priced['per_training_seed']) or 'no finished'} "
+                             f"stages, per evaluated sample those of the {' + '.join(priced['per_evaluated_sample']) or 'no finished'} "
+                             "stages over problems x samples"},
            "method": "difference of means over seeds and problems; CIs: two-level bootstrap (seeds within each method, "
                      "problems shared) and t with Satterthwaite df; P(improvement): ties count half; power: normal "
                      f"approximation, {100 * power:g}% at alpha {alpha:g} two-sided; null where a quantity is not "

@@ -14,12 +14,18 @@
 stage returned, and still on disk), so a rerun after kill -9 or Ctrl-C continues with the
 stage that was running; that stage's tool resumes its own work (passk keeps every saved
 sample, train restarts from its latest checkpoint with the same random state).
+
+stages.json records per stage: "attempts" (how many times it was started), "attempt_seconds"
+(the seconds of each attempt, an interrupted one's up to its last heartbeat, every
+`HEARTBEAT_S` seconds, or to its exception), "seconds" (the attempt that finished, as before) and
+"seconds_total" (the sum over attempts: what the stage cost; `seeds.py` prices from it).
 """
 
 from __future__ import annotations
 
 import datetime
 import gc
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +37,7 @@ from .config import GENERATED, VARIANTS, ReproduceConfig
 from .layout import Layout, figure8_pairs, label, run_name, runs, train_seed
 
 Log = Callable[[str], None]
+HEARTBEAT_S = 10.0  # how often a running stage's seconds so far are written (what a kill -9 leaves)
 
 
 @dataclass
@@ -179,10 +186,19 @@ def forget_stages(lay: Layout, names: tuple[str, ...]) -> None:
 
 
 def load_stage_state(path: Path) -> dict:
-    """stages.json: {stage name: {"seconds", "finished", "attempts"}}; a damaged file counts as
-    empty (every stage then reruns, and each tool reuses its own finished work)."""
+    """stages.json: {stage name: {"attempts", "attempt_seconds", "seconds", "seconds_total",
+    "finished"}} (see the module docstring); a damaged file counts as empty (every stage then
+    reruns, and each tool reuses its own finished work)."""
     state = read_json_object(path, missing={}, damaged={})
     return state.get("stages", {}) if isinstance(state.get("stages"), dict) else {}
+
+
+def _attempt_seconds(rec: dict) -> list[float]:
+    """The seconds of a record's earlier attempts (older files: none, or the finished one's)."""
+    times = rec.get("attempt_seconds")
+    if isinstance(times, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in times):
+        return [float(x) for x in times]
+    return [float(rec["seconds"])] if isinstance(rec.get("seconds"), (int, float)) else []
 
 
 def release_memory() -> None:
@@ -193,12 +209,12 @@ def release_memory() -> None:
     optimizers, hooks) wait for the collector, and glibc keeps freed arenas."""
     import sys
 
-    models = sys.modules.get("entropykit.models")
+    models = sys.modules.get("entropykit.models")  # only what a stage imported: importing them costs seconds
     if models is not None:
-        models._LOADED.clear()  # no stage reuses another's model; a stage that needs one again reloads it
+        models.clear_model_cache()  # no stage reuses another's model; a stage that needs one again reloads it
     rare = sys.modules.get("entropykit.analysis.rare")
     if rare is not None:
-        rare._EMBEDDERS.clear()
+        rare.clear_embedder_cache()
     gc.collect()
     try:
         import ctypes
@@ -208,24 +224,49 @@ def release_memory() -> None:
         pass
 
 
-def run_stages(stages: list[Stage], lay: Layout, log: Log, progress_line: Callable[[str], None]) -> dict:
-    """Run every stage that is not complete; one progress line per stage. Returns the state."""
+def run_stages(stages: list[Stage], lay: Layout, log: Log, progress_line: Callable[[str], None],
+               heartbeat_s: float = HEARTBEAT_S) -> dict:
+    """Run every stage that is not complete; one progress line per stage. Returns the state.
+
+    Every attempt's seconds are kept (a stage killed and resumed cost both attempts): while a
+    stage runs, a thread writes its seconds so far every `heartbeat_s`; an exception (Ctrl-C
+    included) writes them at once."""
     state = load_stage_state(lay.stages_file)
     total = len(stages)
+
+    def save() -> None:
+        atomic_write_json(lay.stages_file, {"stages": state})
+
     for i, st in enumerate(stages, 1):
         rec = state.get(st.name, {})
         if rec.get("finished") and all(p.exists() for p in st.outputs):
             progress_line(f"[{i}/{total}] {st.name}: complete ({rec['seconds']:.0f} s earlier), skipped")
             continue
         progress_line(f"[{i}/{total}] {st.name}")
-        rec = {"attempts": int(rec.get("attempts", 0)) + 1}
+        times = _attempt_seconds(rec) + [0.0]  # this attempt's seconds: the last entry
+        rec = {"attempts": int(rec.get("attempts", 0)) + 1, "attempt_seconds": times}
         state[st.name] = rec
-        atomic_write_json(lay.stages_file, {"stages": state})
+        save()
         t0 = time.perf_counter()
-        st.run()
-        release_memory()  # a stage's models and tensors go with it: peak memory stays that of one stage
-        rec.update(seconds=round(time.perf_counter() - t0, 1),
+        stop = threading.Event()
+
+        def beat() -> None:  # the only writer of stages.json while the stage runs (the main thread waits in st.run)
+            while not stop.wait(heartbeat_s):
+                times[-1] = round(time.perf_counter() - t0, 1)
+                save()
+
+        ticker = threading.Thread(target=beat, name="stage-heartbeat", daemon=True)
+        ticker.start()
+        try:
+            st.run()
+            release_memory()  # a stage's models and tensors go with it: peak memory stays that of one stage
+        finally:
+            stop.set()
+            ticker.join()
+            times[-1] = round(time.perf_counter() - t0, 1)
+            save()  # an interrupted attempt: its seconds, for the total when the stage is resumed
+        rec.update(seconds=times[-1], seconds_total=round(sum(times), 1),
                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-        atomic_write_json(lay.stages_file, {"stages": state})
+        save()
         progress_line(f"[{i}/{total}] {st.name}: done in {rec['seconds']:.0f} s")
     return state

@@ -5,8 +5,12 @@ passk run (`summary.json`, `problems.jsonl`), the paired differences from
 `evalkit.report.paired_runs` (problem-level bootstrap CI and Wilcoxon test, the samples of
 both runs drawn with the same seeds), the training curves from `metrics.jsonl`, the entropy
 statistics from each analysis' `summary.json` and the Figure 8 comparisons from `analyze
-compare`. Nothing here depends on wall time, so an interrupted and resumed run writes the
-same summary.json as an uninterrupted one (stage times live in `stages.json`).
+compare`. With one training seed nothing here depends on wall time, so an interrupted and
+resumed run writes the same summary.json as an uninterrupted one (stage times live in
+`stages.json`). With --seeds >= 2 two parts do: `across_seeds.costs` and each pair's
+`power.next_hour` are priced from this run's stage times in `stages.json` (`seeds.stage_costs`,
+every attempt of a stage summed), so they vary between runs as wall times do; everything else
+in summary.json is a function of the tools' outputs and still reads the same.
 """
 
 from __future__ import annotations

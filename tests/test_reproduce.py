@@ -225,3 +225,32 @@ def test_paired_difference_keeps_its_level_under_a_null():
         b = rng.binomial(4, p) / 4
         hits += paired_difference(a, b, num_resamples=500, seed=t)["significant"]
     assert hits / trials < 0.09
+
+
+def test_stage_seconds_are_kept_for_every_attempt(tmp_path):
+    """stages.json keeps each attempt's seconds: an attempt that fails (or is killed: the
+    heartbeat writes its seconds so far while it runs) still counts in `seconds_total` once the
+    stage finishes; `seconds` stays the finishing attempt's."""
+    import time
+
+    from entropykit.reproduce.stages import Stage, load_stage_state, run_stages
+
+    lay = Layout(tmp_path)
+    tmp_path.mkdir(exist_ok=True)
+    seen = []
+
+    def first() -> None:
+        time.sleep(0.3)
+        seen.append(load_stage_state(lay.stages_file)["s"]["attempt_seconds"])  # written by the heartbeat
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_stages([Stage("s", first)], lay, print, lambda _: None, heartbeat_s=0.05)
+    assert seen[0][-1] > 0
+    rec = load_stage_state(lay.stages_file)["s"]
+    assert rec["attempts"] == 1 and "finished" not in rec and "seconds" not in rec and rec["attempt_seconds"][0] >= 0.3
+    run_stages([Stage("s", lambda: time.sleep(0.1))], lay, print, lambda _: None, heartbeat_s=0.05)
+    rec = load_stage_state(lay.stages_file)["s"]
+    assert rec["attempts"] == 2 and len(rec["attempt_seconds"]) == 2 and rec["finished"]
+    assert rec["seconds"] == rec["attempt_seconds"][1] >= 0.1
+    assert rec["seconds_total"] == pytest.approx(sum(rec["attempt_seconds"]), abs=0.11) and rec["seconds_total"] >= 0.4

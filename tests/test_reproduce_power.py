@@ -286,3 +286,33 @@ def test_reproduce_command_line_and_help_read_as_before(capsys):
     assert "power  Power of a reproduce experiment" in out
     code, _, err = cli(capsys, "reproduce", "--out", "/proc/entropykit-no/x", "--seeds", "0")
     assert code == 2 and "--seeds" in err
+
+
+def test_a_stage_killed_and_resumed_is_priced_by_every_attempt(tmp_path, capsys):
+    """A seed's cost is what its stages took over every attempt (issue 25 review): a train stage
+    killed after 400 s and resumed for 200 s cost 600 s, not the 200 s of its last attempt; a
+    seed is priced by its train + export stages, a sample by passk + analyze over problems x
+    samples (medians over runs of each kind; a file without attempt_seconds counts `seconds`)."""
+    root = make_experiment(tmp_path / "exp", stages=False)
+    st_: dict = {"passk base": {"seconds": PASSK_S}, "analyze base": {"seconds": 32.0}}
+    for v in GRID:
+        for i in range(3):
+            n = run_name(v, i)
+            st_[f"train {n}"] = {"attempts": 1, "attempt_seconds": [TRAIN_S], "seconds": TRAIN_S, "seconds_total": TRAIN_S}
+            st_[f"export {n}"] = {"seconds": 5.0}
+            st_[f"passk {n}"] = {"seconds": PASSK_S}
+            st_[f"analyze {n}"] = {"seconds": 32.0}
+    for n in ("grpo", "grpo-ent", "grpo-seed1", "grpo-ent-seed1"):  # four of six runs: the median is a resumed one
+        st_[f"train {n}"] = {"attempts": 2, "attempt_seconds": [400.0, 200.0], "seconds": 200.0, "seconds_total": 600.0}
+    st_["passk grpo"] = {"attempts": 2, "attempt_seconds": [40.0, 24.0], "seconds": 24.0, "seconds_total": 64.0}
+    st_["analyze grpo"] = {"attempts": 1, "attempt_seconds": [9.0]}  # unfinished: not priced
+    (root / "stages.json").write_text(json.dumps({"stages": st_}))
+    rep = power_json(capsys, root)
+    costs = rep["costs"]
+    assert costs["seconds_per_training_seed"] == pytest.approx(600.0 + 5.0)  # not 200 + 5
+    assert costs["seconds_per_evaluated_sample"] == pytest.approx((PASSK_S + 32.0) / (8 * N))
+    assert costs["priced_stages"] == {"per_training_seed": ["train", "export"], "per_evaluated_sample": ["passk", "analyze"]}
+    nh = next(p for p in rep["pairs"] if p["a"] == "grpo")["power"]["next_hour"]
+    assert nh["levers"]["seeds"]["unit_seconds"] == pytest.approx(2 * (605.0 + 8 * N * (PASSK_S + 32.0) / (8 * N)))
+    code, out, err = cli(capsys, "reproduce", "power", root)
+    assert code == 0 and "605 s per training seed (train + export)" in out and "(passk + analyze;" in out
