@@ -64,7 +64,7 @@ def bench_pipeline(args) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-passk-"))
     model, jobs = _model_and_jobs(args, tmp)
-    kw = {"batch_size": args.batch_size, "device": args.device, "engine_kwargs": {"max_model_len": 1024, "enforce_eager": True}}
+    kw = {"batch_size": args.batch_size, "device": args.device, "chunk_workers": None, "engine_kwargs": {"max_model_len": 1024, "enforce_eager": True}}
     t = time.perf_counter()
     gen = make_generator(model, backend=args.backend, **kw)
     load_s = time.perf_counter() - t
@@ -73,11 +73,9 @@ def bench_pipeline(args) -> dict:
     def raw() -> tuple[float, int]:
         t0 = time.perf_counter()
         ntok = 0
-        if args.backend == "hf":  # the same fixed chunks as run_passk
-            for s in range(0, len(jobs), args.batch_size):
-                chunk = jobs[s : s + args.batch_size]
-                comps = gen.generate([p for p, _ in chunk], sp, seeds=[[sd] for _, sd in chunk])
-                ntok += sum(len(c[0].token_ids) for c in comps)
+        if args.backend == "hf":  # the same fixed chunks as run_passk, handed over the same way
+            chunks = [jobs[s : s + args.batch_size] for s in range(0, len(jobs), args.batch_size)]
+            ntok += sum(len(c.token_ids) for _, _, c in gen.stream_chunks(chunks, sp))
         else:  # one call for everything, one prompt per problem, as run_passk streams it
             per_problem = [jobs[s : s + args.n] for s in range(0, len(jobs), args.n)]
             prompts = [group[0][0] for group in per_problem]

@@ -3,10 +3,11 @@
 Workload (issue 25): 4 MATH-500 prompts x 8 samples x 128 tokens, the paper's evaluation
 sampling (temperature 0.6, top-p 0.95), passk's fixed chunks of 16 rows (2 prompts per chunk).
 
-- "shared":   today's sampler: each distinct prompt of a chunk is prefilled once and its KV cache
-              copied to its rows; the cache decodes into buffers allocated once; the nucleus is
-              ranked among the top candidates only.
-- "previous": the same generator with shared prefill off (`share_prefill=False`, the per-row
+- "shared":   today's sampler as passk runs it: each distinct prompt of a chunk is prefilled
+              once and its KV cache copied to its rows; the cache decodes into buffers allocated
+              once; the nucleus is ranked among the top candidates only; on a CPU two chunks are
+              sampled side by side, each on one of the two threads (`chunk_workers`).
+- "previous": the same generator, one chunk at a time on all threads, with shared prefill off (`share_prefill=False`, the per-row
               prefill the fallback test checks bit for bit), the cache grown by torch.cat each
               step (`PREALLOCATE_CACHE=False`) and the previous `sample_rows` (a
               full vocabulary sort per row and step), kept below as it was.
@@ -78,12 +79,11 @@ def main() -> None:
 
     def ours(shared: bool, only: list | None = None) -> tuple[int, list]:
         gen.share_prefill = g.PREALLOCATE_CACHE = shared
+        gen.chunk_workers = g.default_chunk_workers(lm) if shared else 1  # what passk uses / one chunk at a time
         g.sample_rows = current_sample_rows if shared else previous_sample_rows
         samples = []
-        try:
-            for chunk in only or chunks:  # passk's fixed chunks
-                out = gen.generate([p for p, _ in chunk], sp, seeds=[[s] for _, s in chunk])
-                samples += [row[0].token_ids for row in out]
+        try:  # passk's fixed chunks, as passk hands them over
+            samples = [comp.token_ids for _, _, comp in gen.stream_chunks(only or chunks, sp)]
         finally:
             gen.share_prefill, g.PREALLOCATE_CACHE, g.sample_rows = True, True, current_sample_rows
         return sum(map(len, samples)), samples

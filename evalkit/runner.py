@@ -314,6 +314,7 @@ def _sample(cfg: PasskConfig, backend: str, generator, mine: list[_Job], missing
 
         try:
             generator = make_generator(cfg.model, backend=backend, chat=cfg.chat, batch_size=cfg.batch_size,
+                                       chunk_workers=None,  # transformers on a CPU: two chunks side by side
                                        tensor_parallel_size=cfg.tensor_parallel_size, data_parallel_size=cfg.data_parallel_size,
                                        engine_kwargs=cfg.engine_kwargs)
         except BaseException:
@@ -362,13 +363,11 @@ def _finished_samples(generator, jobs: list[_Job], done: dict, sampling, batch_s
         # Fixed chunks of the job list: a chunk is batched the same way in every run, resumed,
         # sharded or not, so its samples come out the same (batch shapes change float rounding).
         B = max(1, int(batch_size))
-        for start in range(0, len(jobs), B):
-            chunk = jobs[start : start + B]
-            if all(job.key in done for job in chunk):
-                continue
-            for i, _, comp in generator.stream([job.prompt for job in chunk], sampling, [[job.seed] for job in chunk]):
-                if chunk[i].key not in done:
-                    yield chunk[i], comp
+        chunks = [jobs[start : start + B] for start in range(0, len(jobs), B)]
+        pending = [chunk for chunk in chunks if not all(job.key in done for job in chunk)]
+        for c, i, comp in generator.stream_chunks([[(job.prompt, job.seed) for job in chunk] for chunk in pending], sampling):
+            if pending[c][i].key not in done:
+                yield pending[c][i], comp
         return
     # independent requests (vLLM): every one at once, one prompt per problem (prefix caching), results as they finish
     prompts: list[str] = []

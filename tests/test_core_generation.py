@@ -259,3 +259,33 @@ def test_preallocated_cache_gives_the_grown_caches_numbers_bit_for_bit(smollm, m
     grown = flat(make_generator(smollm, backend="hf", batch_size=8).generate(prompts, sp))
     assert buffered == grown
     assert {r[3] for r in buffered} == {"stop", "length"}
+
+
+@pytest.mark.slow
+def test_chunks_side_by_side_sample_what_one_thread_samples_alone(smollm):
+    """`chunk_workers=2`: two chunks at once, each on threads // 2 intra-op threads. Every chunk's
+    samples equal those of the same chunk sampled alone on that many threads, bit for bit (so a
+    resumed run, which has other chunks beside it, gets them again); chunks come back whole and
+    in order; a consumer that stops early ends the running chunks and gets its thread count back."""
+    import threading
+
+    from entropykit.generation import HFGenerator
+
+    sp = SamplingConfig(n=1, temperature=0.8, top_p=0.95, max_tokens=12, seed=0, token_stats=True)
+    chunks = [[("What is 2+3?", 1), ("What is 2+3?", 2), ("Say hi.", 3)], [("Name a color.", 4), ("Name a color.", 5)],
+              [("Count to three.", 6)]]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        side_by_side = [(c, r, x.token_ids, x.logprobs) for c, r, x in HFGenerator(smollm, chunk_workers=2).stream_chunks(chunks, sp)]
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        alone = [[(c, r, x.token_ids, x.logprobs) for c, r, x in HFGenerator(smollm).stream_chunks([chunk], sp)] for chunk in chunks]
+        assert side_by_side == [(c, r, t, lp) for c, part in enumerate(alone) for _, r, t, lp in part]
+        torch.set_num_threads(2)
+        stopped = HFGenerator(smollm, chunk_workers=2).stream_chunks(chunks * 4, sp)
+        next(stopped)
+        stopped.close()  # what a Ctrl-C in the consumer does
+        assert torch.get_num_threads() == 2 and not [t for t in threading.enumerate() if t.name.startswith("entropykit-chunk")]
+    finally:
+        torch.set_num_threads(threads)

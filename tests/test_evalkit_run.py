@@ -125,8 +125,8 @@ class _WaitsForEachSave:
     def tokenizer(self):
         return self.gen.tokenizer
 
-    def stream(self, prompts, sampling, seeds=None):
-        for item in self.gen.stream(prompts, sampling, seeds):
+    def stream_chunks(self, chunks, sampling):
+        for item in self.gen.stream_chunks(chunks, sampling):
             yield item
             self.handed += 1
             deadline = time.monotonic() + 60

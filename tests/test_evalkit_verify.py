@@ -213,6 +213,11 @@ class _CannedGenerator:
             for j, s in enumerate(ss):
                 yield i, j, Completion("So the total is 3 + 4 = 7.", [1, 2, 3], "length" if s % 2 else "stop", s)
 
+    def stream_chunks(self, chunks, sampling):
+        from entropykit.generation import chunks_one_by_one
+
+        return chunks_one_by_one(self, chunks, sampling)
+
     def generate(self, prompts, sampling, seeds, progress=None):
         out = [[None] * len(ss) for ss in seeds]
         for i, j, c in self.stream(prompts, sampling, seeds):

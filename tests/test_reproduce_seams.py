@@ -44,6 +44,11 @@ class RecordingGenerator:
                 self.asked.append((p, s, sampling.temperature, sampling.top_p, sampling.max_tokens))
                 yield i, j, self._comp(s)
 
+    def stream_chunks(self, chunks, sampling):
+        from entropykit.generation import chunks_one_by_one
+
+        return chunks_one_by_one(self, chunks, sampling)
+
     def generate(self, prompts, sampling, seeds=None, progress=None):
         out = [[] for _ in prompts]
         for i, _, c in self.stream(prompts, sampling, seeds):
