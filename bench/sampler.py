@@ -79,7 +79,7 @@ def main() -> None:
 
     def ours(shared: bool, only: list | None = None) -> tuple[int, list]:
         gen.share_prefill = g.PREALLOCATE_CACHE = shared
-        gen.chunk_workers = g.default_chunk_workers(lm) if shared else 1  # what passk uses / one chunk at a time
+        gen.chunk_workers = None if shared else 1  # what passk uses (default_chunk_workers) / one chunk at a time
         g.sample_rows = current_sample_rows if shared else previous_sample_rows
         samples = []
         try:  # passk's fixed chunks, as passk hands them over

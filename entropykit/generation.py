@@ -7,8 +7,8 @@
   which very rarely flips a near-tied draw.) The samples of one prompt in a batch share its
   prefill (one forward pass per distinct prompt, its KV cache copied to its rows), decode into
   buffers allocated once, and rank the nucleus among the top candidates; passk samples two
-  chunks side by side on a CPU (`chunk_workers`). On 2 CPU cores: 2.04x the tokens/s of the
-  previous sampler, 2.27x `model.generate` (`bench/sampler.py`).
+  chunks side by side on a CPU (`chunk_workers`). On 2 CPU cores: 2.3x the tokens/s of the
+  previous sampler and of `model.generate` (`bench/sampler.py`).
 - "vllm": vLLM's offline engine (`entropykit.vllm_backend`), one request per sample with its
   own `SamplingParams.seed`, the prompt prefix shared through prefix caching.
 
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import threading
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -119,7 +120,7 @@ def sample_rows(probs: torch.Tensor, top_p: float, generators: Sequence[torch.Ge
     k = min(NUCLEUS_CANDIDATES, vocab)
     top, ids = _rank(*torch.topk(probs, k, dim=-1, sorted=False))
     keep = top.cumsum(-1) - top < top_p
-    size = keep.sum(-1, keepdim=True)  # the nucleus among the candidates (at least 1)
+    size = keep.sum(-1, keepdim=True).clamp_(min=1)  # the nucleus among the candidates (at least 1, NaN rows too)
     last_kept = top.gather(-1, size - 1).squeeze(-1)
     held = (size.squeeze(-1) < k) & (last_kept > top[:, -1]) if k < vocab else torch.ones_like(last_kept, dtype=torch.bool)
     tokens = torch.empty(probs.shape[0], dtype=torch.long, device=probs.device)
@@ -164,8 +165,7 @@ class HFGenerator:
         self.share_prefill = share_prefill  # off: every row prefills its own copy (the earlier path, measured against in bench/)
         self.chat = chat
         self.batch_size = max(1, int(batch_size))
-        self.chunk_workers = default_chunk_workers(lm) if chunk_workers is None else max(1, int(chunk_workers))
-        self._cancel = threading.Event()  # set when a consumer stops early: chunks still running end at their next step
+        self.chunk_workers = None if chunk_workers is None else max(1, int(chunk_workers))  # None: `default_chunk_workers`
         tok = lm.tokenizer
         eos = {tok.eos_token_id}
         gen_eos = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
@@ -186,46 +186,30 @@ class HFGenerator:
 
     def stream_chunks(self, chunks: Sequence[Sequence[tuple[str, int]]], sampling: SamplingConfig
                       ) -> Iterator[tuple[int, int, Completion]]:
-        """Sample each chunk of (prompt, seed) jobs as one batch; yield (chunk, row, Completion).
+        """Sample each chunk of (prompt, seed) jobs as one batch; yield (chunk, row, Completion),
+        chunk after chunk, each sample as soon as its row has finished (a stop token or
+        max_tokens) while the rest of its batch goes on.
 
-        One worker (the default; GPUs): chunk after chunk, each sample as soon as its row has
-        finished (a stop token or max_tokens) while the rest of its batch goes on. `chunk_workers`
-        W > 1 (CPUs): W chunks are sampled side by side, each on threads // W intra-op threads,
-        because a batch's small matmuls use two cores poorly (1.2x one); chunks are yielded whole,
-        in order. A chunk's samples depend on its jobs and its thread count alone, never on which
-        chunks ran beside it, so a resumed or sharded run (the same fixed chunks) gets them again.
+        With W = `chunk_workers` > 1 (CPUs), W chunks are sampled side by side, each on
+        threads // W intra-op threads, because a batch's small matmuls use two cores poorly (1.2x
+        one); at most 2W chunks run ahead of the one being yielded. A chunk's samples depend on
+        its jobs and that thread count alone, never on which chunks ran beside it or how many
+        were pending, so a resumed or sharded run (the same fixed chunks) gets them again.
         """
-        encode = functools.lru_cache(maxsize=None)(lambda p: tuple(encode_prompt(self.lm.tokenizer, p, self.chat)))
+        # encoded here, in the caller's thread: a fast tokenizer is not to be configured from two threads
+        encode = functools.lru_cache(maxsize=None)(lambda p: encode_prompt(self.lm.tokenizer, p, self.chat))
+        encoded = [[encode(p) for p, _ in chunk] for chunk in chunks]
 
-        def run(chunk):
-            return self._stream_batch([list(encode(p)) for p, _ in chunk], [seed for _, seed in chunk], sampling)
+        def batch(c: int, cancel=None):
+            return self._stream_batch(encoded[c], [seed for _, seed in chunks[c]], sampling, cancel)
 
-        if self.chunk_workers == 1:
-            for c, chunk in enumerate(chunks):
-                for row, comp in run(chunk):
+        workers = self.chunk_workers or default_chunk_workers(self.lm, self.batch_size, sampling.max_tokens)
+        if workers == 1 or self.lm.device.type != "cpu":  # threads would drop a GPU caller's autocast
+            for c in range(len(chunks)):
+                for row, comp in batch(c):
                     yield c, row, comp
             return
-        from concurrent.futures import ThreadPoolExecutor
-
-        threads = torch.get_num_threads()
-        per_chunk = max(1, threads // self.chunk_workers)
-
-        def work(chunk):
-            torch.set_num_threads(per_chunk)  # in the worker too: OpenMP keeps thread counts per thread
-            return list(run(chunk))
-
-        pool = ThreadPoolExecutor(self.chunk_workers, thread_name_prefix="entropykit-chunk")
-        try:
-            torch.set_num_threads(per_chunk)
-            futures = [pool.submit(work, chunk) for chunk in chunks]
-            for c, future in enumerate(futures):
-                for row, comp in future.result():
-                    yield c, row, comp
-        finally:  # a consumer that stops (Ctrl-C, an error) ends the running chunks at their next step
-            self._cancel.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            self._cancel.clear()
-            torch.set_num_threads(threads)
+        yield from _side_by_side(len(chunks), batch, workers)
 
     @property
     def tokenizer(self):
@@ -245,11 +229,12 @@ class HFGenerator:
         """Nothing to free beyond the model, which the caller owns."""
 
     @torch.no_grad()
-    def _stream_batch(self, encoded: list[list[int]], seeds: list[int], sp: SamplingConfig) -> Iterator[tuple[int, Completion]]:
+    def _stream_batch(self, encoded: list[list[int]], seeds: list[int], sp: SamplingConfig,
+                      cancel: threading.Event | None = None) -> Iterator[tuple[int, Completion]]:
         """Sample one batch; yield (row, Completion) for each row as soon as it has finished.
 
         Each distinct prompt of the batch is prefilled once and its KV cache shared by its rows
-        (`_prefill`). Finished rows keep being fed a pad token (their outputs are ignored), so the
+        (`_prefill`); on a CPU the cache decodes into buffers allocated once (`_preallocate`). Finished rows keep being fed a pad token (their outputs are ignored), so the
         batch's shapes, and with them the other rows' numbers, do not depend on when rows finish.
         """
         from entropykit.entropy import entropy_and_logprobs
@@ -258,7 +243,7 @@ class HFGenerator:
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         b = len(encoded)
         out, logits, mask, positions = self._prefill(encoded, pad)
-        if PREALLOCATE_CACHE:
+        if PREALLOCATE_CACHE and lm.device.type == "cpu":  # a GPU would reserve it all up front
             _preallocate(_cache_of(out), mask.shape[1] + sp.max_tokens)
         # Sampling stays on the model's device (no per-step logits copy to the host on GPUs);
         # one generator per sample keeps each sample a function of its own seed.
@@ -276,7 +261,7 @@ class HFGenerator:
                               entropies=h if sp.token_stats else None)
 
         for t in range(sp.max_tokens):
-            if self._cancel.is_set():
+            if cancel is not None and cancel.is_set():  # the consumer has stopped (`_side_by_side`)
                 return
             if sp.temperature == 0:
                 next_t = logits.argmax(-1)
@@ -364,8 +349,10 @@ def _preallocate(cache, capacity: int) -> None:
     decoding goes: the default layer copies its whole cache each step (torch.cat), about a tenth
     of a small model's CPU decoding time. Keys and values become views of the buffers; attention
     sees the same numbers. Other layer types (sliding windows, hybrids) are left as they are."""
-    from transformers.cache_utils import DynamicLayer
-
+    try:
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:  # transformers before per-layer caches (< 4.54): the default cache as it is
+        return
     layers = getattr(cache, "layers", None) or []
     for i, layer in enumerate(layers):
         if type(layer) is DynamicLayer and layer.is_initialized and layer.keys.numel():
@@ -407,8 +394,10 @@ def _preallocated_layer_class():
 def _rows_selectable(cache) -> bool:
     """Every layer of `cache` holds keys and values only, which `batch_select_indices` copies to
     rows; hybrid layers (convolution or recurrent states) would keep one row per prompt."""
-    from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
-
+    try:
+        from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+    except ImportError:  # transformers before per-layer caches (< 4.54)
+        return False
     layers = getattr(cache, "layers", None)
     return bool(layers) and all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer) for layer in layers)
 
@@ -420,11 +409,77 @@ def distinct_prompts(encoded: Sequence[Sequence[int]]) -> tuple[list[list[int]],
     return [list(k) for k in index], owner
 
 
-def default_chunk_workers(lm: LoadedModel) -> int:
-    """Chunks sampled side by side when a caller asks for the default: 2 on a CPU with 2 or more
+STATIC_ROPE = {None, "default", "linear", "llama3", "yarn"}  # rotary tables that no forward pass rewrites
+
+
+def default_chunk_workers(lm: LoadedModel, batch_size: int, max_tokens: int) -> int:
+    """Chunks sampled side by side when the caller leaves it to us: 2 on a CPU with 2 or more
     threads (two 16-row chunks on one thread each: about 1.5x the tokens/s of one chunk on two,
-    `bench/sampler.py`), 1 on a GPU."""
-    return 2 if lm.device.type == "cpu" and torch.get_num_threads() >= 2 else 1
+    `bench/sampler.py`), else 1. Also 1 where two batches at once are unsafe or too big: a GPU,
+    a model's own (remote) code, rotary embeddings that a forward pass rewrites (dynamic NTK,
+    longrope: shared by both threads), or two KV caches of `batch_size` rows x (max_tokens + 2,048
+    prompt tokens) over half the machine's memory. Depends on settings only, never on the data,
+    so a resumed run decides as the first one did."""
+    model = lm.model
+    if lm.device.type != "cpu" or torch.get_num_threads() < 2 or not type(model).__module__.startswith("transformers."):
+        return 1
+    config = model.config
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    if not isinstance(rope, dict) or rope.get("rope_type", rope.get("type")) not in STATIC_ROPE:
+        return 1
+    try:
+        heads = config.num_attention_heads
+        kv_heads = getattr(config, "num_key_value_heads", None) or heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        per_token = 2 * config.num_hidden_layers * kv_heads * head_dim * lm.dtype.itemsize
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, TypeError, ValueError, OSError):
+        return 1
+    return 2 if 2 * batch_size * (max_tokens + 2048) * per_token <= memory / 2 else 1
+
+
+def _side_by_side(num_chunks: int, batch: Callable, workers: int) -> Iterator[tuple[int, int, Completion]]:
+    """`HFGenerator.stream_chunks` with `workers` chunks at once, each on threads // workers
+    intra-op threads (`batch(c, cancel)` samples chunk c); rows yielded in chunk order as they
+    finish. A consumer that stops (Ctrl-C, an error) ends the running chunks at their next step."""
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
+    per_chunk = max(1, torch.get_num_threads() // workers)
+    cancel = threading.Event()
+    finished_rows = [queue.SimpleQueue() for _ in range(num_chunks)]
+    end = object()
+
+    def work(c: int) -> None:
+        try:
+            for row, comp in batch(c, cancel):
+                finished_rows[c].put((row, comp))
+            finished_rows[c].put(end)
+        except BaseException as e:  # raised in the consumer when it reaches this chunk
+            finished_rows[c].put(e)
+
+    # the thread count is set in each worker (OpenMP keeps it per thread); the caller's is untouched
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="entropykit-chunk", initializer=torch.set_num_threads,
+                              initargs=(per_chunk,))
+    submitted = 0
+    try:
+        for c in range(num_chunks):
+            while submitted < min(num_chunks, c + 2 * workers):  # a bounded number of chunks ahead
+                pool.submit(work, submitted)
+                submitted += 1
+            while True:
+                try:
+                    item = finished_rows[c].get(timeout=0.5)  # a timeout keeps Ctrl-C prompt
+                except queue.Empty:
+                    continue
+                if item is end:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield (c, *item)
+    finally:
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cache_kwargs(model, out) -> dict:
@@ -476,8 +531,8 @@ def make_generator(
     """A generator for `model` (a spec or an already loaded model) on the chosen backend.
 
     Backend-neutral options; each backend takes the ones it has. transformers: `device`,
-    `dtype`, `batch_size`, `chunk_workers` (batches sampled side by side; None: 2 on a CPU, 1 on a
-    GPU) (it samples the live model in place, so `weight_sync` needs nothing).
+    `dtype`, `batch_size`, `chunk_workers` (batches sampled side by side; None: `default_chunk_workers`)
+    (it samples the live model in place, so `weight_sync` needs nothing).
     vLLM: `dtype`, `seed`, `weight_sync` (a trainer that calls `sync_weights`),
     `gpu_memory_utilization`, `tensor_parallel_size`, `data_parallel_size`, and `engine_kwargs`
     (any further `vllm.LLM` argument).

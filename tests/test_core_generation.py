@@ -1,6 +1,7 @@
 """Sampling: seeds, nucleus truncation, greedy agreement with transformers' own generate()."""
 
 import collections
+import os
 
 import pytest
 import torch
@@ -287,5 +288,40 @@ def test_chunks_side_by_side_sample_what_one_thread_samples_alone(smollm):
         next(stopped)
         stopped.close()  # what a Ctrl-C in the consumer does
         assert torch.get_num_threads() == 2 and not [t for t in threading.enumerate() if t.name.startswith("entropykit-chunk")]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_chunks_side_by_side_only_where_safe_and_small_enough(monkeypatch):
+    """passk's default (`chunk_workers=None`): two chunks at once on a CPU with 2+ threads; one
+    for a rotary table a forward pass rewrites (dynamic NTK, shared by both threads), for two KV
+    caches over half the machine's memory, for a model's own code, and with one thread."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from entropykit.generation import default_chunk_workers
+    from entropykit.models import LoadedModel
+
+    def lm(**config):
+        cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                          num_attention_heads=2, num_key_value_heads=1, **config)
+        return LoadedModel(model=LlamaForCausalLM(cfg), tokenizer=None, name="t", path="", device=torch.device("cpu"),
+                           dtype=torch.float32)
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        plain = lm()
+        assert default_chunk_workers(plain, 16, 128) == 2
+        dynamic = lm(rope_parameters={"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0})
+        assert default_chunk_workers(dynamic, 16, 128) == 1
+        # per token 2 layers x 1 KV head x 16 dims x 2 (K, V) x 4 bytes = 256 B; 2 chunks x 16 rows x (max_tokens + 2048)
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        too_long = int(memory / 2 / (2 * 16 * 256)) - 2048 + 1
+        assert default_chunk_workers(plain, 16, too_long - 2) == 2 and default_chunk_workers(plain, 16, too_long) == 1
+        monkeypatch.setattr(type(plain.model), "__module__", "transformers_modules.someone.model")  # trust_remote_code
+        assert default_chunk_workers(plain, 16, 128) == 1
+        monkeypatch.undo()
+        torch.set_num_threads(1)
+        assert default_chunk_workers(plain, 16, 128) == 1
     finally:
         torch.set_num_threads(threads)

@@ -138,11 +138,14 @@ class _WaitsForEachSave:
         pass
 
 
-def test_each_sample_is_saved_as_soon_as_it_is_verified(tiny, tmp_path):
+@pytest.mark.parametrize("chunk_workers", [1, 2])
+def test_each_sample_is_saved_as_soon_as_it_is_verified(tiny, tmp_path, chunk_workers):
+    """One chunk at a time, or two side by side (passk's default on a CPU): each sample is saved
+    before the next is handed over, while its batch is still running."""
     from entropykit.evalkit.runner import PasskConfig, run_passk
     from entropykit.generation import make_generator
 
-    gen = make_generator(tiny, backend="hf", batch_size=3)
+    gen = make_generator(tiny, backend="hf", batch_size=3, chunk_workers=chunk_workers)
     gen.eos_ids = set(range(0, len(gen.tokenizer), 4))  # rows finish at different steps
     out = tmp_path / "d"
     cfg = PasskConfig(model=tiny, benchmarks=["easy"], out=str(out), limit=2, n=3, max_tokens=20, backend="hf",

@@ -189,6 +189,7 @@ def test_a_finished_stage_leaves_no_model_behind(tiny_model_dir):
 
     saved = dict(models._LOADED), dict(rare._EMBEDDERS)  # other tests' models, back when this one is done
     try:
+        models._LOADED.clear()  # a model of our own: one that earlier tests loaded may be held by their fixtures
         lm = models.load_model(str(tiny_model_dir), device="cpu")
         assert models.load_model(str(tiny_model_dir), device="cpu") is lm  # cached: what kept it alive
         rare._EMBEDDERS["stand-in"] = embedder = object()
@@ -199,6 +200,7 @@ def test_a_finished_stage_leaves_no_model_behind(tiny_model_dir):
     finally:
         models._LOADED.update(saved[0])
         rare._EMBEDDERS.update(saved[1])
+
 
 def test_paired_difference_hand_computed():
     a = [0.0, 0.5, 1.0, 0.25]
