@@ -484,9 +484,7 @@ def _side_by_side(num_chunks: int, batch: Callable, workers: int) -> Iterator[tu
 
 def _cache_kwargs(model, out) -> dict:
     """Pass the KV cache back under the name this transformers version uses (`cache` in 5.x)."""
-    if getattr(out, "cache", None) is not None:
-        return {"cache": out.cache}
-    return {"past_key_values": out.past_key_values}
+    return {"cache" if getattr(out, "cache", None) is not None else "past_key_values": _cache_of(out)}
 
 
 def vllm_available() -> bool:

@@ -137,6 +137,14 @@ def _run_and_kill_9(args: list[str], out: Path, wanted: Callable[[str], bool], s
         return False, None
 
 
+def _reference_run(args: list[str], run_dir) -> tuple:
+    """The uninterrupted run the killed one must equal: its folder and each stage's seconds."""
+    ref = run_dir / "ref"
+    r = _run(args + ["--out", str(ref)])
+    assert r.returncode == 0, r.stderr[-3000:]
+    return ref, {k: v["seconds"] for k, v in _stages(ref).items()}
+
+
 def test_kill_9_in_every_kind_of_stage_then_rerun_gives_the_same_summary(run_dir, tiny_model_dir):
     """A tiny random model keeps each stage short; 2 steps so that training can be killed after
     its first checkpoint. Each kind of stage (data, passk, train, export, analyze, reports,
@@ -144,10 +152,7 @@ def test_kill_9_in_every_kind_of_stage_then_rerun_gives_the_same_summary(run_dir
     is rerun until it finishes."""
     args = ["--preset", "smoke", "--model", str(tiny_model_dir), "--variants", "grpo,grpo-ent,ppo-ent", "--steps", "2",
             "--critic-warmup", "1"]
-    ref = run_dir / "ref"
-    r = _run(args + ["--out", str(ref)])
-    assert r.returncode == 0, r.stderr[-3000:]
-    seconds = {k: v["seconds"] for k, v in _stages(ref).items()}
+    ref, seconds = _reference_run(args, run_dir)
 
     out = run_dir / "killed"
     killed: list[str] = []
@@ -204,10 +209,7 @@ def test_kill_9_in_a_second_seeds_train_and_passk_then_rerun_gives_the_same_resu
     With grpo-ent the summary holds a method-vs-method pair (the two-level bootstrap)."""
     args = ["--preset", "smoke", "--model", str(tiny_model_dir), "--variants", "grpo-entreg,grpo-ent", "--steps", "2",
             "--seeds", "2"]
-    ref = run_dir / "ref"
-    r = _run(args + ["--out", str(ref)])
-    assert r.returncode == 0, r.stderr[-3000:]
-    seconds = {k: v["seconds"] for k, v in _stages(ref).items()}
+    ref, seconds = _reference_run(args, run_dir)
     runs = ["grpo-entreg", "grpo-ent", "grpo-entreg-seed1", "grpo-ent-seed1"]
     logprobs = {n: [r["logprobs"] for r in map(json.loads, open(ref / n / "passk" / "samples.jsonl"))]
                 for n in ("base", "grpo-entreg", "grpo-entreg-seed1")}
